@@ -1,0 +1,79 @@
+# ringvm: one VMM, every way of virtualizing an x86 CPU.
+#   make            build/ringvm (optimised) and the guest kit
+#   make asan       build/asan/ringvm (AddressSanitizer + UBSan)
+#   make test       install what is missing, build everything, run tests/run
+#   make run        install what is missing, build, boot the guest kit
+#   make bench      run the benchmark harness
+
+CC      ?= gcc
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+ALLCFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -Isrc -Iinclude -MMD -MP -D_GNU_SOURCE
+LDLIBS  := -lZydis -lpthread -lrt
+ASANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+SRCS    := $(shell find src -name '*.c' | sort)
+ASMS    := $(shell find src -name '*.S' | sort)
+LIBSRCS := $(filter-out src/main.c,$(SRCS))
+OBJS    := $(SRCS:%.c=build/obj/%.o) $(ASMS:%.S=build/obj/%.o)
+AOBJS   := $(SRCS:%.c=build/asan/obj/%.o) $(ASMS:%.S=build/asan/obj/%.o)
+LIBOBJS := $(filter-out build/obj/src/main.o,$(OBJS))
+ALIBOBJS:= $(filter-out build/asan/obj/src/main.o,$(AOBJS))
+UNITSRCS:= $(wildcard tests/unit/test_*.c)
+UNITS   := $(UNITSRCS:tests/unit/%.c=build/asan/tests/%)
+KIT     := build/guest/kit.elf
+
+.PHONY: all asan test run bench clean deps units guest
+all: build/ringvm $(KIT)
+
+-include guest/guest.mk
+-include tests/tests.mk
+include tests/guests.mk
+-include bench/bench.mk
+
+build/ringvm: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/asan/ringvm: $(AOBJS)
+	$(CC) $(ASANFLAGS) -o $@ $^ $(LDLIBS)
+
+asan: build/asan/ringvm
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+build/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(ASANFLAGS) -c -o $@ $<
+
+# The guest kit ELF is embedded in the VMM as its default guest.
+build/obj/%.o: %.S $(KIT)
+	@mkdir -p $(dir $@)
+	$(CC) -c -DKIT_PATH='"$(KIT)"' -o $@ $<
+
+build/asan/obj/%.o: %.S $(KIT)
+	@mkdir -p $(dir $@)
+	$(CC) -c -DKIT_PATH='"$(KIT)"' -o $@ $<
+
+build/asan/tests/%: tests/unit/%.c $(ALIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(ASANFLAGS) -o $@ $^ $(LDLIBS)
+
+units: $(UNITS)
+
+deps:
+	@scripts/install-deps
+
+test: deps
+	$(MAKE) all asan units
+	tests/run
+
+run: deps
+	$(MAKE) all
+	scripts/run-default
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,30 @@
+/* Loading guest images into guest RAM. Each loader checks its input and
+ * says what is wrong in one line on stderr. */
+#ifndef RINGVM_LOADER_H
+#define RINGVM_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vm/cpustate.h"
+#include "vm/vm.h"
+
+struct image {
+	const uint8_t *data;
+	size_t len;
+	const char *name; /* for messages and the Multiboot command line */
+	uint8_t *owned;	  /* freed by image_free when read from a file */
+};
+
+/* Reads a whole file; refuses a missing file, a directory, an empty file or
+ * one larger than max_len. */
+int image_read(struct image *img, const char *path, uint64_t max_len, const char *what);
+void image_free(struct image *img);
+
+/* Multiboot v1: loads the kernel (ELF32 or the a.out kludge), places the
+ * optional module (ringvm's --initrd) page-aligned after it, builds the
+ * Multiboot information structure and fills in the entry state. */
+int multiboot_load(struct vm *vm, const struct image *kernel, const struct image *module,
+		   const char *cmdline, struct cpu_state *entry);
+
+#endif

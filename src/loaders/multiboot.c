@@ -1,0 +1,303 @@
+/*
+ * Multiboot v1 (the 0.6.96 specification): the loader finds the header in
+ * the first 8 KiB, copies the kernel where it asks to be, and enters it in
+ * flat 32-bit protected mode with paging off, EAX = 0x2BADB002 and EBX =
+ * the physical address of the information structure built here.
+ *
+ * Low memory layout ringvm uses (all below 640 KiB, like a PC BIOS leaves
+ * it): the information structure and its strings and memory map at 0x8000.
+ */
+#include <elf.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "loader.h"
+
+#define MB_HEADER_MAGIC 0x1BADB002u
+#define MB_BOOT_MAGIC 0x2BADB002u
+#define MB_SEARCH_LEN 8192u
+
+/* Header flags the kernel may set. Bits 0-15 are requirements: a loader
+ * must refuse a kernel that requires one it does not provide. */
+#define MBH_PAGE_ALIGN (1u << 0)
+#define MBH_MEMORY_INFO (1u << 1)
+#define MBH_VIDEO_MODE (1u << 2)
+#define MBH_AOUT_KLUDGE (1u << 16)
+
+/* Information structure flags ringvm fills in. */
+#define MBI_MEM (1u << 0)
+#define MBI_CMDLINE (1u << 2)
+#define MBI_MODS (1u << 3)
+#define MBI_MMAP (1u << 6)
+#define MBI_LOADER_NAME (1u << 9)
+
+#define MBI_ADDR 0x8000u
+#define MBI_AREA_END 0x9fc00u
+#define LOW_MEM_KIB 639u /* 0x9fc00: the top KiB is the EBDA on a PC */
+
+struct mb_header {
+	uint32_t magic, flags, checksum;
+	uint32_t header_addr, load_addr, load_end_addr, bss_end_addr, entry_addr;
+};
+
+struct mb_info {
+	uint32_t flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
+	uint32_t syms[4];
+	uint32_t mmap_length, mmap_addr;
+	uint32_t drives_length, drives_addr, config_table, boot_loader_name;
+};
+
+struct mb_module {
+	uint32_t mod_start, mod_end, string, reserved;
+};
+
+struct mb_mmap_entry {
+	uint32_t size;
+	uint64_t addr, len;
+	uint32_t type; /* 1 = available RAM, 2 = reserved */
+} __attribute__((packed));
+
+static const struct mb_header *mb_find_header(const struct image *k, uint32_t *offset)
+{
+	size_t lim = k->len < MB_SEARCH_LEN ? k->len : MB_SEARCH_LEN;
+	for (size_t off = 0; off + 12 <= lim; off += 4) {
+		uint32_t w[3];
+		memcpy(w, k->data + off, 12);
+		if (w[0] == MB_HEADER_MAGIC && w[0] + w[1] + w[2] == 0) {
+			*offset = (uint32_t)off;
+			return (const struct mb_header *)(k->data + off);
+		}
+	}
+	return NULL;
+}
+
+/* Copies [src, src+filesz) to guest-physical paddr and zeroes up to memsz. */
+static int place(struct vm *vm, const struct image *k, uint32_t paddr, const uint8_t *src,
+		 uint64_t filesz, uint64_t memsz)
+{
+	uint8_t *dst = vm_gpa(vm, paddr, memsz);
+	if (!dst || paddr < 0x100000u) {
+		fprintf(stderr,
+			"ringvm: kernel %s: segment at 0x%x-0x%llx does not fit in guest RAM "
+			"(1 MiB to %llu MiB; try a larger --mem)\n",
+			k->name, paddr, (unsigned long long)(paddr + memsz),
+			(unsigned long long)(vm->ram_size >> 20));
+		return -1;
+	}
+	memcpy(dst, src, filesz);
+	memset(dst + filesz, 0, memsz - filesz);
+	return 0;
+}
+
+static int load_elf(struct vm *vm, const struct image *k, uint32_t *entry, uint32_t *end)
+{
+	const Elf32_Ehdr *eh = (const void *)k->data;
+	if (k->len < sizeof *eh) {
+		fprintf(stderr, "ringvm: kernel %s: truncated ELF header\n", k->name);
+		return -1;
+	}
+	if (eh->e_ident[EI_CLASS] != ELFCLASS32) {
+		fprintf(stderr, "ringvm: kernel %s: a 64-bit ELF; Multiboot v1 kernels are 32-bit ELF\n",
+			k->name);
+		return -1;
+	}
+	if (eh->e_machine != EM_386 || eh->e_ident[EI_DATA] != ELFDATA2LSB) {
+		fprintf(stderr, "ringvm: kernel %s: ELF for machine %u, not i386\n", k->name,
+			eh->e_machine);
+		return -1;
+	}
+	if (eh->e_type != ET_EXEC) {
+		fprintf(stderr, "ringvm: kernel %s: not an executable ELF (type %u)\n", k->name,
+			eh->e_type);
+		return -1;
+	}
+	if (eh->e_phentsize != sizeof(Elf32_Phdr) || eh->e_phnum == 0 ||
+	    (uint64_t)eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf32_Phdr) > k->len) {
+		fprintf(stderr, "ringvm: kernel %s: truncated or malformed program headers\n", k->name);
+		return -1;
+	}
+	const Elf32_Phdr *ph = (const void *)(k->data + eh->e_phoff);
+	unsigned loaded = 0;
+	*end = 0;
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
+			continue;
+		if (ph[i].p_filesz > ph[i].p_memsz ||
+		    (uint64_t)ph[i].p_offset + ph[i].p_filesz > k->len) {
+			fprintf(stderr, "ringvm: kernel %s: truncated (segment %u lies past the end of the file)\n",
+				k->name, i);
+			return -1;
+		}
+		if (place(vm, k, ph[i].p_paddr, k->data + ph[i].p_offset, ph[i].p_filesz,
+			  ph[i].p_memsz) < 0)
+			return -1;
+		if (ph[i].p_paddr + ph[i].p_memsz > *end)
+			*end = ph[i].p_paddr + ph[i].p_memsz;
+		loaded++;
+	}
+	if (!loaded) {
+		fprintf(stderr, "ringvm: kernel %s: no loadable segments\n", k->name);
+		return -1;
+	}
+	/* A higher-half kernel links its entry at a virtual address; the
+	 * loader enters at the physical one of the segment that holds it. */
+	*entry = eh->e_entry;
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type == PT_LOAD && eh->e_entry - ph[i].p_vaddr < ph[i].p_memsz) {
+			*entry = eh->e_entry - ph[i].p_vaddr + ph[i].p_paddr;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* The a.out kludge: the header itself says where the image goes. */
+static int load_aout(struct vm *vm, const struct image *k, const struct mb_header *h,
+		     uint32_t hdr_off, uint32_t *entry, uint32_t *end)
+{
+	if (h->header_addr < h->load_addr || h->header_addr - h->load_addr > hdr_off) {
+		fprintf(stderr, "ringvm: kernel %s: Multiboot address fields are inconsistent\n", k->name);
+		return -1;
+	}
+	uint32_t file_off = hdr_off - (h->header_addr - h->load_addr);
+	uint64_t filesz = h->load_end_addr ? (uint64_t)h->load_end_addr - h->load_addr
+					   : k->len - file_off;
+	uint64_t memsz = h->bss_end_addr ? (uint64_t)h->bss_end_addr - h->load_addr : filesz;
+	if (h->load_end_addr && h->load_end_addr < h->load_addr) {
+		fprintf(stderr, "ringvm: kernel %s: load_end_addr below load_addr\n", k->name);
+		return -1;
+	}
+	if (file_off + filesz > k->len) {
+		fprintf(stderr, "ringvm: kernel %s: truncated (image ends past the file)\n", k->name);
+		return -1;
+	}
+	if (memsz < filesz)
+		memsz = filesz;
+	if (place(vm, k, h->load_addr, k->data + file_off, filesz, memsz) < 0)
+		return -1;
+	*entry = h->entry_addr;
+	*end = (uint32_t)(h->load_addr + memsz);
+	return 0;
+}
+
+static int not_multiboot(const struct image *k)
+{
+	if (k->len > 0x206 && memcmp(k->data + 0x202, "HdrS", 4) == 0)
+		fprintf(stderr, "ringvm: kernel %s: a Linux bzImage; ringvm boots Multiboot v1 kernels\n",
+			k->name);
+	else if (k->len >= 4 && memcmp(k->data, ELFMAG, SELFMAG) == 0)
+		fprintf(stderr, "ringvm: kernel %s: an ELF file without a Multiboot header in its first 8 KiB\n",
+			k->name);
+	else
+		fprintf(stderr, "ringvm: kernel %s: not a Multiboot kernel (no Multiboot header in the first 8 KiB)\n",
+			k->name);
+	return -1;
+}
+
+/* A bump allocator over the low-memory area that holds the information
+ * structure and everything it points to. */
+struct low_area {
+	struct vm *vm;
+	uint32_t next;
+};
+
+static uint32_t low_alloc(struct low_area *a, const void *src, uint32_t len)
+{
+	uint32_t at = (a->next + 7) & ~7u;
+	if (at + len > MBI_AREA_END)
+		return 0;
+	memcpy(a->vm->ram + at, src, len);
+	a->next = at + len;
+	return at;
+}
+
+static void mmap_add(struct mb_mmap_entry *m, unsigned *n, uint64_t addr, uint64_t len, uint32_t type)
+{
+	m[*n] = (struct mb_mmap_entry){ sizeof m[0] - 4, addr, len, type };
+	(*n)++;
+}
+
+static int build_info(struct vm *vm, const struct image *module, uint32_t mod_at,
+		      const char *cmdline)
+{
+	struct low_area a = { vm, MBI_ADDR + sizeof(struct mb_info) };
+	struct mb_info mbi;
+	memset(&mbi, 0, sizeof mbi);
+	mbi.flags = MBI_MEM | MBI_CMDLINE | MBI_MMAP | MBI_LOADER_NAME;
+	mbi.mem_lower = LOW_MEM_KIB;
+	mbi.mem_upper = (uint32_t)((vm->ram_size - 0x100000) >> 10);
+
+	struct mb_mmap_entry m[4];
+	unsigned n = 0;
+	mmap_add(m, &n, 0, LOW_MEM_KIB << 10, 1);
+	mmap_add(m, &n, LOW_MEM_KIB << 10, 0xa0000 - (LOW_MEM_KIB << 10), 2);
+	mmap_add(m, &n, 0xf0000, 0x10000, 2);
+	mmap_add(m, &n, 0x100000, vm->ram_size - 0x100000, 1);
+	mbi.mmap_length = sizeof m;
+	mbi.mmap_addr = low_alloc(&a, m, sizeof m);
+	mbi.cmdline = low_alloc(&a, cmdline, (uint32_t)strlen(cmdline) + 1);
+	mbi.boot_loader_name = low_alloc(&a, "ringvm", 7);
+	if (module) {
+		const char *mname = module->name;
+		struct mb_module mod = { mod_at, mod_at + (uint32_t)module->len, 0, 0 };
+		mod.string = low_alloc(&a, mname, (uint32_t)strlen(mname) + 1);
+		mbi.flags |= MBI_MODS;
+		mbi.mods_count = 1;
+		mbi.mods_addr = low_alloc(&a, &mod, sizeof mod);
+	}
+	if (!mbi.mmap_addr || !mbi.cmdline || !mbi.boot_loader_name || (module && !mbi.mods_addr)) {
+		fprintf(stderr, "ringvm: the kernel command line is too long for the Multiboot area\n");
+		return -1;
+	}
+	memcpy(vm->ram + MBI_ADDR, &mbi, sizeof mbi);
+	return 0;
+}
+
+int multiboot_load(struct vm *vm, const struct image *kernel, const struct image *module,
+		   const char *cmdline, struct cpu_state *entry)
+{
+	uint32_t hdr_off, entry_pa, end;
+	const struct mb_header *h = mb_find_header(kernel, &hdr_off);
+	if (!h)
+		return not_multiboot(kernel);
+	uint32_t unsupported = h->flags & 0xffffu & ~(MBH_PAGE_ALIGN | MBH_MEMORY_INFO);
+	if (unsupported) {
+		fprintf(stderr, "ringvm: kernel %s: requires Multiboot features ringvm does not provide (flags 0x%x%s)\n",
+			kernel->name, unsupported,
+			unsupported & MBH_VIDEO_MODE ? ": a video mode" : "");
+		return -1;
+	}
+	int r;
+	if (h->flags & MBH_AOUT_KLUDGE) {
+		if (hdr_off + sizeof *h > kernel->len) {
+			fprintf(stderr, "ringvm: kernel %s: truncated Multiboot header\n", kernel->name);
+			return -1;
+		}
+		r = load_aout(vm, kernel, h, hdr_off, &entry_pa, &end);
+	} else {
+		if (kernel->len < SELFMAG || memcmp(kernel->data, ELFMAG, SELFMAG) != 0) {
+			fprintf(stderr, "ringvm: kernel %s: Multiboot header without address fields, and not an ELF file\n",
+				kernel->name);
+			return -1;
+		}
+		r = load_elf(vm, kernel, &entry_pa, &end);
+	}
+	if (r < 0)
+		return -1;
+
+	uint32_t mod_at = 0;
+	if (module) {
+		mod_at = (end + 0xfffu) & ~0xfffu;
+		if (!vm_gpa(vm, mod_at, module->len)) {
+			fprintf(stderr, "ringvm: initrd %s: %zu bytes do not fit in guest RAM after the kernel (try a larger --mem)\n",
+				module->name, module->len);
+			return -1;
+		}
+		memcpy(vm->ram + mod_at, module->data, module->len);
+	}
+	if (build_info(vm, module, mod_at, cmdline) < 0)
+		return -1;
+	cpu_state_multiboot_entry(entry, entry_pa, MBI_ADDR);
+	(void)MB_BOOT_MAGIC; /* set in EAX by cpu_state_multiboot_entry */
+	return 0;
+}

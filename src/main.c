@@ -1,0 +1,276 @@
+/*
+ * ringvm: one virtual machine monitor, every way of virtualizing an x86 CPU.
+ * A table of subcommands, kvmtool style; `run` reads like the init order of
+ * a VM: options, engine, RAM and devices, image, vCPU, run loop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/devices.h"
+#include "loaders/loader.h"
+#include "vm/run.h"
+#include "vm/vm.h"
+
+#define RINGVM_VERSION "0.1.0"
+
+extern const uint8_t guest_kit_elf[], guest_kit_elf_end[];
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ringvm <command> [options]\n"
+		"\n"
+		"commands:\n"
+		"  run       boot a guest (default: the built-in guest kit)\n"
+		"  engines   list the engines and whether each can run on this host\n"
+		"  help      this text\n"
+		"\n"
+		"ringvm run [--engine E] [--mem SIZE] [--kernel FILE] [--initrd FILE]\n"
+		"           [--append STR] [--stats] [--trace]\n"
+		"  --engine E     kvm, interp (default: the fastest correct engine here)\n"
+		"  --mem SIZE     guest RAM, e.g. 64M, 1G (plain number: MiB; 2M..3G; default 128M)\n"
+		"  --kernel FILE  a Multiboot v1 kernel (32-bit ELF or a.out kludge)\n"
+		"  --initrd FILE  loaded as Multiboot module 0\n"
+		"  --append STR   the kernel command line (the guest kit takes: smoke, bench,\n"
+		"                 only=GROUP, rounds=N)\n"
+		"  --stats        print exits by reason, time and events when the guest ends\n"
+		"  --trace        print every exit to stderr\n"
+		"\n"
+		"exit status: the guest's debug-exit status ((v << 1) | 1 for a write of v to\n"
+		"port 0xf4, as QEMU's isa-debug-exit), else 0 guest reset, 2 bad usage or input,\n"
+		"4 guest died (triple fault, dead halt), 6 host failure (engine unavailable).\n");
+}
+
+/* Parses 64M, 1G, 512K, 1048576B or a plain number of MiB. */
+static int parse_mem(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || errno || s[0] == '-') {
+		fprintf(stderr, "ringvm: --mem %s: not a size (try 128M or 1G)\n", s);
+		return -1;
+	}
+	unsigned shift = 20;
+	switch (*end) {
+	case 'b': case 'B': shift = 0; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	case '\0': break;
+	default: shift = 64;
+	}
+	if (shift == 64 || (*end && strcmp(end, "iB") && strcmp(end, "B"))) {
+		fprintf(stderr, "ringvm: --mem %s: not a size (try 128M or 1G)\n", s);
+		return -1;
+	}
+	if (v > (VM_MEM_MAX >> shift) || (v << shift) > VM_MEM_MAX) {
+		fprintf(stderr, "ringvm: --mem %s: too large; at most %llu MiB (32-bit guests: RAM "
+				"must end below the MMIO window under 4 GiB)\n",
+			s, VM_MEM_MAX >> 20);
+		return -1;
+	}
+	if ((v << shift) < VM_MEM_MIN) {
+		fprintf(stderr, "ringvm: --mem %s: too small; at least %llu MiB\n", s,
+			VM_MEM_MIN >> 20);
+		return -1;
+	}
+	*out = (v << shift) & ~0xfffull;
+	return 0;
+}
+
+static int cmd_engines(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	char reason[256];
+	const struct engine *def = engine_choose_default(reason, sizeof reason);
+	for (int i = 0; engines[i]; i++) {
+		const struct engine *e = engines[i];
+		char why[256] = "";
+		bool ok = e->available(why, sizeof why);
+		printf("%-8s %-22s %s", e->name, e->family, ok ? "available" : "unavailable: ");
+		if (!ok)
+			printf("%s", why);
+		else if (e->fast_here) {
+			char fwhy[256] = "";
+			bool fast = e->fast_here(fwhy, sizeof fwhy);
+			printf(" (%s: %s)", fast ? "fast" : "slow here", fwhy);
+		}
+		printf("%s\n", e == def ? "  [default]" : "");
+	}
+	if (def)
+		printf("default: %s (%s)\n", def->name, reason);
+	return 0;
+}
+
+static const struct option run_options[] = {
+	{ "engine", required_argument, 0, 'e' }, { "mem", required_argument, 0, 'm' },
+	{ "kernel", required_argument, 0, 'k' }, { "initrd", required_argument, 0, 'i' },
+	{ "append", required_argument, 0, 'a' }, { "stats", no_argument, 0, 's' },
+	{ "trace", no_argument, 0, 't' },	 { "help", no_argument, 0, 'h' },
+	{ 0, 0, 0, 0 },
+};
+
+static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->mem_size = VM_MEM_DEFAULT;
+	cfg->append = "";
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":e:m:k:i:a:sth", run_options, NULL)) != -1) {
+		switch (c) {
+		case 'e': cfg->engine = optarg; break;
+		case 'm': if (parse_mem(optarg, &cfg->mem_size) < 0) return -1; break;
+		case 'k': cfg->kernel = optarg; break;
+		case 'i': cfg->initrd = optarg; break;
+		case 'a': cfg->append = optarg; break;
+		case 's': cfg->stats = true; break;
+		case 't': cfg->trace = true; break;
+		case 'h': usage(stdout); exit(0);
+		case ':':
+			fprintf(stderr, "ringvm run: %s needs a value\n", argv[optind - 1]);
+			return -1;
+		default:
+			fprintf(stderr, "ringvm run: unknown option %s (see ringvm --help)\n",
+				argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ringvm run: unexpected argument %s (see ringvm --help)\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct engine *pick_engine(const char *name)
+{
+	char why[256];
+	if (!name) {
+		const struct engine *e = engine_choose_default(why, sizeof why);
+		if (!e)
+			fprintf(stderr, "ringvm: %s\n", why);
+		else
+			fprintf(stderr, "ringvm: engine %s (%s)\n", e->name, why);
+		return e;
+	}
+	const struct engine *e = engine_find(name);
+	if (!e) {
+		fprintf(stderr, "ringvm: unknown engine '%s' (ringvm engines lists them)\n", name);
+		return NULL;
+	}
+	if (!e->available(why, sizeof why)) {
+		fprintf(stderr, "ringvm: engine %s unavailable: %s\n", name, why);
+		return NULL;
+	}
+	fprintf(stderr, "ringvm: engine %s (chosen with --engine)\n", e->name);
+	return e;
+}
+
+static int load_guest(struct vm *vm, struct cpu_state *entry)
+{
+	const struct vm_config *cfg = &vm->cfg;
+	struct image kernel, initrd;
+	memset(&initrd, 0, sizeof initrd);
+	if (cfg->kernel) {
+		if (image_read(&kernel, cfg->kernel, vm->ram_size, "kernel") < 0)
+			return -1;
+	} else {
+		kernel = (struct image){ guest_kit_elf, (size_t)(guest_kit_elf_end - guest_kit_elf),
+					 "ringvm-guest-kit", NULL };
+	}
+	if (cfg->initrd && image_read(&initrd, cfg->initrd, vm->ram_size, "initrd") < 0) {
+		image_free(&kernel);
+		return -1;
+	}
+	/* Like QEMU and GRUB, the Multiboot command line starts with the
+	 * kernel's own name. */
+	size_t n = strlen(kernel.name) + strlen(cfg->append) + 2;
+	char *cmdline = malloc(n);
+	int r = -1;
+	if (cmdline) {
+		snprintf(cmdline, n, "%s%s%s", kernel.name, cfg->append[0] ? " " : "", cfg->append);
+		r = multiboot_load(vm, &kernel, cfg->initrd ? &initrd : NULL, cmdline, entry);
+	}
+	free(cmdline);
+	image_free(&kernel);
+	image_free(&initrd);
+	return r;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct vm_config cfg;
+	if (parse_run_args(argc, argv, &cfg) < 0)
+		return RINGVM_EXIT_USAGE;
+	const struct engine *e = pick_engine(cfg.engine);
+	if (!e)
+		return cfg.engine && !engine_find(cfg.engine) ? RINGVM_EXIT_USAGE : RINGVM_EXIT_HOST;
+
+	static struct vm vm;
+	if (vm_create(&vm, &cfg) < 0)
+		return RINGVM_EXIT_HOST;
+	struct cpu_state entry;
+	memset(&entry, 0, sizeof entry);
+	if (load_guest(&vm, &entry) < 0) {
+		vm_destroy(&vm);
+		return RINGVM_EXIT_USAGE;
+	}
+	struct vcpu vcpu = { .vm = &vm, .engine = e };
+	if (e->create(&vcpu) < 0) {
+		vm_destroy(&vm);
+		return RINGVM_EXIT_HOST;
+	}
+	e->set_state(&vcpu, &entry);
+	int status = vcpu_run_loop(&vcpu);
+	devices_restore_terminal();
+	fprintf(stderr, "ringvm: %s: exit status %d\n", vm.stop_why ? vm.stop_why : "stopped", status);
+	if (cfg.stats)
+		stats_print(&vm.stats, e->name, stderr);
+	e->destroy(&vcpu);
+	vm_destroy(&vm);
+	return status;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "run", cmd_run },
+	{ "engines", cmd_engines },
+	{ "help", cmd_help },
+	{ "--help", cmd_help },
+	{ "-h", cmd_help },
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return RINGVM_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("ringvm %s\n", RINGVM_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "ringvm: unknown command '%s' (see ringvm --help)\n", argv[1]);
+	return RINGVM_EXIT_USAGE;
+}

@@ -1,0 +1,56 @@
+/*
+ * The engines built into this ringvm, and the automatic choice among them.
+ *
+ * With VT-x/AMD-V under /dev/kvm, hardware assistance is the fastest way to
+ * run a guest. Without it (these project machines: /dev/kvm is served by a
+ * software hypervisor that emulates our guests instruction by instruction),
+ * the software engines are the fast path, so the choice looks at the host
+ * CPU, not only at whether /dev/kvm opens.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "engines/interp/interp.h"
+#include "engines/kvm/kvm.h"
+
+const struct engine *const engines[] = {
+	&engine_kvm,
+	&engine_interp,
+	NULL,
+};
+
+/* Software engines, fastest first. */
+static const struct engine *const software_preference[] = {
+	&engine_interp,
+	NULL,
+};
+
+const struct engine *engine_find(const char *name)
+{
+	for (int i = 0; engines[i]; i++)
+		if (strcmp(engines[i]->name, name) == 0)
+			return engines[i];
+	return NULL;
+}
+
+const struct engine *engine_choose_default(char *reason, size_t reason_len)
+{
+	char why[160];
+	if (engine_kvm.available(why, sizeof why)) {
+		if (engine_kvm.fast_here(why, sizeof why)) {
+			snprintf(reason, reason_len, "hardware virtualization: %s", why);
+			return &engine_kvm;
+		}
+	}
+	for (int i = 0; software_preference[i]; i++) {
+		char swhy[160];
+		if (software_preference[i]->available(swhy, sizeof swhy)) {
+			snprintf(reason, reason_len,
+				 "fastest software engine here; kvm not chosen: %s", why);
+			return software_preference[i];
+		}
+	}
+	snprintf(reason, reason_len, "no engine can run on this host");
+	return NULL;
+}

@@ -1,0 +1,131 @@
+/*
+ * The VM: guest RAM in one memfd (so native engines can map its pages again
+ * wherever the guest's page tables say), the two buses, the devices, and the
+ * services every engine calls when the guest touches something that is not
+ * plain RAM.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/devices.h"
+#include "vm.h"
+
+uint64_t host_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int ram_create(struct vm *vm, uint64_t size)
+{
+	vm->memfd = memfd_create("ringvm-ram", MFD_CLOEXEC);
+	if (vm->memfd < 0) {
+		fprintf(stderr, "ringvm: memfd_create: %s\n", strerror(errno));
+		return -1;
+	}
+	if (ftruncate(vm->memfd, (off_t)size) < 0) {
+		fprintf(stderr, "ringvm: cannot size guest RAM to %llu MiB: %s\n",
+			(unsigned long long)(size >> 20), strerror(errno));
+		return -1;
+	}
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->memfd, 0);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "ringvm: cannot map %llu MiB of guest RAM: %s\n",
+			(unsigned long long)(size >> 20), strerror(errno));
+		return -1;
+	}
+	vm->ram = p;
+	vm->ram_size = size;
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	memset(vm, 0, sizeof *vm);
+	vm->cfg = *cfg;
+	vm->memfd = -1;
+	vm->pio.name = "port";
+	vm->mmio.name = "mmio";
+	if (ram_create(vm, cfg->mem_size) < 0 || devices_init(vm) < 0) {
+		vm_destroy(vm);
+		return -1;
+	}
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->dev)
+		devices_destroy(vm);
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	if (vm->memfd >= 0)
+		close(vm->memfd);
+	vm->ram = NULL;
+	vm->memfd = -1;
+}
+
+void vm_request_stop(struct vm *vm, int status, const char *why)
+{
+	if (vm->stop)
+		return; /* the first reason wins: it is the one the guest caused */
+	vm->stop = true;
+	vm->exit_status = status;
+	vm->stop_why = why;
+	vm->kick = 1;
+}
+
+void vcpu_pio(struct vcpu *vcpu, uint16_t port, uint8_t *data, unsigned size, bool is_write)
+{
+	struct vm *vm = vcpu->vm;
+	uint64_t t0 = host_ns();
+	const struct bus_range *r = bus_find(&vm->pio, port);
+	if (r) {
+		r->fn(vm, r->dev, port, data, size, is_write);
+	} else {
+		char name[16];
+		snprintf(name, sizeof name, "0x%04x", port);
+		stats_event(&vm->stats, is_write ? "unclaimed port write" : "unclaimed port read", name);
+		if (!is_write)
+			memset(data, 0xff, size);
+	}
+	if (vm->cfg.trace) {
+		uint32_t v = 0;
+		memcpy(&v, data, size > 4 ? 4 : size);
+		fprintf(stderr, "ringvm: io %s port 0x%04x size %u value 0x%x\n",
+			is_write ? "out" : "in", port, size, v);
+	}
+	if (is_write)
+		vm_deadline_check(vm);
+	stats_exit(&vm->stats, EXIT_IO, host_ns() - t0);
+}
+
+bool vcpu_mmio(struct vcpu *vcpu, uint64_t gpa, uint8_t *data, unsigned len, bool is_write)
+{
+	struct vm *vm = vcpu->vm;
+	uint64_t t0 = host_ns();
+	const struct bus_range *r = bus_find(&vm->mmio, gpa);
+	if (r)
+		r->fn(vm, r->dev, gpa, data, len, is_write);
+	else if (!is_write)
+		memset(data, 0xff, len);
+	if (!r)
+		stats_event(&vm->stats, "unclaimed mmio", is_write ? "write" : "read");
+	stats_exit(&vm->stats, EXIT_MMIO, host_ns() - t0);
+	return r != NULL;
+}
+
+bool vcpu_irq_pending(struct vcpu *vcpu)
+{
+	return pic_has_interrupt(vcpu->vm);
+}
+
+int vcpu_irq_ack(struct vcpu *vcpu)
+{
+	return pic_acknowledge(vcpu->vm);
+}

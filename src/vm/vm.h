@@ -1,0 +1,104 @@
+/*
+ * One virtual machine: guest RAM, the two buses and their devices, the
+ * configuration, and the counters --stats prints. Nothing in here knows
+ * which engine runs the vCPU.
+ */
+#ifndef RINGVM_VM_H
+#define RINGVM_VM_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "engine.h"
+#include "stats.h"
+
+/* Guest RAM starts at guest-physical 0 and must stay below the 32-bit
+ * MMIO window (LAPIC/IOAPIC/BIOS at 0xfe000000 and up). */
+#define VM_MEM_MIN (2ull << 20)
+#define VM_MEM_MAX (3ull << 30)
+#define VM_MEM_DEFAULT (128ull << 20)
+
+/* ringvm's own exit statuses. The guest's debug-exit statuses are always
+ * odd ((v << 1) | 1, QEMU's isa-debug-exit), so ours are even. */
+#define RINGVM_EXIT_POWEROFF 0	 /* guest reset/powered off without a status */
+#define RINGVM_EXIT_USAGE 2	 /* bad command line or input file */
+#define RINGVM_EXIT_GUEST_DEAD 4 /* triple fault, dead halt, unrecoverable state */
+#define RINGVM_EXIT_HOST 6	 /* host failure: engine unavailable, out of memory */
+
+struct vm_config {
+	const char *engine;
+	uint64_t mem_size;
+	const char *kernel;
+	const char *initrd;
+	const char *append;
+	bool stats;
+	bool trace;
+};
+
+struct devices; /* src/devices/devices.h */
+
+struct vm {
+	struct vm_config cfg;
+	int memfd;
+	uint8_t *ram; /* the VMM's one mapping of guest RAM */
+	uint64_t ram_size;
+	struct bus pio, mmio;
+	struct devices *dev;
+	struct stats stats;
+
+	/* Set by a device (debug-exit, reset) or the run loop to end the run. */
+	bool stop;
+	int exit_status;
+	const char *stop_why;
+
+	/* Set asynchronously (host timer signal) when a device deadline has
+	 * passed; engines that run guest code for long stretches poll it and
+	 * return EXIT_NONE so the run loop can service devices. */
+	volatile sig_atomic_t kick;
+};
+
+struct vcpu {
+	struct vm *vm;
+	const struct engine *engine;
+	void *priv;	/* the engine's own state */
+	bool halted;	/* software engines: in HLT, waiting for an interrupt */
+};
+
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+void vm_destroy(struct vm *vm);
+
+/* A pointer to len bytes of guest RAM at gpa, or NULL if any of it is not RAM. */
+static inline uint8_t *vm_gpa(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (gpa >= vm->ram_size || len > vm->ram_size - gpa)
+		return 0;
+	return vm->ram + gpa;
+}
+
+/*
+ * The VMM's side of an exit, shared by every engine. Software engines call
+ * these synchronously from inside run(); the kvm engine's exits reach them
+ * through the run loop. Each counts and times the exit for --stats.
+ */
+void vcpu_pio(struct vcpu *vcpu, uint16_t port, uint8_t *data, unsigned size, bool is_write);
+/* Returns false if nothing claims gpa (reads then return all ones). */
+bool vcpu_mmio(struct vcpu *vcpu, uint64_t gpa, uint8_t *data, unsigned len, bool is_write);
+
+/* Interrupt controller as seen by a vCPU: is an interrupt waiting, and
+ * acknowledge it (INTA cycle), which returns its vector or -1. */
+bool vcpu_irq_pending(struct vcpu *vcpu);
+int vcpu_irq_ack(struct vcpu *vcpu);
+
+/* Ends the run: status is the process exit status, why one line for the user. */
+void vm_request_stop(struct vm *vm, int status, const char *why);
+
+/* After a guest port write: kicks the engine back to the run loop if the
+ * write moved the next device deadline earlier (src/vm/run.c). */
+void vm_deadline_check(struct vm *vm);
+
+/* Monotonic host time in nanoseconds. */
+uint64_t host_ns(void);
+
+#endif

@@ -1,0 +1,42 @@
+# Helpers for the shell tests: one PASS/FAIL/SKIP line per check.
+RINGVM=${RINGVM:-build/ringvm}
+ASAN_RINGVM=${ASAN_RINGVM:-build/asan/ringvm}
+KIT=${KIT:-build/guest/kit.elf}
+GUESTS=build/tests/guests
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+skip() { echo "SKIP $1: $2"; }
+
+# run_vm OUT -- args...: runs with a time limit; stdout+stderr in OUT, status in $rc.
+run_vm() {
+	local out=$1
+	shift
+	timeout -k 5 "${VM_TIMEOUT:-120}" "$@" >"$out" 2>&1 </dev/null
+	rc=$?
+}
+
+# kvm_usable: /dev/kvm opens for us.
+kvm_usable() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+# host_has_vmx: the CPU itself has VT-x or AMD-V.
+host_has_vmx() { grep -qwE 'vmx|svm' /proc/cpuinfo; }
+qemu_usable() { command -v qemu-system-i386 >/dev/null; }
+
+# expect_status NAME OUT WANT: the run ended with status WANT, no sanitizer report.
+expect_status() {
+	local name=$1 out=$2 want=$3
+	if grep -qE 'AddressSanitizer|UndefinedBehaviorSanitizer|runtime error|LeakSanitizer' "$out"; then
+		fail "$name" "sanitizer report: $(grep -m1 -E 'Sanitizer|runtime error' "$out")"
+	elif [ "$rc" -ne "$want" ]; then
+		fail "$name" "exit status $rc, expected $want; last lines: $(tail -n 3 "$out" | tr '\n' '|')"
+	else
+		pass "$name"
+	fi
+}
+
+# pass_set FILE: the sorted PASS lines a guest printed.
+pass_set() { grep -aE '^PASS ' "$1" | tr -d '\r' | sort; }

@@ -1,0 +1,34 @@
+# Guests that do absurd things end in a clean, explained stop: a status
+# and a register dump, never a VMM crash. Software engines under ASan+UBSan;
+# kvm where /dev/kvm exists (these guests never enable paging).
+. tests/lib.sh
+VM_TIMEOUT=60
+
+engines="interp"
+kvm_usable && engines="$engines kvm"
+for e in $engines; do
+	R=$ASAN_RINGVM
+	run_vm "$TMP/o" $R run --engine $e --kernel $GUESTS/triple_fault.elf
+	if grep -q 'triple fault' "$TMP/o" && grep -qi 'eip' "$TMP/o"; then
+		expect_status "guest.$e.triple_fault" "$TMP/o" 4
+	else
+		fail "guest.$e.triple_fault" "no triple-fault message and register dump (status $rc)"
+	fi
+	run_vm "$TMP/o" $R run --engine $e --kernel $GUESTS/cli_hlt.elf
+	if grep -q 'interrupts disabled' "$TMP/o"; then
+		expect_status "guest.$e.cli_hlt" "$TMP/o" 4
+	else
+		fail "guest.$e.cli_hlt" "status $rc, no 'interrupts disabled' message"
+	fi
+	run_vm "$TMP/o" $R run --engine $e --kernel $GUESTS/unclaimed_port.elf --stats
+	if grep -q 'unclaimed port read' "$TMP/o"; then
+		expect_status "guest.$e.unclaimed_port" "$TMP/o" 1
+	else
+		fail "guest.$e.unclaimed_port" "status $rc, unclaimed reads not counted in --stats"
+	fi
+done
+# Jumping into non-RAM: the emulator fetches all-ones bytes from the
+# unclaimed MMIO space, which is #UD, and with no IDT that is a shutdown.
+run_vm "$TMP/o" $ASAN_RINGVM run --engine interp --kernel $GUESTS/wild_jump.elf
+expect_status guest.interp.wild_jump "$TMP/o" 4
+exit 0
