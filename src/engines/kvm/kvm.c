@@ -258,6 +258,21 @@ static void kvm_exit_error(struct vcpu_exit *ex, const char *fmt, unsigned long 
 	snprintf(ex->error.msg, sizeof ex->error.msg, fmt, v);
 }
 
+/* KVM's own instruction emulator gave up; say so with what it reported
+ * (for an emulation failure: the instruction bytes). */
+static void kvm_internal_error(struct vcpu_exit *ex, const struct kvm_run *run)
+{
+	int n = snprintf(ex->error.msg, sizeof ex->error.msg, "KVM internal error, suberror %u%s",
+			 run->internal.suberror,
+			 run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+				 ? " (KVM's instruction emulator could not emulate the guest instruction)"
+				 : "");
+	for (uint32_t i = 0; i < run->internal.ndata && i < 4 && n > 0 &&
+			     (size_t)n < sizeof ex->error.msg; i++)
+		n += snprintf(ex->error.msg + n, sizeof ex->error.msg - (size_t)n, " data[%u]=0x%llx",
+			      i, (unsigned long long)run->internal.data[i]);
+}
+
 static int kvm_run(struct vcpu *vcpu, struct vcpu_exit *ex)
 {
 	struct kvm_vcpu_priv *p = vcpu->priv;
@@ -311,7 +326,7 @@ static int kvm_run(struct vcpu *vcpu, struct vcpu_exit *ex)
 				       run->fail_entry.hardware_entry_failure_reason);
 			return 0;
 		case KVM_EXIT_INTERNAL_ERROR:
-			kvm_exit_error(ex, "KVM internal error, suberror %llu", run->internal.suberror);
+			kvm_internal_error(ex, run);
 			return 0;
 		default:
 			kvm_exit_error(ex, "unexpected KVM exit reason %llu", run->exit_reason);

@@ -1,0 +1,13 @@
+# build/bench/native_compute: the guest kit's compute workload, run natively.
+# guest/compute.c gets the guest's flags (GUEST_CFLAGS, guest/guest.mk) minus
+# the freestanding ones, so both builds compile the same code the same way.
+NATIVE_COMPUTE_CFLAGS := $(filter-out -ffreestanding -nostdlib,$(GUEST_CFLAGS))
+NATIVE_DRIVER_CFLAGS  := -std=gnu11 -m32 -O2 -Wall -Wextra -Werror -fno-pie -Iguest
+
+build/bench/native_compute: bench/native_compute.c build/bench/compute_native.o guest/compute.h
+	@mkdir -p $(dir $@)
+	$(CC) $(NATIVE_DRIVER_CFLAGS) -no-pie -o $@ bench/native_compute.c build/bench/compute_native.o
+
+build/bench/compute_native.o: guest/compute.c guest/compute.h
+	@mkdir -p $(dir $@)
+	$(CC) $(NATIVE_COMPUTE_CFLAGS) -MMD -MP -c -o $@ $<

@@ -1,0 +1,33 @@
+/* The higher-half kernel's entry (from boot.S, paging on, identity map
+ * gone): bring up the machine, then run the tests or the benchmark. */
+#include "kit.h"
+
+void kmain(uint32_t magic, uint32_t mbi_phys);
+
+void kmain(uint32_t magic, uint32_t mbi_phys)
+{
+	serial_init();
+	bootinfo_parse(magic, mbi_phys, KBASE);
+	print_banner();
+	gdt_init();
+	idt_init();
+	paging_init();
+	pic_init();
+	pit_init(100);
+	sched_init();
+	syscall_init();
+	sti();
+
+	/* "crash": an exception nobody expects, to see the fatal path. */
+	if (cmdline_has("crash"))
+		__asm__ volatile("ud2");
+	if (cmdline_has("bench")) {
+		bench_run();
+		tests_finish();
+	}
+	tests_exc();
+	tests_sensitive();
+	tests_timer();
+	tests_user();
+	tests_finish();
+}

@@ -1,0 +1,79 @@
+/* Two-level 4 KiB paging. The kernel map (physical [0, 16 MiB) at KBASE)
+ * is built by boot.S in these tables; every process page directory points
+ * at the same kernel page tables, so kernel mappings are shared and
+ * supervisor-only (U=0 in the PDE). Frames come from a bump allocator
+ * above the kernel image: the kit never frees memory. */
+#include "kit.h"
+
+uint32_t kernel_pd[1024] __attribute__((aligned(4096)));
+uint32_t kernel_pts[KMAP_PTS][1024] __attribute__((aligned(4096)));
+
+extern char __image_end_phys[];     /* kit.ld */
+
+static uint32_t next_frame, frame_limit;
+
+void paging_init(void)
+{
+	next_frame = ((uint32_t)__image_end_phys + 0xFFFu) & ~0xFFFu;
+	frame_limit = KMAP_BYTES;
+	uint32_t ram = boot.mem_upper_kb ? (boot.mem_upper_kb + 1024u) * 1024u : 0;
+	if (ram && ram < frame_limit)
+		frame_limit = ram & ~0xFFFu;
+}
+
+uint32_t frame_alloc(void)
+{
+	if (next_frame + 4096 > frame_limit) {
+		test_fail("memory", "out of page frames at 0x%x", next_frame);
+		tests_finish();
+	}
+	uint32_t f = next_frame;
+	next_frame += 4096;
+	memset(phys_to_virt(f), 0, 4096);
+	return f;
+}
+
+uint32_t pd_new(void)
+{
+	uint32_t pd = frame_alloc();
+	uint32_t *v = phys_to_virt(pd);
+	for (int i = KBASE >> 22; i < 1024; i++)
+		v[i] = kernel_pd[i];
+	return pd;
+}
+
+static uint32_t *pte_ptr(uint32_t pd_phys, uint32_t va, int create)
+{
+	uint32_t *pd = phys_to_virt(pd_phys);
+	uint32_t *pde = &pd[va >> 22];
+	if (!(*pde & PTE_P)) {
+		if (!create)
+			return NULL;
+		/* User bit only below KBASE: the kernel half stays supervisor. */
+		*pde = frame_alloc() | PTE_P | PTE_W | (va < KBASE ? PTE_U : 0);
+	}
+	uint32_t *pt = phys_to_virt(*pde & ~0xFFFu);
+	return &pt[(va >> 12) & 0x3FF];
+}
+
+void map_page(uint32_t pd_phys, uint32_t va, uint32_t pa, uint32_t flags)
+{
+	*pte_ptr(pd_phys, va, 1) = (pa & ~0xFFFu) | flags | PTE_P;
+	if (read_cr3() == pd_phys)
+		invlpg(va);
+}
+
+void unmap_page(uint32_t pd_phys, uint32_t va)
+{
+	uint32_t *pte = pte_ptr(pd_phys, va, 0);
+	if (pte)
+		*pte = 0;
+	if (read_cr3() == pd_phys)
+		invlpg(va);
+}
+
+uint32_t pte_get(uint32_t pd_phys, uint32_t va)
+{
+	uint32_t *pte = pte_ptr(pd_phys, va, 0);
+	return pte ? *pte : 0;
+}

@@ -1,0 +1,71 @@
+/* The smoke mode: paging off, ring 0 only, a handful of instructions. It
+ * exists for hypervisors that cannot run a 32-bit guest with paging, and
+ * for engines that run at microseconds per instruction.
+ *
+ * This file and the hardware drivers it uses are built a second time as
+ * "low" objects: linked at their load address, with every symbol renamed
+ * lo_*, so this code runs before paging exists and shares nothing with
+ * the higher-half kernel. */
+#include "kit.h"
+
+static int is_bcd_or_binary_seconds(uint8_t v, int bcd)
+{
+	if (bcd)
+		return (v & 0x0F) <= 9 && (v >> 4) <= 5;
+	return v <= 59;
+}
+
+static void smoke_tests(void)
+{
+	uint32_t a, b, c, d;
+
+	test_pass("smoke.serial");
+
+	cpuid(0, &a, &b, &c, &d);
+	int printable = 1;
+	uint32_t regs[3] = { b, d, c };
+	for (int i = 0; i < 12; i++) {
+		uint8_t ch = (uint8_t)(regs[i / 4] >> (8 * (i % 4)));
+		if (ch < 0x20 || ch > 0x7E)
+			printable = 0;
+	}
+	test_result("smoke.cpuid", a >= 1 && printable,
+		    "max leaf %u (want >= 1), vendor printable=%d", a, printable);
+
+	int bcd = !(cmos_read(0x0B) & 0x04);    /* status B bit 2: binary mode */
+	uint8_t s1 = rtc_seconds(), s2 = rtc_seconds();
+	outb(0x80, 0x42);                       /* POST port: must simply be accepted */
+	test_result("smoke.port",
+		    is_bcd_or_binary_seconds(s1, bcd) && is_bcd_or_binary_seconds(s2, bcd),
+		    "RTC seconds 0x%x then 0x%x, not valid %s", s1, s2, bcd ? "BCD" : "binary");
+
+	pic_init();
+	pit_init(100);
+	/* Each HLT returns on an interrupt; the count bounds the wait. */
+	uint32_t n = 0;
+	while (ticks < 5 && n < 50) {
+		sti_hlt();
+		n++;
+	}
+	cli();
+	test_result("smoke.pic_pit", ticks >= 5, "%u IRQ 0 ticks after %u HLTs, want 5", ticks, n);
+
+	uint32_t before = ticks;
+	sti_hlt();
+	cli();
+	test_result("smoke.hlt", ticks > before, "HLT returned without a timer tick (%u -> %u)",
+		    before, ticks);
+}
+
+void smoke_boot(uint32_t magic, uint32_t mbi_phys)
+{
+	bootinfo_parse(magic, mbi_phys, 0);
+	if (!cmdline_has("smoke"))
+		return;
+	serial_init();
+	print_banner();
+	gdt_init();
+	idt_init();
+	smoke_tests();
+	tests_finish();
+}

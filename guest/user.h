@@ -1,0 +1,21 @@
+/* Entry points of the ring-3 programs (user.c), for the kernel to spawn. */
+#ifndef KIT_USER_H
+#define KIT_USER_H
+#include <stdint.h>
+
+void user_syscall(uint32_t expected_pid);
+void user_read(uint32_t addr);
+void user_cr3(uint32_t magic);
+void user_iret(uint32_t unused);
+void user_spin(uint32_t unused);
+void user_bench(uint32_t rounds);
+
+/* user_iret's report slots */
+#define IRET_SLOT_EFLAGS 0
+#define IRET_SLOT_CS     1
+/* user_bench's report slots */
+#define BENCH_SLOT_SUM   0
+#define BENCH_SLOT_LO    1
+#define BENCH_SLOT_HI    2
+
+#endif
