@@ -58,9 +58,9 @@ build/asan/obj/%.o: %.S $(KIT)
 
 build/asan/tests/%: tests/unit/%.c $(ALIBOBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) $(ASANFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALLCFLAGS) $(ASANFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
-units: $(UNITS)
+units: $(UNITS) build/bench/native_compute
 
 deps:
 	@scripts/install-deps

@@ -11,3 +11,13 @@ build/bench/native_compute: bench/native_compute.c build/bench/compute_native.o 
 build/bench/compute_native.o: guest/compute.c guest/compute.h
 	@mkdir -p $(dir $@)
 	$(CC) $(NATIVE_COMPUTE_CFLAGS) -MMD -MP -c -o $@ $<
+
+# build/bench/host_baselines: trap, far-jump and KVM exit costs on the host.
+build/bench/host_baselines: bench/host_baselines.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+# make bench: the whole comparison (bench/README.md); results in bench/results/.
+BENCH_BINS := build/bench/native_compute build/bench/host_baselines
+bench: all $(BENCH_BINS)
+	bench/run

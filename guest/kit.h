@@ -79,6 +79,7 @@ typedef struct regs *(*trap_hook)(struct regs *r);
 extern trap_hook timer_hook;     /* IRQ 0, after the tick count and EOI */
 extern trap_hook syscall_hook;   /* int 0x80 */
 extern trap_hook user_fault_hook;/* an exception raised in ring 3 */
+extern trap_hook user_pf_hook;   /* consulted first by it: non-NULL resumes */
 extern volatile uint32_t ticks;
 /* An exception that a ring-0 test provokes on purpose: the handler records
  * it and resumes at `resume` instead of reporting a failure. */
@@ -109,6 +110,9 @@ static inline uint32_t virt_to_phys(const void *v) { return (uint32_t)v - KBASE;
 #define PTE_U 0x004u
 void paging_init(void);
 uint32_t frame_alloc(void);             /* zeroed 4 KiB frame, physical */
+void frame_free(uint32_t pa);           /* back to the free list */
+uint32_t frame_alloc_fresh(void);       /* from the bump allocator only */
+void pd_free(uint32_t pd_phys);         /* user half: pages, tables, the PD */
 uint32_t pd_new(void);                  /* new address space sharing the kernel */
 void map_page(uint32_t pd_phys, uint32_t va, uint32_t pa, uint32_t flags);
 void unmap_page(uint32_t pd_phys, uint32_t va);

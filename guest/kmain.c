@@ -1,6 +1,7 @@
 /* The higher-half kernel's entry (from boot.S, paging on, identity map
  * gone): bring up the machine, then run the tests or the benchmark. */
 #include "kit.h"
+#include "bench.h"
 
 void kmain(uint32_t magic, uint32_t mbi_phys);
 
@@ -21,7 +22,7 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	/* "crash": an exception nobody expects, to see the fatal path. */
 	if (cmdline_has("crash"))
 		__asm__ volatile("ud2");
-	if (cmdline_has("bench")) {
+	if (bench_mode()) {
 		bench_run();
 		tests_finish();
 	}

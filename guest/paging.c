@@ -1,8 +1,9 @@
 /* Two-level 4 KiB paging. The kernel map (physical [0, 16 MiB) at KBASE)
  * is built by boot.S in these tables; every process page directory points
  * at the same kernel page tables, so kernel mappings are shared and
- * supervisor-only (U=0 in the PDE). Frames come from a bump allocator
- * above the kernel image: the kit never frees memory. */
+ * supervisor-only (U=0 in the PDE). Frames come from a free list (frames
+ * of reaped processes) and then from a bump allocator above the kernel
+ * image. */
 #include "kit.h"
 
 uint32_t kernel_pd[1024] __attribute__((aligned(4096)));
@@ -11,6 +12,7 @@ uint32_t kernel_pts[KMAP_PTS][1024] __attribute__((aligned(4096)));
 extern char __image_end_phys[];     /* kit.ld */
 
 static uint32_t next_frame, frame_limit;
+static uint32_t free_list;      /* physical; each free frame holds the next */
 
 void paging_init(void)
 {
@@ -21,7 +23,13 @@ void paging_init(void)
 		frame_limit = ram & ~0xFFFu;
 }
 
-uint32_t frame_alloc(void)
+static void zero_frame(uint32_t f)
+{
+	uint32_t d = (uint32_t)phys_to_virt(f), n = 1024;
+	__asm__ volatile("rep stosl" : "+D"(d), "+c"(n) : "a"(0) : "memory");
+}
+
+uint32_t frame_alloc_fresh(void)
 {
 	if (next_frame + 4096 > frame_limit) {
 		test_fail("memory", "out of page frames at 0x%x", next_frame);
@@ -29,8 +37,41 @@ uint32_t frame_alloc(void)
 	}
 	uint32_t f = next_frame;
 	next_frame += 4096;
-	memset(phys_to_virt(f), 0, 4096);
+	zero_frame(f);
 	return f;
+}
+
+uint32_t frame_alloc(void)
+{
+	if (!free_list)
+		return frame_alloc_fresh();
+	uint32_t f = free_list;
+	free_list = *(uint32_t *)phys_to_virt(f);
+	zero_frame(f);
+	return f;
+}
+
+void frame_free(uint32_t pa)
+{
+	*(uint32_t *)phys_to_virt(pa) = free_list;
+	free_list = pa & ~0xFFFu;
+}
+
+/* Frees every page mapped below KBASE, the page tables, and the page
+ * directory itself. It must not be the current address space. */
+void pd_free(uint32_t pd_phys)
+{
+	uint32_t *pd = phys_to_virt(pd_phys);
+	for (uint32_t i = 0; i < (KBASE >> 22); i++) {
+		if (!(pd[i] & PTE_P))
+			continue;
+		uint32_t *pt = phys_to_virt(pd[i] & ~0xFFFu);
+		for (int j = 0; j < 1024; j++)
+			if (pt[j] & PTE_P)
+				frame_free(pt[j] & ~0xFFFu);
+		frame_free(pd[i] & ~0xFFFu);
+	}
+	frame_free(pd_phys);
 }
 
 uint32_t pd_new(void)

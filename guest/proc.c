@@ -101,10 +101,15 @@ struct proc *proc_spawn(void (*entry)(uint32_t), uint32_t arg, uint32_t arena_pa
 		map_page(p->pd_phys, USER_ARENA + i * 4096, frame_alloc(), PTE_U | PTE_W);
 
 	/* Kernel stack with an initial frame that "returns" to ring 3. */
-	uint32_t ks = frame_alloc();
-	for (int i = 1; i < KSTACK_PAGES; i++)
-		frame_alloc();  /* contiguous: the allocator bumps upwards */
-	p->kstack_top = (uint32_t)phys_to_virt(ks) + KSTACK_PAGES * 4096;
+	/* Each slot keeps its kernel stack for good (contiguous frames). */
+	static uint32_t slot_kstack[MAX_PROCS];
+	uint32_t slot = (uint32_t)(p - procs);
+	if (!slot_kstack[slot]) {
+		slot_kstack[slot] = frame_alloc_fresh();
+		for (int i = 1; i < KSTACK_PAGES; i++)
+			frame_alloc_fresh();    /* contiguous: the bump allocator goes upwards */
+	}
+	p->kstack_top = (uint32_t)phys_to_virt(slot_kstack[slot]) + KSTACK_PAGES * 4096;
 	struct regs *f = (struct regs *)(p->kstack_top - sizeof(struct regs));
 	memset(f, 0, sizeof *f);
 	f->gs = f->fs = f->es = f->ds = SEL_UDATA;
@@ -130,8 +135,14 @@ void sched_run(void)
 	__asm__ volatile("int $0x80" : "+a"(eax) : : "memory", "cc");
 }
 
+/* Frees the address spaces of the finished processes (the caller runs on
+ * the kernel thread, in kernel_pd) and their slots. */
 void proc_reap(void)
 {
-	for (int i = 1; i < MAX_PROCS; i++)
+	for (int i = 1; i < MAX_PROCS; i++) {
+		if (procs[i].state != P_FREE && procs[i].pd_phys && procs[i].pd_phys != read_cr3())
+			pd_free(procs[i].pd_phys);
+		procs[i].pd_phys = 0;
 		procs[i].state = P_FREE;
+	}
 }

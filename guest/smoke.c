@@ -7,6 +7,7 @@
  * lo_*, so this code runs before paging exists and shares nothing with
  * the higher-half kernel. */
 #include "kit.h"
+#include "bench.h"
 
 static int is_bcd_or_binary_seconds(uint8_t v, int bcd)
 {
@@ -66,6 +67,13 @@ void smoke_boot(uint32_t magic, uint32_t mbi_phys)
 	print_banner();
 	gdt_init();
 	idt_init();
+	if (bench_mode()) {
+		/* "smoke bench=...": the ring-0 benchmarks, paging off. */
+		pic_init();
+		pit_init(100);
+		bench_r0_all();
+		tests_finish();
+	}
 	smoke_tests();
 	tests_finish();
 }

@@ -62,8 +62,16 @@ static struct regs *syscall(struct regs *r)
 	return r;
 }
 
+trap_hook user_pf_hook;
+
 static struct regs *user_fault(struct regs *r)
 {
+	/* bench pgfault: a fault the benchmark resolves and resumes from. */
+	if (user_pf_hook) {
+		struct regs *again = user_pf_hook(r);
+		if (again)
+			return again;
+	}
 	current->faulted = 1;
 	current->fault_vector = r->vector;
 	current->fault_err = r->err;

@@ -123,3 +123,58 @@ void user_bench(uint32_t rounds)
 	sys2(SYS_REPORT, BENCH_SLOT_HI, (uint32_t)(t1 >> 32));
 	sys_exit(0);
 }
+
+/* Reports a 64-bit count in two slots. */
+static void report64(uint32_t slot, uint64_t v)
+{
+	sys2(SYS_REPORT, slot, (uint32_t)v);
+	sys2(SYS_REPORT, slot + 1, (uint32_t)(v >> 32));
+}
+
+/* bench syscall: n round trips ring 3 -> int 0x80 (getpid) -> ring 3, and
+ * the same loop without the int, for the kernel to subtract. */
+void user_bench_syscall(uint32_t n)
+{
+	uint32_t c = n;
+	uint64_t t0 = rdtsc();
+	__asm__ volatile("1:\tmovl %1, %%eax\n\tdecl %0\n\tjnz 1b"
+			 : "+c"(c) : "i"(SYS_GETPID) : "eax", "memory", "cc");
+	uint64_t empty = rdtsc() - t0;
+	c = n;
+	t0 = rdtsc();
+	__asm__ volatile("1:\tmovl %1, %%eax\n\tint $0x80\n\tdecl %0\n\tjnz 1b"
+			 : "+c"(c) : "i"(SYS_GETPID) : "eax", "memory", "cc");
+	uint64_t body = rdtsc() - t0;
+	report64(BENCH_SLOT_LO, body);
+	report64(BENCH_SLOT_EMPTY_LO, empty);
+	sys_exit(0);
+}
+
+/* bench pgfault: reads BENCH_PF_VA and the page after it in turn, n times
+ * each. The kernel maps the page that faulted and unmaps the other, so
+ * every read faults once. The empty loop reads USER_PROBE (present). */
+void user_bench_pgfault(uint32_t n)
+{
+	uint32_t c = n, a = USER_PROBE, b = USER_PROBE + 4;
+	uint64_t t0 = rdtsc();
+	__asm__ volatile("1:\tmovl (%1), %%eax\n\tmovl (%2), %%eax\n\tdecl %0\n\tjnz 1b"
+			 : "+c"(c) : "r"(a), "r"(b) : "eax", "memory", "cc");
+	uint64_t empty = rdtsc() - t0;
+	c = n;
+	a = BENCH_PF_VA;
+	b = BENCH_PF_VA + 4096;
+	t0 = rdtsc();
+	__asm__ volatile("1:\tmovl (%1), %%eax\n\tmovl (%2), %%eax\n\tdecl %0\n\tjnz 1b"
+			 : "+c"(c) : "r"(a), "r"(b) : "eax", "memory", "cc");
+	uint64_t body = rdtsc() - t0;
+	report64(BENCH_SLOT_LO, body);
+	report64(BENCH_SLOT_EMPTY_LO, empty);
+	sys_exit(0);
+}
+
+/* bench forkwait: a process that only exits. */
+void user_exit0(uint32_t unused)
+{
+	(void)unused;
+	sys_exit(0);
+}

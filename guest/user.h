@@ -9,6 +9,9 @@ void user_cr3(uint32_t magic);
 void user_iret(uint32_t unused);
 void user_spin(uint32_t unused);
 void user_bench(uint32_t rounds);
+void user_bench_syscall(uint32_t n);
+void user_bench_pgfault(uint32_t n);
+void user_exit0(uint32_t unused);
 
 /* user_iret's report slots */
 #define IRET_SLOT_EFLAGS 0
@@ -17,5 +20,8 @@ void user_bench(uint32_t rounds);
 #define BENCH_SLOT_SUM   0
 #define BENCH_SLOT_LO    1
 #define BENCH_SLOT_HI    2
+#define BENCH_SLOT_EMPTY_LO 3   /* the loop without its body, 2 slots */
+/* user_bench_pgfault's two pages (not mapped by proc_spawn) */
+#define BENCH_PF_VA      0x02000000u
 
 #endif

@@ -150,7 +150,9 @@ static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
 	return 0;
 }
 
-static const struct engine *pick_engine(const char *name)
+/* Picks the engine; says why in choice[] (printed once the guest is loaded,
+ * so that a bad input file gets exactly one line). */
+static const struct engine *pick_engine(const char *name, char *choice, size_t len)
 {
 	char why[256];
 	if (!name) {
@@ -158,7 +160,7 @@ static const struct engine *pick_engine(const char *name)
 		if (!e)
 			fprintf(stderr, "ringvm: %s\n", why);
 		else
-			fprintf(stderr, "ringvm: engine %s (%s)\n", e->name, why);
+			snprintf(choice, len, "ringvm: engine %s (%s)", e->name, why);
 		return e;
 	}
 	const struct engine *e = engine_find(name);
@@ -170,7 +172,7 @@ static const struct engine *pick_engine(const char *name)
 		fprintf(stderr, "ringvm: engine %s unavailable: %s\n", name, why);
 		return NULL;
 	}
-	fprintf(stderr, "ringvm: engine %s (chosen with --engine)\n", e->name);
+	snprintf(choice, len, "ringvm: engine %s (chosen with --engine)", e->name);
 	return e;
 }
 
@@ -210,7 +212,8 @@ static int cmd_run(int argc, char **argv)
 	struct vm_config cfg;
 	if (parse_run_args(argc, argv, &cfg) < 0)
 		return RINGVM_EXIT_USAGE;
-	const struct engine *e = pick_engine(cfg.engine);
+	char choice[512];
+	const struct engine *e = pick_engine(cfg.engine, choice, sizeof choice);
 	if (!e)
 		return cfg.engine && !engine_find(cfg.engine) ? RINGVM_EXIT_USAGE : RINGVM_EXIT_HOST;
 
@@ -223,6 +226,7 @@ static int cmd_run(int argc, char **argv)
 		vm_destroy(&vm);
 		return RINGVM_EXIT_USAGE;
 	}
+	fprintf(stderr, "%s\n", choice);
 	struct vcpu vcpu = { .vm = &vm, .engine = e };
 	if (e->create(&vcpu) < 0) {
 		vm_destroy(&vm);

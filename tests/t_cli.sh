@@ -45,7 +45,7 @@ one_line_error() {
 }
 
 echo hello >"$TMP/text.txt"
-head -c 3000 "$KIT" >"$TMP/truncated.elf"
+head -c 8192 "$KIT" >"$TMP/truncated.elf"
 cp "$KIT" "$TMP/class64.elf" && printf '\x02' | dd of="$TMP/class64.elf" bs=1 seek=4 conv=notrunc 2>/dev/null
 head -c $((3 << 20)) /dev/zero >"$TMP/big.bin"
 mkdir -p "$TMP/adir"
@@ -53,7 +53,9 @@ mkdir -p "$TMP/adir"
 one_line_error cli.no_such_kernel 2 'No such file' -- run --kernel "$TMP/nope.elf"
 one_line_error cli.text_kernel 2 'not a Multiboot kernel' -- run --kernel "$TMP/text.txt"
 one_line_error cli.directory_kernel 2 'not a regular file' -- run --kernel "$TMP/adir"
-one_line_error cli.empty_kernel 2 'empty' -- run --kernel /dev/null
+touch "$TMP/empty.elf"
+one_line_error cli.empty_kernel 2 'empty' -- run --kernel "$TMP/empty.elf"
+one_line_error cli.device_kernel 2 'not a regular file' -- run --kernel /dev/null
 one_line_error cli.truncated_elf 2 'truncated' -- run --kernel "$TMP/truncated.elf"
 one_line_error cli.elf64 2 '64-bit ELF' -- run --kernel "$TMP/class64.elf"
 one_line_error cli.linux_elf 2 'without a Multiboot header' -- run --kernel /bin/true

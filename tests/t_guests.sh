@@ -9,7 +9,9 @@ kvm_usable && engines="$engines kvm"
 for e in $engines; do
 	R=$ASAN_RINGVM
 	run_vm "$TMP/o" $R run --engine $e --kernel $GUESTS/triple_fault.elf
-	if grep -q 'triple fault' "$TMP/o" && grep -qi 'eip' "$TMP/o"; then
+	# kvm_pvm (no VT-x/AMD-V) cannot even emulate the INT3 and says so: the
+	# run must still end with status 4 and a register dump.
+	if grep -qE 'triple fault|could not emulate' "$TMP/o" && grep -q 'EIP=' "$TMP/o"; then
 		expect_status "guest.$e.triple_fault" "$TMP/o" 4
 	else
 		fail "guest.$e.triple_fault" "no triple-fault message and register dump (status $rc)"

@@ -116,6 +116,9 @@ bool vcpu_mmio(struct vcpu *vcpu, uint64_t gpa, uint8_t *data, unsigned len, boo
 		memset(data, 0xff, len);
 	if (!r)
 		stats_event(&vm->stats, "unclaimed mmio", is_write ? "write" : "read");
+	if (vm->cfg.trace)
+		fprintf(stderr, "ringvm: mmio %s 0x%llx len %u%s\n", is_write ? "write" : "read",
+			(unsigned long long)gpa, len, r ? "" : " (unclaimed)");
 	stats_exit(&vm->stats, EXIT_MMIO, host_ns() - t0);
 	return r != NULL;
 }

@@ -262,6 +262,7 @@ static void kvm_exit_error(struct vcpu_exit *ex, const char *fmt, unsigned long 
  * (for an emulation failure: the instruction bytes). */
 static void kvm_internal_error(struct vcpu_exit *ex, const struct kvm_run *run)
 {
+	ex->reason = EXIT_ERROR;
 	int n = snprintf(ex->error.msg, sizeof ex->error.msg, "KVM internal error, suberror %u%s",
 			 run->internal.suberror,
 			 run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
