@@ -1,0 +1,162 @@
+/*
+ * The CPU object and its run loop: look up (or decode) the block at EIP,
+ * run its handlers back to back, and between blocks poll the host kick,
+ * take pending interrupts, and stop on exits. Exceptions come back here
+ * by longjmp and are delivered through the IDT from here.
+ */
+#include <stdlib.h>
+
+#include "cpu.h"
+#include "decode.h"
+#include "vm/vm.h"
+
+static volatile int no_kick;
+
+int cpu_init(struct cpu *c, uint8_t *ram, uint64_t ram_size, struct vcpu *vcpu)
+{
+	memset(c, 0, sizeof *c);
+	c->ram = ram;
+	c->ram_size = ram_size;
+	c->vcpu = vcpu;
+	c->kick = vcpu ? (volatile int *)&vcpu->vm->kick : &no_kick;
+	c->delivering = -1;
+	c->stop_eip = 0xffffffffu;
+	c->exit = -1;
+	if (decode_init(c) < 0)
+		return -1;
+	struct cpu_state s;
+	cpu_state_multiboot_entry(&s, 0, 0);
+	cpu_set_state(c, &s);
+	return 0;
+}
+
+void cpu_fini(struct cpu *c)
+{
+	decode_fini(c);
+}
+
+void cpu_get_state(struct cpu *c, struct cpu_state *s)
+{
+	memset(s, 0, sizeof *s);
+	memcpy(s->gpr, c->r.r32, sizeof s->gpr);
+	s->eip = c->eip;
+	s->eflags = flags_get(c) | EFLAGS_FIXED;
+	memcpy(s->seg, c->seg, sizeof s->seg);
+	s->ldtr = c->ldtr;
+	s->tr = c->tr;
+	s->gdtr = c->gdtr;
+	s->idtr = c->idtr;
+	s->cr0 = c->cr0;
+	s->cr2 = c->cr2;
+	s->cr3 = c->cr3;
+	s->cr4 = c->cr4;
+	s->efer = c->efer;
+	s->tsc = tsc_read(c);
+	s->sysenter_cs = c->sysenter_cs;
+	s->sysenter_esp = c->sysenter_esp;
+	s->sysenter_eip = c->sysenter_eip;
+}
+
+void cpu_set_state(struct cpu *c, const struct cpu_state *s)
+{
+	memcpy(c->r.r32, s->gpr, sizeof s->gpr);
+	c->r.r32[REG_NONE] = 0;
+	c->eip = s->eip;
+	c->eflags = (s->eflags | EFLAGS_FIXED) & ~EFLAGS_VM;
+	c->lf_op = LF_NONE;
+	memcpy(c->seg, s->seg, sizeof c->seg);
+	c->ldtr = s->ldtr;
+	c->tr = s->tr;
+	c->gdtr = s->gdtr;
+	c->idtr = s->idtr;
+	c->cr0 = s->cr0 | CR0_ET;
+	c->cr2 = s->cr2;
+	c->cr3 = s->cr3;
+	c->cr4 = s->cr4;
+	c->efer = s->efer;
+	c->sysenter_cs = s->sysenter_cs;
+	c->sysenter_esp = s->sysenter_esp;
+	c->sysenter_eip = s->sysenter_eip;
+	/* The CPL is the DPL of SS in protected mode (CS.RPL could lie for
+	 * conforming code). */
+	c->cpl = c->seg[S_SS].dpl;
+	tlb_flush(c);
+	cpu_mode_changed(c);
+	c->irq_check = true;
+}
+
+bool cpu_irq_deliver_pending(struct cpu *c);
+/* Takes one pending external interrupt if the guest accepts it now. */
+bool cpu_irq_deliver_pending(struct cpu *c)
+{
+	if (!c->vcpu || !(c->eflags & EFLAGS_IF) || c->shadow)
+		return false;
+	if (!vcpu_irq_pending(c->vcpu))
+		return false;
+	int vec = vcpu_irq_ack(c->vcpu);
+	if (vec < 0)
+		return false;
+	idt_deliver(c, vec, 0, false, EV_EXTERNAL, c->eip);
+	return true;
+}
+
+/* Instructions retired in the block that was interrupted. */
+static void count_partial_block(struct cpu *c)
+{
+	if (c->cur) {
+		c->insns += (uint64_t)(c->cur - c->blk_start);
+		c->cur = NULL;
+	}
+}
+
+#define CPU_EXIT_EXCEPTION (-2)
+
+int cpu_run(struct cpu *c, uint64_t budget)
+{
+	c->exit = -1;
+	c->cur = NULL;
+	c->insn_limit = c->insns + budget;
+	c->irq_check = true; /* devices ran since the last run */
+	switch (_setjmp(c->jb)) {
+	case 0:
+		break;
+	case 1:
+		count_partial_block(c);
+		if (c->exc_return)
+			return CPU_EXIT_EXCEPTION;
+		cpu_handle_exception(c);
+		break;
+	default:
+		count_partial_block(c);
+		return c->exit;
+	}
+	for (;;) {
+		if (unlikely(c->exit >= 0))
+			return c->exit;
+		if (unlikely(c->halted)) {
+			if (!cpu_irq_deliver_pending(c))
+				return EXIT_HLT;
+		}
+		if (unlikely(*c->kick))
+			return EXIT_NONE;
+		if (unlikely(c->insns >= c->insn_limit || c->eip == c->stop_eip))
+			return EXIT_NONE;
+		bool shadow = c->shadow;
+		c->shadow = false;
+		if (c->irq_check && !shadow) {
+			c->irq_check = false;
+			cpu_irq_deliver_pending(c);
+		}
+		struct block *b = block_lookup(c);
+		const struct insn *i = b->insns;
+		uint64_t left = c->insn_limit - c->insns;
+		c->blk_start = i;
+		c->blk_end = i + (b->n < left ? b->n : left);
+		do {
+			c->cur = i;
+			i->fn(c, i);
+		} while (++i < c->blk_end);
+		c->insns += (uint64_t)(c->cur - c->blk_start) + 1;
+		c->cur = NULL;
+	}
+}

@@ -1,0 +1,321 @@
+/*
+ * The shared x86 (IA-32, protected mode) CPU core: architectural state,
+ * memory access through segmentation and paging, exception delivery and
+ * the instruction emulator. Software engines (interp, and later trap and
+ * bt as their fallback) own one struct cpu per vCPU.
+ *
+ * Exceptions unwind with longjmp to the run loop (cpu_run): a handler never
+ * has to test for faults, it only has to do every access that can fault
+ * before it changes any architectural state.
+ */
+#ifndef RINGVM_CPU_H
+#define RINGVM_CPU_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vm/cpustate.h"
+#include "vm/exit.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+struct vcpu;
+struct vm;
+struct insn;
+struct block;
+struct decode_cache;
+
+/* Exception vectors. */
+enum {
+	EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5,
+	EXC_UD = 6, EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12,
+	EXC_GP = 13, EXC_PF = 14, EXC_MF = 16, EXC_AC = 17,
+};
+
+/* #PF error code bits. */
+#define PF_P 1u
+#define PF_W 2u
+#define PF_U 4u
+
+/* The software TLB: one per privilege class (supervisor/user), because
+ * the same linear page can be accessible to one and not the other. */
+#define TLB_BITS 10
+#define TLB_SIZE (1u << TLB_BITS)
+#define TLB_INVALID 1u /* never equals a page-aligned tag */
+
+struct tlb_entry {
+	uint32_t tag_r;	 /* linear page if readable through this entry */
+	uint32_t tag_w;	 /* linear page if writable (D already set, no code) */
+	uintptr_t addend; /* host pointer = addend + linear address */
+	uint32_t phys;	 /* physical page, for code-page invalidation */
+};
+
+/* Lazy EFLAGS: the arithmetic flags are computed from the last result
+ * only when something reads them. */
+enum lazy_op {
+	LF_NONE,  /* eflags holds the arithmetic flags */
+	LF_ADD, LF_SUB, LF_ADC, LF_SBB, LF_LOGIC, LF_INC, LF_DEC,
+};
+
+#define EFLAGS_ARITH (EFLAGS_CF | EFLAGS_PF | EFLAGS_AF | EFLAGS_ZF | EFLAGS_SF | EFLAGS_OF)
+
+/* What a handler sees when it accesses memory as a segment:offset. */
+#define SEGF_READ 1u  /* flat for reads: base 0, limit 4G, readable */
+#define SEGF_WRITE 2u /* flat for writes */
+
+/* How an event reaches idt_deliver. */
+enum event_kind { EV_EXCEPTION, EV_SOFT_INT, EV_EXTERNAL };
+
+/* Registers are a union so that 8/16-bit views alias legally; r32[8] is
+ * an always-zero slot so that an absent base/index costs no branch. */
+union regs {
+	uint32_t r32[9];
+	uint16_t r16[18];
+	uint8_t r8[36];
+};
+
+struct cpu {
+	union regs r;
+	uint32_t eip;
+	uint32_t eflags;
+	uint32_t lf_res, lf_a, lf_b;
+	uint8_t lf_op, lf_size; /* size in bytes: 1, 2, 4 */
+
+	uint8_t cpl;
+	uint8_t seg_flat[SREG_COUNT];
+	bool code16; /* CS.D == 0 */
+	bool stack16; /* SS.B == 0 */
+	bool shadow;  /* interrupt shadow after STI / MOV SS / POP SS */
+	bool irq_check; /* the PIC may have something: look at the next boundary */
+
+	struct seg seg[SREG_COUNT];
+	struct seg ldtr, tr;
+	struct dtr gdtr, idtr;
+	uint32_t cr0, cr2, cr3, cr4;
+	uint64_t efer;
+	int64_t tsc_offset;
+	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint32_t dr[8];
+
+	struct tlb_entry *tlb; /* tlb_all[cpl == 3] */
+	struct tlb_entry tlb_all[2][TLB_SIZE];
+
+	/* Guest physical memory. */
+	uint8_t *ram;
+	uint64_t ram_size;
+	uint8_t *code_page; /* per RAM page: decoded blocks exist */
+	struct vcpu *vcpu;  /* NULL when run without a VM (emu_flat, tests) */
+	volatile int *kick;
+	bool strict_mem; /* non-RAM physical access raises #PF instead of MMIO */
+
+	/* Exceptions. */
+	jmp_buf jb;
+	int exc_vec;
+	uint32_t exc_err;
+	bool exc_has_err;
+	int delivering; /* vector being delivered (for #DF), or -1 */
+	bool exc_return; /* hand exceptions back to the caller (emu_flat, tests) */
+
+	/* Run state. */
+	struct decode_cache *dc;
+	const struct insn *cur;	   /* instruction executing */
+	const struct insn *blk_end; /* set to NULL to end the block early */
+	uint32_t stop_eip;	   /* ends runs there (emu_flat), or ~0 */
+	uint64_t insns;
+	int exit;		   /* enum exit_reason, or -1 while running */
+	bool halted;
+	char errmsg[160];
+	uint64_t unimplemented; /* count, for runs without a VM */
+	const struct insn *blk_start;
+	uint64_t insn_limit; /* cpu_run stops when insns reaches it */
+};
+
+/* --- cpustate.c / cpu.c --- */
+int cpu_init(struct cpu *c, uint8_t *ram, uint64_t ram_size, struct vcpu *vcpu);
+void cpu_fini(struct cpu *c);
+void cpu_get_state(struct cpu *c, struct cpu_state *s);
+void cpu_set_state(struct cpu *c, const struct cpu_state *s);
+/* Runs until an exit, at most budget instructions (EXIT_NONE then). */
+int cpu_run(struct cpu *c, uint64_t budget);
+void cpu_mode_changed(struct cpu *c);
+
+/* --- exceptions (idt.c) --- */
+_Noreturn void cpu_raise(struct cpu *c, int vec, uint32_t err);
+_Noreturn void cpu_raise_noerr(struct cpu *c, int vec);
+_Noreturn void cpu_exit_now(struct cpu *c, int reason, const char *msg);
+void idt_deliver(struct cpu *c, int vec, uint32_t err, bool has_err, enum event_kind kind,
+		 uint32_t ret_eip);
+void cpu_handle_exception(struct cpu *c);
+void cpu_unimplemented(struct cpu *c, const char *what);
+bool exc_has_error_code(int vec);
+
+/* --- segmentation (seg.c) --- */
+void seg_update_cache(struct cpu *c, int s);
+uint32_t seg_check_slow(struct cpu *c, int s, uint32_t off, unsigned size, bool write);
+void seg_load(struct cpu *c, int s, uint16_t sel);
+bool desc_read(struct cpu *c, uint16_t sel, uint32_t d[2]);
+void desc_read_or_fault(struct cpu *c, uint16_t sel, uint32_t d[2], int vec, uint32_t err);
+void desc_to_seg(const uint32_t d[2], uint16_t sel, struct seg *sg);
+void desc_set_accessed(struct cpu *c, uint16_t sel, uint32_t d[2]);
+void seg_load_cs(struct cpu *c, uint16_t sel, const uint32_t d[2], int cpl);
+void seg_load_ss_checked(struct cpu *c, uint16_t sel, int cpl, int vec_on_fail);
+void seg_null_if_unusable(struct cpu *c, int new_cpl);
+void cpu_set_cpl(struct cpu *c, int cpl);
+
+/* --- paging and TLB (paging.c) --- */
+void tlb_flush(struct cpu *c);
+void tlb_flush_page(struct cpu *c, uint32_t lin);
+void tlb_drop_phys(struct cpu *c, uint32_t phys_page);
+uintptr_t tlb_fill(struct cpu *c, uint32_t lin, bool write, bool user, uint32_t *phys_out);
+uint32_t paging_translate(struct cpu *c, uint32_t lin, bool write, bool user, bool fetch,
+			  bool *writable);
+
+/* --- physical and linear memory (mem.c) --- */
+uint32_t phys_read(struct cpu *c, uint32_t pa, unsigned size);
+void phys_write(struct cpu *c, uint32_t pa, unsigned size, uint32_t v);
+uint32_t lin_read_slow(struct cpu *c, uint32_t lin, unsigned size, bool user, bool for_write);
+void lin_write_slow(struct cpu *c, uint32_t lin, unsigned size, uint32_t v, bool user);
+uint32_t sys_read(struct cpu *c, uint32_t lin, unsigned size);
+void sys_write(struct cpu *c, uint32_t lin, unsigned size, uint32_t v);
+void code_page_written(struct cpu *c, uint32_t phys_page_no);
+
+static inline uint32_t load_n(const uint8_t *p, unsigned size)
+{
+	if (size == 4) {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		return v;
+	}
+	if (size == 2) {
+		uint16_t v;
+		memcpy(&v, p, 2);
+		return v;
+	}
+	return *p;
+}
+
+static inline void store_n(uint8_t *p, unsigned size, uint32_t v)
+{
+	if (size == 4)
+		memcpy(p, &v, 4);
+	else if (size == 2) {
+		uint16_t w = (uint16_t)v;
+		memcpy(p, &w, 2);
+	} else
+		*p = (uint8_t)v;
+}
+
+static inline uint32_t seg_lin(struct cpu *c, int s, uint32_t off, unsigned size, bool write)
+{
+	if (likely(c->seg_flat[s] & (write ? SEGF_WRITE : SEGF_READ)))
+		return off;
+	return seg_check_slow(c, s, off, size, write);
+}
+
+static inline uint8_t *tlb_ptr(struct cpu *c, uint32_t lin, unsigned size, bool write)
+{
+	struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+	uint32_t tag = write ? e->tag_w : e->tag_r;
+	if (likely(tag == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size))
+		return (uint8_t *)(e->addend + lin);
+	return NULL;
+}
+
+static inline uint32_t lin_read(struct cpu *c, uint32_t lin, unsigned size)
+{
+	uint8_t *p = tlb_ptr(c, lin, size, false);
+	if (likely(p != NULL))
+		return load_n(p, size);
+	return lin_read_slow(c, lin, size, c->cpl == 3, false);
+}
+
+static inline void lin_write(struct cpu *c, uint32_t lin, unsigned size, uint32_t v)
+{
+	uint8_t *p = tlb_ptr(c, lin, size, true);
+	if (likely(p != NULL))
+		store_n(p, size, v);
+	else
+		lin_write_slow(c, lin, size, v, c->cpl == 3);
+}
+
+static inline uint32_t mem_read(struct cpu *c, int s, uint32_t off, unsigned size)
+{
+	return lin_read(c, seg_lin(c, s, off, size, false), size);
+}
+
+static inline void mem_write(struct cpu *c, int s, uint32_t off, unsigned size, uint32_t v)
+{
+	lin_write(c, seg_lin(c, s, off, size, true), size, v);
+}
+
+/* Checks that a write would succeed (for read-modify-write and for
+ * multi-part writes that must not fault halfway). */
+void mem_probe_write(struct cpu *c, int s, uint32_t off, unsigned size);
+
+/* --- stack (exec_stack.c) --- */
+void push(struct cpu *c, unsigned size, uint32_t v);
+uint32_t pop(struct cpu *c, unsigned size);
+uint32_t stack_peek(struct cpu *c, unsigned size, uint32_t depth);
+
+static inline uint32_t sp_get(struct cpu *c)
+{
+	return c->stack16 ? c->r.r16[R_ESP * 2] : c->r.r32[R_ESP];
+}
+
+static inline void sp_set(struct cpu *c, uint32_t v)
+{
+	if (c->stack16)
+		c->r.r16[R_ESP * 2] = (uint16_t)v;
+	else
+		c->r.r32[R_ESP] = v;
+}
+
+/* --- flags (alu.c) --- */
+uint32_t flags_arith(const struct cpu *c);
+bool cond_eval(const struct cpu *c, unsigned cc);
+
+static inline uint32_t flags_get(struct cpu *c)
+{
+	if (c->lf_op == LF_NONE)
+		return c->eflags;
+	return (c->eflags & ~EFLAGS_ARITH) | flags_arith(c);
+}
+
+/* Makes eflags hold every flag (before a handler edits flags directly). */
+static inline void flags_materialize(struct cpu *c)
+{
+	if (c->lf_op != LF_NONE) {
+		c->eflags = (c->eflags & ~EFLAGS_ARITH) | flags_arith(c);
+		c->lf_op = LF_NONE;
+	}
+}
+
+static inline void flags_lazy(struct cpu *c, unsigned op, unsigned size, uint32_t res,
+			      uint32_t a, uint32_t b)
+{
+	c->lf_op = (uint8_t)op;
+	c->lf_size = (uint8_t)size;
+	c->lf_res = res;
+	c->lf_a = a;
+	c->lf_b = b;
+}
+
+/* Writes EFLAGS as POPF/IRET do: only the bits allowed at this CPL/IOPL. */
+void eflags_write(struct cpu *c, uint32_t v, uint32_t mask);
+
+/* --- system (sys.c) --- */
+void cr0_write(struct cpu *c, uint32_t v);
+void cr3_write(struct cpu *c, uint32_t v);
+void cr4_write(struct cpu *c, uint32_t v);
+uint64_t tsc_read(struct cpu *c);
+void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+
+/* --- devices, as seen from the core --- */
+void cpu_pio(struct cpu *c, uint16_t port, uint8_t *data, unsigned size, bool is_write);
+void cpu_stats_event(struct cpu *c, const char *group, const char *name);
+bool cpu_irq_window_open(const struct cpu *c);
+
+#endif

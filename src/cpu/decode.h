@@ -1,0 +1,66 @@
+/*
+ * The decode cache: guest code is decoded once by Zydis into blocks of
+ * pre-decoded instructions (handler pointer + operand descriptors), keyed
+ * by the guest-physical address of their first byte. A block ends at a
+ * control transfer, at an instruction that changes the CPU mode, or at the
+ * end of its page. Writes to a page that holds blocks invalidate them.
+ */
+#ifndef RINGVM_CPU_DECODE_H
+#define RINGVM_CPU_DECODE_H
+
+#include "cpu.h"
+
+enum opkind { OK_NONE, OK_REG, OK_MEM, OK_IMM };
+
+#define REG_NONE 8 /* r32[8] is always zero */
+
+struct opnd {
+	uint8_t kind;
+	uint8_t size;  /* bytes */
+	uint8_t reg;   /* OK_REG: byte offset of the register in union regs */
+	uint8_t seg;   /* OK_MEM: effective segment */
+	uint8_t base;  /* OK_MEM: gpr index or REG_NONE */
+	uint8_t index; /* OK_MEM: gpr index or REG_NONE */
+	uint8_t scale; /* OK_MEM: shift count 0..3 */
+	uint8_t a16;   /* OK_MEM: 16-bit address size */
+	uint32_t disp; /* OK_MEM: displacement; OK_IMM: the value, masked to size */
+};
+
+struct insn;
+typedef void (*insn_fn)(struct cpu *c, const struct insn *i);
+
+struct insn {
+	insn_fn fn;
+	struct opnd op[3];
+	uint8_t len;
+	uint8_t osize; /* operand size in bytes */
+	uint8_t asize; /* address size in bytes */
+	uint8_t sub;   /* ALU op, condition code, string op, register number */
+	uint8_t rep;   /* 0, REP_E (rep/repe), REP_NE */
+	uint8_t nops;
+	uint16_t mnem; /* ZydisMnemonic, for "unimplemented" counting */
+	uint32_t imm2; /* far pointer selector, ENTER nesting level */
+};
+
+#define REP_E 1
+#define REP_NE 2
+
+#define BLOCK_MAX_INSNS 64
+
+struct block {
+	uint32_t phys;	/* guest-physical address of the first byte */
+	uint32_t phys2; /* second page for a page-crossing instruction, or ~0 */
+	uint32_t lin2;	/* its linear page */
+	uint16_t n, bytes;
+	uint8_t code16, valid;
+	struct block *hnext, *pnext, *pnext2;
+	struct insn insns[];
+};
+
+int decode_init(struct cpu *c);
+void decode_fini(struct cpu *c);
+struct block *block_lookup(struct cpu *c);
+void decode_invalidate_page(struct cpu *c, uint32_t page_no);
+void decode_flush_all(struct cpu *c);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * emu_run_flat: the emulator on a bare buffer, for the differential test.
+ */
+#include <stdlib.h>
+
+#include "cpu.h"
+#include "emu_flat.h"
+
+static void flat(struct seg *s, uint16_t sel, uint8_t type)
+{
+	memset(s, 0, sizeof *s);
+	s->sel = sel;
+	s->limit = 0xffffffffu;
+	s->type = type;
+	s->s = 1;
+	s->dpl = 3;
+	s->present = 1;
+	s->db = 1;
+	s->g = 1;
+}
+
+int emu_run_flat(struct cpu_state *st, uint8_t *mem, uint32_t mem_len, uint32_t stop_eip,
+		 uint64_t max_insns)
+{
+	/* The decoder reads whole pages: run on a page-rounded copy whose
+	 * RAM size is still mem_len, so the tail faults like outside. */
+	size_t padded = ((size_t)mem_len + 0xfff) & ~(size_t)0xfff;
+	uint8_t *ram = calloc(1, padded ? padded : 0x1000);
+	struct cpu *c = malloc(sizeof *c);
+	if (!ram || !c || cpu_init(c, ram, mem_len, NULL) < 0) {
+		free(ram);
+		free(c);
+		return -2;
+	}
+	memcpy(ram, mem, mem_len);
+	struct cpu_state s = *st;
+	flat(&s.seg[S_CS], 0x1b, 0xb);
+	for (int k = 0; k < SREG_COUNT; k++)
+		if (k != S_CS)
+			flat(&s.seg[k], 0x23, 0x3);
+	s.cr0 = CR0_PE | CR0_ET;
+	s.cr4 = 0;
+	s.eflags = (s.eflags | EFLAGS_FIXED) & ~(EFLAGS_VM | EFLAGS_IOPL);
+	cpu_set_state(c, &s);
+	c->strict_mem = true;
+	c->exc_return = true;
+	c->stop_eip = stop_eip;
+	int r = cpu_run(c, max_insns);
+	int ret;
+	if (r == -2 /* CPU_EXIT_EXCEPTION */)
+		ret = c->exc_vec;
+	else if (c->eip == stop_eip)
+		ret = -1;
+	else
+		ret = -2;
+	cpu_get_state(c, st);
+	memcpy(mem, ram, mem_len);
+	cpu_fini(c);
+	free(c);
+	free(ram);
+	return ret;
+}

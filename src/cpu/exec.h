@@ -1,0 +1,176 @@
+/*
+ * What instruction handlers share: operand access through the
+ * pre-decoded operand descriptors. Registers are addressed by byte offset
+ * into union regs, so one load/store serves 8-, 16- and 32-bit registers.
+ */
+#ifndef RINGVM_CPU_EXEC_H
+#define RINGVM_CPU_EXEC_H
+
+#include "cpu.h"
+#include "decode.h"
+
+#define NEXT(c, i) ((c)->eip += (i)->len)
+
+#define H(name) void name(struct cpu *c, const struct insn *i)
+
+static inline uint32_t ea_of(const struct cpu *c, const struct opnd *o)
+{
+	uint32_t ea = o->disp + c->r.r32[o->base] + (c->r.r32[o->index] << o->scale);
+	/* 16-bit addressing: the low 16 bits of the 32-bit sum are the
+	 * 16-bit sum, so masking afterwards is exact. */
+	return o->a16 ? ea & 0xffff : ea;
+}
+
+static inline uint32_t reg_read(const struct cpu *c, const struct opnd *o)
+{
+	return load_n(c->r.r8 + o->reg, o->size);
+}
+
+static inline void reg_write(struct cpu *c, const struct opnd *o, uint32_t v)
+{
+	store_n(c->r.r8 + o->reg, o->size, v);
+}
+
+static inline uint32_t op_read(struct cpu *c, const struct opnd *o)
+{
+	if (o->kind == OK_REG)
+		return reg_read(c, o);
+	if (o->kind == OK_IMM)
+		return o->disp;
+	return mem_read(c, o->seg, ea_of(c, o), o->size);
+}
+
+static inline void op_write(struct cpu *c, const struct opnd *o, uint32_t v)
+{
+	if (o->kind == OK_REG)
+		reg_write(c, o, v);
+	else
+		mem_write(c, o->seg, ea_of(c, o), o->size, v);
+}
+
+/* A read-modify-write destination, translated once for writing. */
+struct loc {
+	uint8_t *p;   /* host pointer, or NULL: go through lin_*_slow */
+	uint32_t lin;
+	uint8_t size;
+};
+
+static inline uint32_t loc_open(struct cpu *c, const struct opnd *o, struct loc *l)
+{
+	l->size = o->size;
+	l->lin = 0;
+	if (o->kind == OK_REG) {
+		l->p = c->r.r8 + o->reg;
+		return load_n(l->p, o->size);
+	}
+	l->lin = seg_lin(c, o->seg, ea_of(c, o), o->size, true);
+	l->p = tlb_ptr(c, l->lin, o->size, true);
+	if (likely(l->p != NULL))
+		return load_n(l->p, o->size);
+	return lin_read_slow(c, l->lin, o->size, c->cpl == 3, true);
+}
+
+static inline void loc_store(struct cpu *c, struct loc *l, uint32_t v)
+{
+	if (likely(l->p != NULL))
+		store_n(l->p, l->size, v);
+	else
+		lin_write_slow(c, l->lin, l->size, v, c->cpl == 3);
+}
+
+static inline uint32_t size_mask(unsigned size)
+{
+	return size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
+}
+
+static inline uint32_t sign_bit(unsigned size)
+{
+	return 1u << (size * 8 - 1);
+}
+
+static inline int32_t sext(uint32_t v, unsigned size)
+{
+	if (size == 4)
+		return (int32_t)v;
+	if (size == 2)
+		return (int16_t)v;
+	return (int8_t)v;
+}
+
+static inline bool cf_get(struct cpu *c)
+{
+	if (c->lf_op == LF_SUB)
+		return (c->lf_a & size_mask(c->lf_size)) < (c->lf_b & size_mask(c->lf_size));
+	if (c->lf_op == LF_LOGIC)
+		return false;
+	return flags_get(c) & EFLAGS_CF;
+}
+
+static inline uint32_t parity_flag(uint32_t r)
+{
+	return __builtin_parity(r & 0xff) ? 0 : EFLAGS_PF;
+}
+
+/* Sets the arithmetic flags eagerly (rotates, shifts, multiply, ...). */
+static inline void flags_set_arith(struct cpu *c, uint32_t f)
+{
+	flags_materialize(c);
+	c->eflags = (c->eflags & ~EFLAGS_ARITH) | (f & EFLAGS_ARITH);
+}
+
+static inline uint32_t szp_flags(uint32_t r, unsigned size)
+{
+	r &= size_mask(size);
+	uint32_t f = parity_flag(r);
+	if (r == 0)
+		f |= EFLAGS_ZF;
+	if (r & sign_bit(size))
+		f |= EFLAGS_SF;
+	return f;
+}
+
+static inline void io_permission(struct cpu *c)
+{
+	if (c->cpl > ((c->eflags >> 12) & 3))
+		cpu_raise(c, EXC_GP, 0);
+}
+
+static inline void jump_to(struct cpu *c, const struct insn *i, uint32_t target)
+{
+	if (i->osize == 2)
+		target &= 0xffff;
+	if (unlikely(target > c->seg[S_CS].limit))
+		cpu_raise(c, EXC_GP, 0);
+	c->eip = target;
+}
+
+/* Handler declarations, by family. */
+#define HANDLERS(X)                                                                               \
+	X(h_ud) X(h_unimpl) X(h_nop)                                                              \
+	X(h_alu)                                                                                  \
+	X(h_inc) X(h_dec) X(h_neg) X(h_not) X(h_shift) X(h_shld) X(h_shrd)                        \
+	X(h_mul1) X(h_imul1) X(h_imul2) X(h_div) X(h_idiv)                                        \
+	X(h_bt) X(h_bsf) X(h_bsr) X(h_setcc) X(h_cmovcc)                                          \
+	X(h_xchg) X(h_cmpxchg) X(h_xadd) X(h_cmpxchg8b) X(h_bswap)                                \
+	X(h_mov) X(h_mov32_rr) X(h_mov32_ri) X(h_mov32_rm) X(h_mov32_mr) X(h_movzx) X(h_movsx)    \
+	X(h_lea) X(h_cbw) X(h_cwd) X(h_daa) X(h_das) X(h_aaa) X(h_aas) X(h_aam) X(h_aad)          \
+	X(h_lahf) X(h_sahf) X(h_clc) X(h_stc) X(h_cmc) X(h_cld) X(h_std) X(h_xlat) X(h_salc)      \
+	X(h_jmp) X(h_jmp_ind) X(h_jcc) X(h_call) X(h_call_ind) X(h_ret) X(h_loop) X(h_jcxz)       \
+	X(h_jmp_far) X(h_call_far) X(h_ret_far) X(h_iret) X(h_int) X(h_int3) X(h_into) X(h_bound) \
+	X(h_push) X(h_push32_r) X(h_pop) X(h_pop32_r) X(h_pusha) X(h_popa) X(h_pushf) X(h_popf)   \
+	X(h_enter) X(h_leave) X(h_push_sreg) X(h_pop_sreg) X(h_mov_to_sreg) X(h_mov_from_sreg)    \
+	X(h_lxs) X(h_string) X(h_hlt) X(h_cli) X(h_sti) X(h_in) X(h_out)                          \
+	X(h_mov_to_cr) X(h_mov_from_cr) X(h_mov_to_dr) X(h_mov_from_dr) X(h_lgdt) X(h_lidt)       \
+	X(h_sgdt) X(h_sidt) X(h_lldt) X(h_ltr) X(h_sldt) X(h_str) X(h_smsw) X(h_lmsw) X(h_clts)   \
+	X(h_invlpg) X(h_rdmsr) X(h_wrmsr) X(h_cpuid) X(h_rdtsc) X(h_sysenter) X(h_sysexit)        \
+	X(h_lar) X(h_lsl) X(h_verr) X(h_verw) X(h_arpl) X(h_wbinvd)
+
+#define DECLARE_HANDLER(name) H(name);
+HANDLERS(DECLARE_HANDLER)
+
+/* ALU ops in encoding order (ADD OR ADC SBB AND SUB XOR CMP), then TEST. */
+enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP, ALU_TEST, ALU_N };
+extern const insn_fn alu32_rr_fns[ALU_N], alu32_ri_fns[ALU_N], alu32_rm_fns[ALU_N],
+	alu32_mr_fns[ALU_N], alu32_mi_fns[ALU_N];
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * Guest memory accesses that miss the software TLB: page-crossing
+ * accesses, non-RAM (MMIO) physical addresses, first touches, and writes
+ * to pages that hold decoded code (self-modifying code).
+ */
+#include "cpu.h"
+#include "decode.h"
+#include "vm/vm.h"
+
+static bool phys_is_ram(struct cpu *c, uint32_t pa, unsigned size)
+{
+	return (uint64_t)pa + size <= c->ram_size;
+}
+
+uint32_t phys_read(struct cpu *c, uint32_t pa, unsigned size)
+{
+	if (likely(phys_is_ram(c, pa, size)))
+		return load_n(c->ram + pa, size);
+	if (c->strict_mem) {
+		c->cr2 = pa;
+		cpu_raise(c, EXC_PF, c->cpl == 3 ? PF_U : 0);
+	}
+	uint8_t buf[4] = { 0xff, 0xff, 0xff, 0xff };
+	if (c->vcpu) {
+		vcpu_mmio(c->vcpu, pa, buf, size, false);
+		c->irq_check = true;
+	}
+	return load_n(buf, size);
+}
+
+void phys_write(struct cpu *c, uint32_t pa, unsigned size, uint32_t v)
+{
+	if (likely(phys_is_ram(c, pa, size))) {
+		if (c->code_page[pa >> 12])
+			code_page_written(c, pa >> 12);
+		if (((pa + size - 1) >> 12) != (pa >> 12) && c->code_page[(pa + size - 1) >> 12])
+			code_page_written(c, (pa + size - 1) >> 12);
+		store_n(c->ram + pa, size, v);
+		return;
+	}
+	if (c->strict_mem) {
+		c->cr2 = pa;
+		cpu_raise(c, EXC_PF, PF_W | (c->cpl == 3 ? PF_U : 0));
+	}
+	if (c->vcpu) {
+		uint8_t buf[4];
+		store_n(buf, size, v);
+		vcpu_mmio(c->vcpu, pa, buf, size, true);
+		c->irq_check = true;
+	}
+}
+
+void code_page_written(struct cpu *c, uint32_t page_no)
+{
+	decode_invalidate_page(c, page_no);
+	/* The running block may be one of those just invalidated: stop after
+	 * the current instruction so that the next one is decoded afresh. */
+	c->blk_end = NULL;
+}
+
+static bool crosses_page(uint32_t lin, unsigned size)
+{
+	return (lin & 0xfff) + size > 0x1000;
+}
+
+uint32_t lin_read_slow(struct cpu *c, uint32_t lin, unsigned size, bool user, bool for_write)
+{
+	if (crosses_page(lin, size)) {
+		uint32_t v = 0;
+		for (unsigned i = 0; i < size; i++)
+			v |= lin_read_slow(c, lin + i, 1, user, for_write) << (8 * i);
+		return v;
+	}
+	uint32_t pa;
+	uintptr_t addend = tlb_fill(c, lin, for_write, user, &pa);
+	if (addend)
+		return load_n((uint8_t *)(addend + lin), size);
+	return phys_read(c, pa, size);
+}
+
+void lin_write_slow(struct cpu *c, uint32_t lin, unsigned size, uint32_t v, bool user)
+{
+	uint32_t pa;
+	if (crosses_page(lin, size)) {
+		/* Both pages must be writable before either is written. */
+		tlb_fill(c, lin, true, user, &pa);
+		tlb_fill(c, lin + size - 1, true, user, &pa);
+		for (unsigned i = 0; i < size; i++)
+			lin_write_slow(c, lin + i, 1, (v >> (8 * i)) & 0xff, user);
+		return;
+	}
+	tlb_fill(c, lin, true, user, &pa);
+	phys_write(c, pa, size, v);
+}
+
+uint32_t sys_read(struct cpu *c, uint32_t lin, unsigned size)
+{
+	return lin_read_slow(c, lin, size, false, false);
+}
+
+void sys_write(struct cpu *c, uint32_t lin, unsigned size, uint32_t v)
+{
+	lin_write_slow(c, lin, size, v, false);
+}
+
+void mem_probe_write(struct cpu *c, int s, uint32_t off, unsigned size)
+{
+	uint32_t lin = seg_lin(c, s, off, size, true);
+	if (tlb_ptr(c, lin, size, true))
+		return;
+	uint32_t pa;
+	tlb_fill(c, lin, true, c->cpl == 3, &pa);
+	if (crosses_page(lin, size))
+		tlb_fill(c, lin + size - 1, true, c->cpl == 3, &pa);
+}

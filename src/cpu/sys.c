@@ -1,0 +1,119 @@
+/*
+ * Control registers, the time-stamp counter, CPUID, and the core's view of
+ * the VMM (port IO, stats). CPUID advertises exactly what this core
+ * implements: no FPU/MMX/SSE (those instructions raise #UD), no PAE, no
+ * APIC, no VME; yes to PSE, PGE, TSC, MSR, CX8, SEP, CMOV.
+ */
+#include <x86intrin.h>
+
+#include <Zydis/Zydis.h>
+
+#include "cpu.h"
+#include "decode.h"
+#include "vm/vm.h"
+
+void cr0_write(struct cpu *c, uint32_t v)
+{
+	if ((v & CR0_PG) && !(v & CR0_PE))
+		cpu_raise(c, EXC_GP, 0);
+	if ((v & CR0_NW) && !(v & CR0_CD))
+		cpu_raise(c, EXC_GP, 0);
+	if (!(v & CR0_PE)) {
+		cpu_unimplemented(c, "real mode (CR0.PE=0)");
+		cpu_raise(c, EXC_GP, 0);
+	}
+	v |= CR0_ET;
+	uint32_t changed = c->cr0 ^ v;
+	c->cr0 = v;
+	if (changed & (CR0_PG | CR0_WP | CR0_PE))
+		tlb_flush(c);
+}
+
+void cr3_write(struct cpu *c, uint32_t v)
+{
+	c->cr3 = v;
+	tlb_flush(c); /* global pages too: flushing more than needed is allowed */
+}
+
+#define CR4_PCE 0x100u
+#define CR4_SUPPORTED (CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE | CR4_PCE)
+
+void cr4_write(struct cpu *c, uint32_t v)
+{
+	if (v & ~CR4_SUPPORTED)
+		cpu_raise(c, EXC_GP, 0);
+	c->cr4 = v;
+	tlb_flush(c);
+}
+
+uint64_t tsc_read(struct cpu *c)
+{
+	return __rdtsc() + (uint64_t)c->tsc_offset;
+}
+
+#define CPUID_PSE (1u << 3)
+#define CPUID_TSC (1u << 4)
+#define CPUID_MSR (1u << 5)
+#define CPUID_CX8 (1u << 8)
+#define CPUID_SEP (1u << 11)
+#define CPUID_PGE (1u << 13)
+#define CPUID_CMOV (1u << 15)
+
+void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
+	(void)c;
+	(void)sub;
+	out[0] = out[1] = out[2] = out[3] = 0;
+	switch (leaf) {
+	case 0:
+		out[0] = 1;
+		memcpy(&out[1], "Ring", 4); /* EBX EDX ECX spell "RingVM  x86 " */
+		memcpy(&out[3], "VM  ", 4);
+		memcpy(&out[2], "x86 ", 4);
+		break;
+	case 1:
+		out[0] = 0x00000633; /* family 6, model 3, stepping 3 */
+		out[3] = CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | CPUID_SEP | CPUID_PGE |
+			 CPUID_CMOV;
+		break;
+	case 0x80000000u:
+		out[0] = 0x80000000u;
+		break;
+	default:
+		break;
+	}
+}
+
+void cpu_pio(struct cpu *c, uint16_t port, uint8_t *data, unsigned size, bool is_write)
+{
+	if (!c->vcpu) {
+		if (!is_write)
+			memset(data, 0xff, size);
+		return;
+	}
+	vcpu_pio(c->vcpu, port, data, size, is_write);
+	c->irq_check = true;
+	if (c->vcpu->vm->stop)
+		c->exit = EXIT_IO;
+}
+
+void cpu_stats_event(struct cpu *c, const char *group, const char *name)
+{
+	if (c->vcpu)
+		stats_event(&c->vcpu->vm->stats, group, name);
+}
+
+/* Counts an instruction (or feature) the guest used that is not
+ * implemented; NULL means the instruction executing now. */
+void cpu_unimplemented(struct cpu *c, const char *what)
+{
+	c->unimplemented++;
+	if (!what)
+		what = c->cur ? ZydisMnemonicGetString((ZydisMnemonic)c->cur->mnem) : "?";
+	cpu_stats_event(c, "unimplemented", what ? what : "?");
+}
+
+bool cpu_irq_window_open(const struct cpu *c)
+{
+	return (c->eflags & EFLAGS_IF) && !c->shadow;
+}

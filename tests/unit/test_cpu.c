@@ -1,0 +1,407 @@
+/*
+ * Unit tests of the shared CPU core (src/cpu/): segment loads, IDT
+ * delivery and IRET across privilege levels, double/triple fault, paging
+ * (#PF error codes, A/D bits, 4 MiB pages, page tables outside RAM),
+ * self-modifying code, #UD for unimplemented instructions, REP string
+ * ops, #DE. Guest code is hand-assembled into a small RAM buffer.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "cpu/cpu.h"
+#include "vm/vm.h"
+
+#define RAM_SIZE (16u << 20)
+#define GDT 0x1000u
+#define IDT 0x2000u
+#define TSS 0x3000u
+#define STACK0 0x8000u
+#define STACK3 0x9000u
+#define CODE 0x10000u
+#define HANDLER 0x11000u
+#define PD 0x20000u
+#define PT 0x21000u
+
+#define RUN_EXCEPTION (-2) /* cpu_run's result when exc_return is set */
+
+static uint8_t *ram;
+static struct cpu cpu;
+
+static void put32(uint32_t a, uint32_t v)
+{
+	memcpy(ram + a, &v, 4);
+}
+
+static uint32_t get32(uint32_t a)
+{
+	uint32_t v;
+	memcpy(&v, ram + a, 4);
+	return v;
+}
+
+static void put_bytes(uint32_t a, const char *hex)
+{
+	/* "b8 01 00 00 00" */
+	while (*hex) {
+		while (*hex == ' ')
+			hex++;
+		if (!*hex)
+			break;
+		ram[a++] = (uint8_t)strtoul(hex, (char **)&hex, 16);
+	}
+}
+
+static void gdt_entry(int idx, uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
+{
+	uint32_t lo = (limit & 0xffff) | (base << 16);
+	uint32_t hi = ((base >> 16) & 0xff) | ((uint32_t)access << 8) | (limit & 0xf0000) |
+		      ((uint32_t)flags << 20) | (base & 0xff000000u);
+	put32(GDT + idx * 8, lo);
+	put32(GDT + idx * 8 + 4, hi);
+}
+
+static void idt_gate(int vec, uint32_t off, uint16_t sel, uint8_t type_attr)
+{
+	put32(IDT + vec * 8, (off & 0xffff) | ((uint32_t)sel << 16));
+	put32(IDT + vec * 8 + 4, (off & 0xffff0000u) | ((uint32_t)type_attr << 8));
+}
+
+static struct seg mkseg(uint16_t sel, uint8_t type, int dpl)
+{
+	struct seg s = { .sel = sel, .base = 0, .limit = 0xffffffffu, .type = type, .s = 1,
+			 .dpl = (uint8_t)dpl, .present = 1, .db = 1, .g = 1 };
+	return s;
+}
+
+/* A fresh machine: GDT (null, code0 0x08, data0 0x10, code3 0x1b, data3
+ * 0x23, TSS 0x28, not-present data 0x30), IDT of 256 ring-0 interrupt
+ * gates to HANDLER (0x80 callable from ring 3), TSS with SS0:ESP0. */
+static void machine(int cpl)
+{
+	memset(ram, 0, RAM_SIZE);
+	gdt_entry(1, 0, 0xfffff, 0x9a, 0xc);
+	gdt_entry(2, 0, 0xfffff, 0x92, 0xc);
+	gdt_entry(3, 0, 0xfffff, 0xfa, 0xc);
+	gdt_entry(4, 0, 0xfffff, 0xf2, 0xc);
+	gdt_entry(5, TSS, 0x67, 0x89, 0);
+	gdt_entry(6, 0, 0xfffff, 0x12, 0xc); /* P=0 */
+	for (int v = 0; v < 256; v++)
+		idt_gate(v, HANDLER, 0x08, v == 0x80 ? 0xee : 0x8e);
+	put32(TSS + 4, STACK0);
+	put32(TSS + 8, 0x10);
+	put_bytes(HANDLER, "f4"); /* hlt */
+
+	cpu_fini(&cpu);
+	cpu_init(&cpu, ram, RAM_SIZE, NULL);
+	struct cpu_state s;
+	cpu_get_state(&cpu, &s);
+	uint16_t cs = cpl ? 0x1b : 0x08, ds = cpl ? 0x23 : 0x10;
+	s.seg[S_CS] = mkseg(cs, 0xb, cpl);
+	for (int k = 0; k < SREG_COUNT; k++)
+		if (k != S_CS)
+			s.seg[k] = mkseg(ds, 0x3, cpl);
+	s.gdtr.base = GDT;
+	s.gdtr.limit = 7 * 8 - 1;
+	s.idtr.base = IDT;
+	s.idtr.limit = 256 * 8 - 1;
+	s.tr = (struct seg){ .sel = 0x28, .base = TSS, .limit = 0x67, .type = 0xb, .present = 1 };
+	s.eip = CODE;
+	s.gpr[R_ESP] = cpl ? STACK3 : STACK0;
+	s.eflags = 0x2;
+	cpu_set_state(&cpu, &s);
+	cpu.exc_return = true;
+}
+
+static struct cpu_state state(void)
+{
+	struct cpu_state s;
+	cpu_get_state(&cpu, &s);
+	return s;
+}
+
+static void test_segments(void)
+{
+	machine(0);
+	put_bytes(CODE, "66 b8 40 00  8e d8"); /* mov ax,0x40; mov ds,ax */
+	int r = cpu_run(&cpu, 100);
+	CHECK("cpu.seg.beyond_gdt_limit_gp", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP &&
+		      cpu.exc_err == 0x40 && cpu.eip == CODE + 4,
+	      "r=%d vec=%d err=%#x eip=%#x", r, cpu.exc_vec, cpu.exc_err, cpu.eip);
+
+	machine(0);
+	put_bytes(CODE, "66 b8 30 00  8e d8"); /* selector 0x30: not present */
+	r = cpu_run(&cpu, 100);
+	CHECK("cpu.seg.not_present_np", r == RUN_EXCEPTION && cpu.exc_vec == EXC_NP &&
+		      cpu.exc_err == 0x30, "vec=%d err=%#x", cpu.exc_vec, cpu.exc_err);
+
+	machine(0);
+	put_bytes(CODE, "31 c0  8e d0"); /* xor eax,eax; mov ss,ax */
+	r = cpu_run(&cpu, 100);
+	CHECK("cpu.seg.null_ss_gp0", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP &&
+		      cpu.exc_err == 0, "vec=%d err=%#x", cpu.exc_vec, cpu.exc_err);
+
+	machine(0);
+	put_bytes(CODE, "31 c0  8e d8  a1 00 00 00 00"); /* null DS loads; using it faults */
+	r = cpu_run(&cpu, 100);
+	CHECK("cpu.seg.null_ds_use_gp0", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP &&
+		      cpu.exc_err == 0 && cpu.eip == CODE + 4, "vec=%d eip=%#x", cpu.exc_vec, cpu.eip);
+
+	machine(3);
+	put_bytes(CODE, "66 b8 10 00  8e d8"); /* ring 3 loads a DPL-0 data segment */
+	r = cpu_run(&cpu, 100);
+	CHECK("cpu.seg.dpl_check_gp", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP &&
+		      cpu.exc_err == 0x10, "vec=%d err=%#x", cpu.exc_vec, cpu.exc_err);
+}
+
+static void test_idt_privilege(void)
+{
+	machine(3);
+	put_bytes(CODE, "cd 80  90");
+	put_bytes(HANDLER, "cf"); /* iret */
+	struct cpu_state s = state();
+	s.eflags = 0x202 | EFLAGS_CF;
+	cpu_set_state(&cpu, &s);
+	cpu.exc_return = false;
+	int r = cpu_run(&cpu, 1);
+	s = state();
+	bool frame = get32(STACK0 - 4) == 0x23 && get32(STACK0 - 8) == STACK3 &&
+		     (get32(STACK0 - 12) & 0x203) == 0x203 && get32(STACK0 - 16) == 0x1b &&
+		     get32(STACK0 - 20) == CODE + 2;
+	CHECK("cpu.idt.ring3_to_ring0_stack_switch",
+	      r == EXIT_NONE && s.seg[S_CS].sel == 0x08 && s.seg[S_SS].sel == 0x10 &&
+		      s.gpr[R_ESP] == STACK0 - 20 && s.eip == HANDLER && frame &&
+		      !(s.eflags & EFLAGS_IF),
+	      "r=%d cs=%#x ss=%#x esp=%#x eip=%#x frame=%d fl=%#x", r, s.seg[S_CS].sel,
+	      s.seg[S_SS].sel, s.gpr[R_ESP], s.eip, frame, s.eflags);
+
+	r = cpu_run(&cpu, 1);
+	s = state();
+	CHECK("cpu.iret.to_ring3", s.seg[S_CS].sel == 0x1b && s.seg[S_SS].sel == 0x23 &&
+		      s.gpr[R_ESP] == STACK3 && s.eip == CODE + 2 && (s.eflags & EFLAGS_IF) &&
+		      (s.eflags & EFLAGS_CF) && cpu.cpl == 3,
+	      "cs=%#x ss=%#x esp=%#x eip=%#x fl=%#x cpl=%d", s.seg[S_CS].sel, s.seg[S_SS].sel,
+	      s.gpr[R_ESP], s.eip, s.eflags, cpu.cpl);
+
+	/* int 0x81 has a DPL-0 gate: #GP(vector*8+2) from ring 3. */
+	machine(3);
+	put_bytes(CODE, "cd 81");
+	r = cpu_run(&cpu, 10);
+	CHECK("cpu.idt.gate_dpl_gp", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP &&
+		      cpu.exc_err == 0x81 * 8 + 2, "vec=%d err=%#x", cpu.exc_vec, cpu.exc_err);
+
+	/* Exceptions with an error code push it: #GP from ring 0. */
+	machine(0);
+	put_bytes(CODE, "66 b8 40 00  8e d8");
+	cpu.exc_return = false;
+	r = cpu_run(&cpu, 10);
+	s = state();
+	CHECK("cpu.idt.error_code_pushed", r == EXIT_HLT && get32(s.gpr[R_ESP]) == 0x40 &&
+		      get32(s.gpr[R_ESP] + 4) == CODE + 4 && get32(s.gpr[R_ESP] + 8) == 0x08,
+	      "r=%d err=%#x eip=%#x", r, get32(s.gpr[R_ESP]), get32(s.gpr[R_ESP] + 4));
+}
+
+static void test_triple_fault(void)
+{
+	machine(0);
+	put_bytes(CODE, "0f 0b"); /* ud2 */
+	struct cpu_state s = state();
+	s.idtr.limit = 0;
+	cpu_set_state(&cpu, &s);
+	cpu.exc_return = false;
+	int r = cpu_run(&cpu, 100);
+	CHECK("cpu.triple_fault_shutdown", r == EXIT_SHUTDOWN && cpu.eip == CODE,
+	      "r=%d eip=%#x", r, cpu.eip);
+
+	/* #DF is delivered when a #GP happens while delivering a #GP. */
+	machine(0);
+	put_bytes(CODE, "66 b8 40 00  8e d8");
+	idt_gate(EXC_GP, HANDLER, 0x40, 0x8e); /* handler CS beyond the GDT */
+	cpu.exc_return = false;
+	r = cpu_run(&cpu, 100);
+	s = state();
+	CHECK("cpu.double_fault", r == EXIT_HLT && get32(s.gpr[R_ESP]) == 0,
+	      "r=%d eip=%#x", r, s.eip);
+}
+
+/* PD[0]: 4 MiB user/writable identity page (code, tables, stacks).
+ * PD[1] -> PT: 0x400000 supervisor read-only, 0x401000 user read-only,
+ * 0x402000 user writable, 0x403000 not present.
+ * PD[2]: 4 MiB page at 0x800000 -> physical 0x400000. */
+static void paging_machine(int cpl, bool wp)
+{
+	machine(cpl);
+	put32(PD + 0, 0x000000e7 & ~0x60u);
+	put32(PD + 4, PT | 0x7);
+	put32(PD + 8, 0x00400000u | 0x87);
+	put32(PT + 0, 0x30000 | 0x1);
+	put32(PT + 4, 0x31000 | 0x5);
+	put32(PT + 8, 0x32000 | 0x7);
+	struct cpu_state s = state();
+	s.cr3 = PD;
+	s.cr4 = CR4_PSE;
+	s.cr0 = CR0_PE | CR0_PG | (wp ? CR0_WP : 0);
+	cpu_set_state(&cpu, &s);
+	cpu.exc_return = true;
+}
+
+static void pf_case(const char *name, int cpl, bool wp, const char *code, uint32_t want_err,
+		    uint32_t want_cr2)
+{
+	paging_machine(cpl, wp);
+	put_bytes(CODE, code);
+	int r = cpu_run(&cpu, 10);
+	CHECK(name, r == RUN_EXCEPTION && cpu.exc_vec == EXC_PF && cpu.exc_err == want_err &&
+		      cpu.cr2 == want_cr2, "r=%d vec=%d err=%#x cr2=%#x", r, cpu.exc_vec,
+	      cpu.exc_err, cpu.cr2);
+}
+
+static void test_paging(void)
+{
+	pf_case("cpu.pf.supervisor_write_ro_wp", 0, true, "c7 05 00 00 40 00 01 00 00 00", 3,
+		0x400000);
+	pf_case("cpu.pf.user_read_supervisor", 3, false, "a1 00 00 40 00", 5, 0x400000);
+	pf_case("cpu.pf.user_write_ro", 3, false, "c7 05 00 10 40 00 01 00 00 00", 7, 0x401000);
+	pf_case("cpu.pf.not_present_user", 3, false, "a1 00 30 40 00", 4, 0x403000);
+	pf_case("cpu.pf.not_present_pde", 0, false, "a1 00 00 c0 00", 0, 0xc00000);
+
+	paging_machine(0, false);
+	put_bytes(CODE, "c7 05 00 00 40 00 01 00 00 00  f4");
+	int r = cpu_run(&cpu, 10);
+	CHECK("cpu.pf.supervisor_write_ro_without_wp", r == EXIT_HLT && get32(0x30000) == 1,
+	      "r=%d vec=%d", r, cpu.exc_vec);
+
+	paging_machine(0, true);
+	put_bytes(CODE, "c7 05 00 20 40 00 05 00 00 00  a1 00 10 40 00  f4");
+	r = cpu_run(&cpu, 10);
+	CHECK("cpu.paging.accessed_dirty",
+	      r == EXIT_HLT && (get32(PT + 8) & 0x60) == 0x60 && (get32(PT + 4) & 0x60) == 0x20 &&
+		      (get32(PD + 4) & 0x20) && get32(0x32000) == 5,
+	      "r=%d pte2=%#x pte1=%#x pde1=%#x", r, get32(PT + 8), get32(PT + 4), get32(PD + 4));
+
+	paging_machine(0, true);
+	put_bytes(CODE, "c7 05 10 00 80 00 78 56 34 12  f4");
+	r = cpu_run(&cpu, 10);
+	CHECK("cpu.paging.4mib_page", r == EXIT_HLT && get32(0x400010) == 0x12345678 &&
+		      (get32(PD + 8) & 0x60) == 0x60, "r=%d pde=%#x", r, get32(PD + 8));
+
+	/* CR3 far outside RAM: the walk reads the (absent) MMIO bus as all
+	 * ones, ends up outside RAM again, and the engine stops with an
+	 * error instead of touching host memory. */
+	machine(0);
+	struct cpu_state s = state();
+	s.cr3 = 0xf0000000u;
+	s.cr0 |= CR0_PG;
+	cpu_set_state(&cpu, &s);
+	cpu.exc_return = false;
+	r = cpu_run(&cpu, 10);
+	CHECK("cpu.paging.tables_outside_ram", r == EXIT_ERROR || r == EXIT_SHUTDOWN,
+	      "r=%d", r);
+}
+
+static void test_smc(void)
+{
+	machine(0);
+	/* mov byte [CODE+0xb], 0x41 ; mov eax, 0 ; hlt -- the store patches
+	 * the top byte of the next instruction's immediate in the same block. */
+	put_bytes(CODE, "c6 05 0b 00 01 00 41  b8 00 00 00 00  f4");
+	int r = cpu_run(&cpu, 10);
+	CHECK("cpu.smc.same_block", r == EXIT_HLT && cpu.r.r32[R_EAX] == 0x41000000u,
+	      "r=%d eax=%#x", r, cpu.r.r32[R_EAX]);
+
+	/* Run the patched code again: the cached block must have been dropped. */
+	cpu.eip = CODE + 7;
+	cpu.halted = false;
+	put_bytes(CODE + 7, "b8 00 00 00 00 f4");
+	cpu.r.r32[R_EAX] = 1;
+	/* Patch from guest code on another page, then jump back. */
+	put_bytes(CODE + 0x2000, "c6 05 08 00 01 00 07  e9 fb df ff ff");
+	cpu.eip = CODE + 0x2000;
+	r = cpu_run(&cpu, 10);
+	CHECK("cpu.smc.cached_block_invalidated", r == EXIT_HLT && cpu.r.r32[R_EAX] == 7,
+	      "r=%d eax=%#x", r, cpu.r.r32[R_EAX]);
+}
+
+static void test_unimplemented(void)
+{
+	static struct vm vm;
+	static struct vcpu vcpu;
+	memset(&vm, 0, sizeof vm);
+	vcpu.vm = &vm;
+	machine(0);
+	cpu.vcpu = &vcpu;
+	put_bytes(CODE, "d9 fe"); /* fsin */
+	int r = cpu_run(&cpu, 10);
+	bool counted = vm.stats.n_named == 1 &&
+		       strcmp(vm.stats.named[0].name, "unimplemented: fsin") == 0;
+	CHECK("cpu.unimplemented_ud_counted", r == RUN_EXCEPTION && cpu.exc_vec == EXC_UD &&
+		      cpu.eip == CODE && counted, "r=%d vec=%d named=%s", r, cpu.exc_vec,
+	      vm.stats.n_named ? vm.stats.named[0].name : "-");
+	cpu.vcpu = NULL;
+}
+
+static void test_strings(void)
+{
+	machine(0);
+	for (int k = 0; k < 100; k++)
+		ram[0x40000 + k] = (uint8_t)(k + 1);
+	/* cld; rep movsb; mov edi,0x50000; mov ecx,8; mov eax,0xabcdabcd;
+	 * rep stosd; mov edi,0x40000; mov ecx,100; mov al,50; repne scasb; hlt */
+	put_bytes(CODE, "fc  f3 a4  bf 00 00 05 00  b9 08 00 00 00  b8 cd ab cd ab  f3 ab"
+			"  bf 00 00 04 00  b9 64 00 00 00  b0 32  f2 ae  f4");
+	cpu.r.r32[R_ESI] = 0x40000;
+	cpu.r.r32[R_EDI] = 0x48000;
+	cpu.r.r32[R_ECX] = 100;
+	int r = cpu_run(&cpu, 100);
+	CHECK("cpu.string.rep_movsb", memcmp(ram + 0x40000, ram + 0x48000, 100) == 0 &&
+		      cpu.r.r32[R_ESI] == 0x40064, "r=%d esi=%#x", r, cpu.r.r32[R_ESI]);
+	CHECK("cpu.string.rep_stosd", get32(0x50000) == 0xabcdabcdu &&
+		      get32(0x5001c) == 0xabcdabcdu && get32(0x50020) == 0, "%#x", get32(0x5001c));
+	CHECK("cpu.string.repne_scasb", r == EXIT_HLT && cpu.r.r32[R_EDI] == 0x40032 &&
+		      cpu.r.r32[R_ECX] == 50 && (flags_get(&cpu) & EFLAGS_ZF),
+	      "edi=%#x ecx=%u", cpu.r.r32[R_EDI], cpu.r.r32[R_ECX]);
+}
+
+static void test_divide(void)
+{
+	machine(0);
+	put_bytes(CODE, "31 c9  f7 f1"); /* xor ecx,ecx; div ecx */
+	int r = cpu_run(&cpu, 10);
+	CHECK("cpu.div_by_zero_de", r == RUN_EXCEPTION && cpu.exc_vec == EXC_DE &&
+		      cpu.eip == CODE + 2, "r=%d vec=%d eip=%#x", r, cpu.exc_vec, cpu.eip);
+
+	machine(0);
+	/* mov eax,0x80000000; cdq; mov ecx,-1; idiv ecx */
+	put_bytes(CODE, "b8 00 00 00 80  99  b9 ff ff ff ff  f7 f9");
+	r = cpu_run(&cpu, 10);
+	CHECK("cpu.idiv_overflow_de", r == RUN_EXCEPTION && cpu.exc_vec == EXC_DE,
+	      "r=%d vec=%d", r, cpu.exc_vec);
+}
+
+static void test_flags(void)
+{
+	machine(0);
+	/* mov eax,-1; cmp eax,-1 (83 f8 ff); setz bl; add eax,1; setc bh; hlt */
+	put_bytes(CODE, "b8 ff ff ff ff  83 f8 ff  0f 94 c3  83 c0 01  0f 92 c7  f4");
+	int r = cpu_run(&cpu, 10);
+	CHECK("cpu.flags.cmp_imm8_sign_extended", r == EXIT_HLT && cpu.r.r8[12] == 1 &&
+		      cpu.r.r8[13] == 1 && (flags_get(&cpu) & EFLAGS_ZF),
+	      "bl=%d bh=%d", cpu.r.r8[12], cpu.r.r8[13]);
+}
+
+int main(void)
+{
+	ram = aligned_alloc(4096, RAM_SIZE);
+	test_segments();
+	test_idt_privilege();
+	test_triple_fault();
+	test_paging();
+	test_smc();
+	test_unimplemented();
+	test_strings();
+	test_divide();
+	test_flags();
+	cpu_fini(&cpu);
+	free(ram);
+	CHECK_DONE();
+}
