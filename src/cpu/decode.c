@@ -18,6 +18,7 @@
 
 struct decode_cache {
 	uint8_t *arena;
+	size_t arena_size;
 	size_t used;
 	struct block *hash[1u << HASH_BITS];
 	struct block **page_head; /* per RAM page */
@@ -32,7 +33,13 @@ int decode_init(struct cpu *c)
 	if (!dc)
 		return -1;
 	dc->n_pages = (size_t)((c->ram_size + 0xfff) >> 12);
-	dc->arena = malloc(ARENA_SIZE);
+	/* A small machine has little code: size the arena to RAM (up to 48
+	 * MiB), which keeps tiny VMs (the differential test makes thousands)
+	 * cheap to create. */
+	dc->arena_size = c->ram_size < ARENA_SIZE ? (size_t)c->ram_size : ARENA_SIZE;
+	if (dc->arena_size < (1u << 20))
+		dc->arena_size = 1u << 20;
+	dc->arena = malloc(dc->arena_size);
 	dc->page_head = calloc(dc->n_pages ? dc->n_pages : 1, sizeof *dc->page_head);
 	c->code_page = calloc(dc->n_pages ? dc->n_pages : 1, 1);
 	if (!dc->arena || !dc->page_head || !c->code_page) {
@@ -658,7 +665,7 @@ static struct block *block_from_mmio(struct cpu *c, uint32_t pa)
 static struct block *block_build(struct cpu *c, uint32_t lin, uint32_t pa)
 {
 	struct decode_cache *dc = c->dc;
-	if (dc->used + BLOCK_BYTES_MAX > ARENA_SIZE)
+	if (dc->used + BLOCK_BYTES_MAX > dc->arena_size)
 		decode_flush_all(c);
 	struct block *b = (struct block *)(dc->arena + dc->used);
 	memset(b, 0, sizeof *b);

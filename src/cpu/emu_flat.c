@@ -22,17 +22,22 @@ static void flat(struct seg *s, uint16_t sel, uint8_t type)
 int emu_run_flat(struct cpu_state *st, uint8_t *mem, uint32_t mem_len, uint32_t stop_eip,
 		 uint64_t max_insns)
 {
-	/* The decoder reads whole pages: run on a page-rounded copy whose
-	 * RAM size is still mem_len, so the tail faults like outside. */
+	/* The decoder reads whole pages: a buffer that ends mid-page runs on
+	 * a page-rounded copy whose RAM size is still mem_len, so the tail
+	 * faults like outside. A page-sized buffer runs in place (the
+	 * differential test replays thousands of cases on 3 MiB). */
+	bool in_place = mem_len && (mem_len & 0xfff) == 0;
 	size_t padded = ((size_t)mem_len + 0xfff) & ~(size_t)0xfff;
-	uint8_t *ram = calloc(1, padded ? padded : 0x1000);
+	uint8_t *ram = in_place ? mem : calloc(1, padded ? padded : 0x1000);
 	struct cpu *c = malloc(sizeof *c);
 	if (!ram || !c || cpu_init(c, ram, mem_len, NULL) < 0) {
-		free(ram);
+		if (!in_place)
+			free(ram);
 		free(c);
 		return -2;
 	}
-	memcpy(ram, mem, mem_len);
+	if (!in_place)
+		memcpy(ram, mem, mem_len);
 	struct cpu_state s = *st;
 	flat(&s.seg[S_CS], 0x1b, 0xb);
 	for (int k = 0; k < SREG_COUNT; k++)
@@ -54,9 +59,11 @@ int emu_run_flat(struct cpu_state *st, uint8_t *mem, uint32_t mem_len, uint32_t 
 	else
 		ret = -2;
 	cpu_get_state(c, st);
-	memcpy(mem, ram, mem_len);
 	cpu_fini(c);
 	free(c);
-	free(ram);
+	if (!in_place) {
+		memcpy(mem, ram, mem_len);
+		free(ram);
+	}
 	return ret;
 }
