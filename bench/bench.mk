@@ -21,3 +21,8 @@ build/bench/host_baselines: bench/host_baselines.c
 BENCH_BINS := build/bench/native_compute build/bench/host_baselines
 bench: all $(BENCH_BINS)
 	bench/run
+
+# make bench-interp: the emulator's guest instructions/s and slowdown on compute.
+bench-interp: all build/bench/native_compute
+	bench/interp-speed
+.PHONY: bench-interp
