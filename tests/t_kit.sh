@@ -50,6 +50,18 @@ done
 run_vm "$TMP/file" $RINGVM run --engine interp --kernel "$KIT" --append smoke
 check_kit kit.smoke.from_file "$TMP/file" "$TMP/interp.smoke"
 
+# A halted guest sleeps in the VMM instead of spinning: timer.rate waits one
+# RTC second in HLT, so the run's CPU time must be a small part of its wall time.
+/usr/bin/time -f "%e %U %S" -o "$TMP/time" $RINGVM run --engine interp --append only=timer \
+	>"$TMP/idle" 2>&1 </dev/null
+read -r wall user sys < <(tail -n 1 "$TMP/time")
+if grep -q '^PASS timer.rate' "$TMP/idle" && awk -v w="$wall" -v u="$user" -v s="$sys" \
+	'BEGIN { exit !(w >= 0.9 && u + s < 0.25 * w) }'; then
+	pass kit.idle_hlt_sleeps
+else
+	fail kit.idle_hlt_sleeps "wall ${wall}s but CPU ${user}s user + ${sys}s sys while the guest idled in HLT"
+fi
+
 # --stats prints a table of exits by reason.
 run_vm "$TMP/stats" $RINGVM run --engine interp --append smoke --stats
 if grep -q 'exit reason' "$TMP/stats" && grep -qE '^io +[0-9]+' "$TMP/stats"; then
