@@ -4,7 +4,7 @@
 NATIVE_COMPUTE_CFLAGS := $(filter-out -ffreestanding -nostdlib,$(GUEST_CFLAGS))
 NATIVE_DRIVER_CFLAGS  := -std=gnu11 -m32 -O2 -Wall -Wextra -Werror -fno-pie -Iguest
 
-build/bench/native_compute: bench/native_compute.c build/bench/compute_native.o guest/compute.h
+build/bench/native_compute: bench/native_compute.c bench/clock.h build/bench/compute_native.o guest/compute.h
 	@mkdir -p $(dir $@)
 	$(CC) $(NATIVE_DRIVER_CFLAGS) -no-pie -o $@ bench/native_compute.c build/bench/compute_native.o
 
@@ -13,9 +13,9 @@ build/bench/compute_native.o: guest/compute.c guest/compute.h
 	$(CC) $(NATIVE_COMPUTE_CFLAGS) -MMD -MP -c -o $@ $<
 
 # build/bench/host_baselines: trap, far-jump and KVM exit costs on the host.
-build/bench/host_baselines: bench/host_baselines.c
+build/bench/host_baselines: bench/host_baselines.c bench/clock.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $<
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ bench/host_baselines.c
 
 # make bench: the whole comparison (bench/README.md); results in bench/results/.
 BENCH_BINS := build/bench/native_compute build/bench/host_baselines

@@ -6,15 +6,14 @@
 
 #include "vm/cpustate.h"
 
-static void flat_seg(struct seg *s, uint16_t sel, uint8_t type)
+void cpu_state_flat_seg(struct seg *s, uint16_t sel, uint8_t type, uint8_t dpl)
 {
 	memset(s, 0, sizeof *s);
 	s->sel = sel;
-	s->base = 0;
 	s->limit = 0xffffffffu;
 	s->type = type;
 	s->s = 1;
-	s->dpl = 0;
+	s->dpl = dpl;
 	s->present = 1;
 	s->db = 1;
 	s->g = 1;
@@ -25,10 +24,10 @@ void cpu_state_multiboot_entry(struct cpu_state *s, uint32_t entry, uint32_t mbi
 	memset(s, 0, sizeof *s);
 	/* Multiboot v1 guarantees flat 4 GiB code and data segments but not
 	 * their selectors; 0x08/0x10 are what GRUB and QEMU use. */
-	flat_seg(&s->seg[S_CS], 0x08, 0xb); /* execute/read, accessed */
+	cpu_state_flat_seg(&s->seg[S_CS], 0x08, 0xb, 0); /* execute/read, accessed */
 	for (int i = 0; i < SREG_COUNT; i++)
 		if (i != S_CS)
-			flat_seg(&s->seg[i], 0x10, 0x3); /* read/write, accessed */
+			cpu_state_flat_seg(&s->seg[i], 0x10, 0x3, 0); /* read/write, accessed */
 	s->ldtr.unusable = 1;
 	s->ldtr.type = 2;
 	s->ldtr.limit = 0xffff;

@@ -6,19 +6,6 @@
 #include "cpu.h"
 #include "emu_flat.h"
 
-static void flat(struct seg *s, uint16_t sel, uint8_t type)
-{
-	memset(s, 0, sizeof *s);
-	s->sel = sel;
-	s->limit = 0xffffffffu;
-	s->type = type;
-	s->s = 1;
-	s->dpl = 3;
-	s->present = 1;
-	s->db = 1;
-	s->g = 1;
-}
-
 int emu_run_flat(struct cpu_state *st, uint8_t *mem, uint32_t mem_len, uint32_t stop_eip,
 		 uint64_t max_insns)
 {
@@ -39,10 +26,10 @@ int emu_run_flat(struct cpu_state *st, uint8_t *mem, uint32_t mem_len, uint32_t 
 	if (!in_place)
 		memcpy(ram, mem, mem_len);
 	struct cpu_state s = *st;
-	flat(&s.seg[S_CS], 0x1b, 0xb);
+	cpu_state_flat_seg(&s.seg[S_CS], 0x1b, 0xb, 3);
 	for (int k = 0; k < SREG_COUNT; k++)
 		if (k != S_CS)
-			flat(&s.seg[k], 0x23, 0x3);
+			cpu_state_flat_seg(&s.seg[k], 0x23, 0x3, 3);
 	s.cr0 = CR0_PE | CR0_ET;
 	s.cr4 = 0;
 	s.eflags = (s.eflags | EFLAGS_FIXED) & ~(EFLAGS_VM | EFLAGS_IOPL);

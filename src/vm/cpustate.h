@@ -85,6 +85,10 @@ struct cpu_state {
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
 };
 
+/* A flat 4 GiB code/data segment (base 0, G=1, 32-bit), as loaded from a
+ * descriptor with the accessed bit set: type 0xb code, 0x3 data. */
+void cpu_state_flat_seg(struct seg *s, uint16_t sel, uint8_t type, uint8_t dpl);
+
 /* The state a Multiboot v1 loader hands over: 32-bit flat protected mode. */
 void cpu_state_multiboot_entry(struct cpu_state *s, uint32_t entry, uint32_t mbi);
 

@@ -102,19 +102,6 @@ static int append(char *buf, size_t len, size_t *used, const char *fmt, ...)
 	return k;
 }
 
-static void set_flat(struct seg *s, uint8_t type)
-{
-	s->sel = 0x23;
-	s->base = 0;
-	s->limit = 0xffffffffu;
-	s->type = type;
-	s->s = 1;
-	s->dpl = 3;
-	s->present = 1;
-	s->db = 1;
-	s->g = 1;
-}
-
 struct result {
 	int ret;
 	struct cpu_state st;
@@ -295,8 +282,8 @@ int main(void)
 		r.st.eip = DIFF_CODE_ADDR;
 		r.st.eflags = c->in_eflags;
 		for (int s = 0; s < SREG_COUNT; s++)
-			set_flat(&r.st.seg[s], 0x3);
-		set_flat(&r.st.seg[S_CS], 0xb);
+			cpu_state_flat_seg(&r.st.seg[s], 0x23, 0x3, 3);
+		cpu_state_flat_seg(&r.st.seg[S_CS], 0x23, 0xb, 3);
 		r.st.seg[S_CS].sel = 0x1b;
 		r.st.cr0 = CR0_PE | CR0_ET;
 		r.ret = emu_run_flat(&r.st, mem, DIFF_MEM_LEN, DIFF_CODE_ADDR + c->code_len, 100000);
