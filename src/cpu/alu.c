@@ -5,17 +5,13 @@
  * case) compare the recorded operands directly.
  */
 #include "cpu.h"
-
-static inline uint32_t size_mask(unsigned size)
-{
-	return size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
-}
+#include "exec.h"
 
 uint32_t flags_arith(const struct cpu *c)
 {
 	unsigned size = c->lf_size;
 	uint32_t mask = size_mask(size);
-	uint32_t sign = 1u << (size * 8 - 1);
+	uint32_t sign = sign_bit(size);
 	uint32_t res = c->lf_res & mask, a = c->lf_a, b = c->lf_b;
 	uint32_t cf = 0, of = 0, af = 0;
 	switch (c->lf_op) {
@@ -78,14 +74,6 @@ static bool cond_from_flags(uint32_t f, unsigned cc)
 	return r ^ (cc & 1);
 }
 
-static inline int32_t sext(uint32_t v, unsigned size)
-{
-	if (size == 4)
-		return (int32_t)v;
-	if (size == 2)
-		return (int16_t)v;
-	return (int8_t)v;
-}
 
 bool cond_eval(const struct cpu *c, unsigned cc)
 {

@@ -497,28 +497,28 @@ H(h_bt)
 	NEXT(c, i);
 }
 
-H(h_bsf)
+/* BSF/BSR: ZF says whether the source was zero; then the destination is
+ * left unchanged (what AMD documents and Intel CPUs do). */
+static void bit_scan(struct cpu *c, const struct insn *i, bool reverse)
 {
 	uint32_t v = op_read(c, &i->op[1]);
 	flags_materialize(c);
 	if (v == 0) {
 		c->eflags |= EFLAGS_ZF;
-	} else {
-		c->eflags &= ~EFLAGS_ZF;
-		reg_write(c, &i->op[0], (uint32_t)__builtin_ctz(v));
+		return;
 	}
+	c->eflags &= ~EFLAGS_ZF;
+	reg_write(c, &i->op[0], reverse ? 31u - (uint32_t)__builtin_clz(v) : (uint32_t)__builtin_ctz(v));
+}
+
+H(h_bsf)
+{
+	bit_scan(c, i, false);
 	NEXT(c, i);
 }
 
 H(h_bsr)
 {
-	uint32_t v = op_read(c, &i->op[1]);
-	flags_materialize(c);
-	if (v == 0) {
-		c->eflags |= EFLAGS_ZF;
-	} else {
-		c->eflags &= ~EFLAGS_ZF;
-		reg_write(c, &i->op[0], 31u - (uint32_t)__builtin_clz(v));
-	}
+	bit_scan(c, i, true);
 	NEXT(c, i);
 }
