@@ -33,4 +33,15 @@ done
 # unclaimed MMIO space, which is #UD, and with no IDT that is a shutdown.
 run_vm "$TMP/o" $ASAN_RINGVM run --engine interp --kernel $GUESTS/wild_jump.elf
 expect_status guest.interp.wild_jump "$TMP/o" 4
+
+# COM1 input: bytes on the host's stdin reach the guest through the UART.
+for e in $engines; do
+	printf 'hello, ringvm\n' | timeout 60 $ASAN_RINGVM run --engine $e --kernel $GUESTS/echo.elf >"$TMP/o" 2>&1
+	rc=$?
+	if grep -q 'HELLO, RINGVM' "$TMP/o"; then
+		expect_status "guest.$e.uart_input" "$TMP/o" 1
+	else
+		fail "guest.$e.uart_input" "status $rc; the guest did not echo its input: $(head -c 200 "$TMP/o" | tr '\n' '|')"
+	fi
+done
 exit 0
