@@ -28,6 +28,12 @@ for e in $engines; do
 	else
 		fail "guest.$e.unclaimed_port" "status $rc, unclaimed reads not counted in --stats"
 	fi
+	run_vm "$TMP/o" $R run --engine $e --kernel $GUESTS/ps2_reset.elf
+	if grep -q 'reset the machine' "$TMP/o"; then
+		expect_status "guest.$e.ps2_reset" "$TMP/o" 0
+	else
+		fail "guest.$e.ps2_reset" "status $rc, no reset message"
+	fi
 done
 # Jumping into non-RAM: the emulator fetches all-ones bytes from the
 # unclaimed MMIO space, which is #UD, and with no IDT that is a shutdown.
