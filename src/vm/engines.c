@@ -13,10 +13,12 @@
 #include "engine.h"
 #include "engines/interp/interp.h"
 #include "engines/kvm/kvm.h"
+#include "engines/trap/trap.h"
 
 const struct engine *const engines[] = {
 	&engine_kvm,
 	&engine_interp,
+	&engine_trap,
 	NULL,
 };
 
