@@ -149,6 +149,7 @@ struct regs *schedule(struct regs *r);
 
 /* syscall.c */
 void syscall_init(void);
+uint32_t syscall_code_address(void);
 
 /* Test groups and modes. */
 void tests_exc(void);

@@ -82,6 +82,13 @@ static struct regs *user_fault(struct regs *r)
 	return sys_exit(r, 0xDEAD0000u | r->vector);
 }
 
+/* For user.supervisor_exec: code that has just run in the caller's
+ * address space, so a VMM that maps pages on demand has it mapped. */
+uint32_t syscall_code_address(void)
+{
+	return (uint32_t)&syscall;
+}
+
 void syscall_init(void)
 {
 	syscall_hook = syscall;

@@ -36,6 +36,25 @@ static void test_supervisor(void)
 	proc_reap();
 }
 
+/* Executing kernel code from ring 3: the fetch itself must fault (#PF,
+ * error 5 without NX: U=1 P=1 read), at the target, before anything runs. */
+static void test_supervisor_exec(void)
+{
+	uint32_t addr = syscall_code_address();
+	struct proc *p = proc_spawn(user_exec, addr, 0);
+	sched_run();
+	if (!p->faulted)
+		test_fail("user.supervisor_exec", "ring-3 call of kernel code at 0x%08x returned (exit 0x%x)",
+			  addr, p->exit_code);
+	else
+		test_result("user.supervisor_exec",
+			    p->fault_vector == 14 && p->fault_err == 5 && p->fault_cr2 == addr &&
+				    p->fault_eip == addr,
+			    "expected #PF err 0x5 cr2 = eip = 0x%08x, got vector %u err 0x%x cr2 0x%08x eip 0x%08x",
+			    addr, p->fault_vector, p->fault_err, p->fault_cr2, p->fault_eip);
+	proc_reap();
+}
+
 /* user.cr3 and user.iret run together, so user_iret's yield really
  * switches to another address space and back. */
 static void test_cr3_iret(void)
@@ -90,6 +109,8 @@ void tests_user(void)
 		test_syscall();
 	if (test_wanted("user.supervisor"))
 		test_supervisor();
+	if (test_wanted("user.supervisor_exec"))
+		test_supervisor_exec();
 	if (test_wanted("user.cr3") || test_wanted("user.iret"))
 		test_cr3_iret();
 	if (test_wanted("user.sched"))

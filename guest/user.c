@@ -55,6 +55,15 @@ void user_read(uint32_t addr)
 	sys_exit(0x55);
 }
 
+/* Calls addr: the kernel expects the fetch to fault when addr is
+ * supervisor-only, even though the page holds code the kernel runs. */
+void user_exec(uint32_t addr)
+{
+	sys0(SYS_GETPID); /* the kernel runs the code at addr in this address space */
+	((void (*)(void))addr)();
+	sys_exit(0x55);
+}
+
 /* Writes magic at USER_PROBE, lets the other processes run, and checks
  * that its own value is still there. */
 void user_cr3(uint32_t magic)

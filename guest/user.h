@@ -5,6 +5,7 @@
 
 void user_syscall(uint32_t expected_pid);
 void user_read(uint32_t addr);
+void user_exec(uint32_t addr);
 void user_cr3(uint32_t magic);
 void user_iret(uint32_t unused);
 void user_spin(uint32_t unused);

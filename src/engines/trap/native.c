@@ -358,12 +358,24 @@ int native_sig_c(int sig, siginfo_t *si, ucontext_t *uc)
 	return 0;
 }
 
-int native_map(struct native_host *h, uint32_t lin, int fd, uint64_t gpa_page, bool writable)
+int native_map_prot(struct native_host *h, uint32_t lin, int fd, uint64_t gpa_page,
+		    bool writable, bool exec)
 {
 	void *a = native_host_addr(h, lin & ~0xfffu);
-	int prot = PROT_READ | PROT_EXEC | (writable ? PROT_WRITE : 0);
+	int prot = PROT_READ | (exec ? PROT_EXEC : 0) | (writable ? PROT_WRITE : 0);
 	void *p = mmap(a, 0x1000, prot, MAP_SHARED | MAP_FIXED, fd, (off_t)gpa_page);
 	return p == a ? 0 : -1;
+}
+
+int native_map(struct native_host *h, uint32_t lin, int fd, uint64_t gpa_page, bool writable)
+{
+	return native_map_prot(h, lin, fd, gpa_page, writable, true);
+}
+
+int native_protect(struct native_host *h, uint32_t lin, uint32_t len, bool writable, bool exec)
+{
+	int prot = PROT_READ | (exec ? PROT_EXEC : 0) | (writable ? PROT_WRITE : 0);
+	return mprotect(native_host_addr(h, lin & ~0xfffu), len, prot);
 }
 
 int native_unmap(struct native_host *h, uint32_t lin, uint32_t len)

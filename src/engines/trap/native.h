@@ -132,6 +132,11 @@ bool native_uc_compat_syscall(const ucontext_t *uc);
 /* The shadow: maps [lin, lin+4K) to memfd offset gpa_page with prot, or
  * back to an inaccessible reservation. Return 0 or -1. */
 int native_map(struct native_host *h, uint32_t lin, int fd, uint64_t gpa_page, bool writable);
+/* The same, choosing whether guest code may be fetched from the page. */
+int native_map_prot(struct native_host *h, uint32_t lin, int fd, uint64_t gpa_page,
+		    bool writable, bool exec);
+/* Changes the protection of mapped guest pages [lin, lin + len). */
+int native_protect(struct native_host *h, uint32_t lin, uint32_t len, bool writable, bool exec);
 int native_unmap(struct native_host *h, uint32_t lin, uint32_t len);
 /* Reserves the whole 32-bit window [B, B + 4 GiB) mod 2^32 (below 4 GiB on
  * the host), except the first page which the host never maps. */

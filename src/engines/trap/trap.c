@@ -33,6 +33,7 @@
 #define PS_MAPPED 1u
 #define PS_WRITE 2u
 #define PS_GLOBAL 4u
+#define PS_EXEC 8u /* kernel-half page the guest kernel executes from */
 
 enum trap_reason { TR_INSN, TR_PF, TR_MMIO, TR_IRQ, TR_SYSCALL, TR_EXC, TR_KICK, TR_N };
 static const char *const trap_names[TR_N] = {
@@ -48,6 +49,8 @@ struct trap {
 	size_t nmapped, capmapped;
 	uint32_t *priv;	    /* pages below USER_TOP mapped for the guest kernel */
 	size_t npriv, cappriv;
+	uint32_t *kexec;    /* pages with PS_EXEC (may hold stale entries) */
+	size_t nkexec, capkexec;
 	uint32_t cr0, cr3, cr4;
 	uint8_t cpl;
 	int exit;	    /* exit reason decided in the handler */
@@ -147,7 +150,7 @@ static bool pte_global(struct cpu *c, uint32_t lin)
 /* A native #PF at lin: walk the guest's tables like the hardware (A, and D
  * on a write) and map the page if the guest may access it. False: the
  * access must be emulated (guest #PF, MMIO, page 0, above USER_TOP). */
-static bool shadow_fault(struct trap *t, uint32_t lin, bool write, bool *mmio)
+static bool shadow_fault(struct trap *t, uint32_t lin, bool write, bool fetch, bool *mmio)
 {
 	struct cpu *c = &t->cpu;
 	bool user = c->cpl == 3;
@@ -167,9 +170,16 @@ static bool shadow_fault(struct trap *t, uint32_t lin, bool write, bool *mmio)
 		return false;
 	}
 	uint32_t page = lin >> 12;
-	if (native_map(&t->nh, lin, t->vcpu->vm->memfd, ppage, wok) < 0)
+	/* Guest user mode runs on a flat code segment (see to_native), so a
+	 * page of the kernel half is executable only while the guest kernel
+	 * runs, and only once the kernel fetched from it. */
+	bool kexec = lin >= USER_TOP && (fetch || (t->pst[page] & PS_EXEC));
+	if (native_map_prot(&t->nh, lin, t->vcpu->vm->memfd, ppage, wok, lin < USER_TOP || kexec) < 0)
 		return false;
-	uint8_t st = PS_MAPPED | (wok ? PS_WRITE : 0) | (pte_global(c, lin) ? PS_GLOBAL : 0);
+	uint8_t st = PS_MAPPED | (wok ? PS_WRITE : 0) | (pte_global(c, lin) ? PS_GLOBAL : 0) |
+		     (kexec ? PS_EXEC : 0);
+	if (kexec && !(t->pst[page] & PS_EXEC))
+		list_add(&t->kexec, &t->nkexec, &t->capkexec, page);
 	if (!(t->pst[page] & PS_MAPPED))
 		list_add(&t->mapped, &t->nmapped, &t->capmapped, page);
 	t->pst[page] = st;
@@ -178,13 +188,47 @@ static bool shadow_fault(struct trap *t, uint32_t lin, bool write, bool *mmio)
 	return true;
 }
 
+/* Makes the kernel-half pages the guest kernel executes from executable
+ * (guest kernel mode) or not (guest user mode), one mprotect per run of
+ * contiguous pages. This, not a code-segment limit, keeps user code from
+ * running supervisor code: on this host a 32-bit CS whose limit is not
+ * 4 GiB slows all fetches by ~16% (docs/06-trap.md). */
+static void kexec_set(struct trap *t, bool exec)
+{
+	size_t kept = 0;
+	uint32_t start = 0, len = 0;
+	bool wr = false;
+	for (size_t k = 0; k < t->nkexec; k++) {
+		uint32_t p = t->kexec[k];
+		uint8_t st = t->pst[p];
+		if (!(st & PS_MAPPED) || !(st & PS_EXEC))
+			continue; /* dropped since: forget it */
+		t->kexec[kept++] = p;
+		bool pw = st & PS_WRITE;
+		if (len && p == start + len && pw == wr) {
+			len++;
+			continue;
+		}
+		if (len)
+			native_protect(&t->nh, start << 12, len << 12, wr, exec);
+		start = p;
+		len = 1;
+		wr = pw;
+	}
+	if (len)
+		native_protect(&t->nh, start << 12, len << 12, wr, exec);
+	t->nkexec = kept;
+}
+
 /* The guest went to user mode: whatever its kernel had mapped below
- * USER_TOP may be a supervisor page (or writable only to the kernel). */
+ * USER_TOP may be a supervisor page (or writable only to the kernel), and
+ * the kernel's code must not be executable. */
 static void shadow_enter_user(struct trap *t)
 {
 	for (size_t k = 0; k < t->npriv; k++)
 		shadow_drop(t, t->priv[k]);
 	t->npriv = 0;
+	kexec_set(t, false);
 }
 
 /* --- emulation through the shared core --- */
@@ -267,6 +311,8 @@ static int emulate_one(struct trap *t)
 	t->cr4 = c->cr4;
 	if (c->cpl == 3 && t->cpl != 3)
 		shadow_enter_user(t);
+	else if (c->cpl != 3 && t->cpl == 3)
+		kexec_set(t, true);
 	t->cpl = c->cpl;
 	return r;
 }
@@ -330,8 +376,18 @@ static int to_native(struct trap *t, struct native_regs *r)
 		 * a slot must describe its guest selector the same way in both
 		 * modes, since the guest may save and restore it natively. */
 		uint32_t limit_max = 0xffffffffu;
-		if (g->dpl == 3 || c->cpl == 3)
+		struct seg flat_cs;
+		if (s == S_CS && (g->dpl == 3 || c->cpl == 3)) {
+			/* User code: the guest's own limit, execute-only (a CS
+			 * override read faults and is emulated), so nothing of
+			 * the kernel half is readable through it; the kernel's
+			 * pages are not executable then (kexec_set). */
+			flat_cs = *g;
+			flat_cs.type &= ~2u;
+			g = &flat_cs;
+		} else if (g->dpl == 3 || c->cpl == 3) {
 			limit_max = g->base >= USER_TOP ? 0 : USER_TOP - 1 - g->base;
+		}
 		unsigned idx = native_slot_of(g->sel);
 		if (native_ldt_set(&t->nh, idx, g, limit_max) < 0) {
 			snprintf(t->msg, sizeof t->msg, "modify_ldt: %s", strerror(errno));
@@ -437,6 +493,7 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 		if (trapno == 14) {
 			uint32_t lin = (uint32_t)((uintptr_t)si->si_addr - t->nh.base);
 			bool write = uc->uc_mcontext.gregs[REG_ERR] & 2;
+			bool fetch = uc->uc_mcontext.gregs[REG_ERR] & 0x10;
 			bool mmio = false;
 			/* A fault that mapping does not cure (an access the
 			 * host cannot make natively, such as a fetch that wraps
@@ -449,7 +506,7 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 				t->last_pf_lin = lin;
 				t->pf_repeats = 0;
 			}
-			if (t->pf_repeats < 4 && shadow_fault(t, lin, write, &mmio)) {
+			if (t->pf_repeats < 4 && shadow_fault(t, lin, write, fetch, &mmio)) {
 				count(t, TR_PF);
 				done = true;
 			} else {
@@ -569,6 +626,7 @@ static void trap_destroy(struct vcpu *vcpu)
 	free(t->pst);
 	free(t->mapped);
 	free(t->priv);
+	free(t->kexec);
 	free(t);
 	vcpu->priv = NULL;
 	the_trap = NULL;
