@@ -1,7 +1,9 @@
 /*
  * Why an engine stopped running guest code: the software twin of struct
  * kvm_run. Every engine reports the same reasons, so the run loop, the
- * devices and --stats never know which engine is underneath.
+ * devices and --stats never know which engine is underneath. Port and MMIO
+ * accesses are serviced inside the engine (vcpu_pio, vcpu_mmio), so an IO
+ * exit only means "an access may have ended the run".
  */
 #ifndef RINGVM_EXIT_H
 #define RINGVM_EXIT_H
@@ -11,8 +13,8 @@
 
 enum exit_reason {
 	EXIT_NONE,	 /* time slice over or host kick: nothing to handle */
-	EXIT_IO,	 /* port IN/OUT (kvm: run loop completes it) */
-	EXIT_MMIO,	 /* access to guest-physical memory that is not RAM */
+	EXIT_IO,	 /* port IN/OUT, already serviced */
+	EXIT_MMIO,	 /* access to non-RAM guest-physical memory, already serviced */
 	EXIT_HLT,	 /* guest executed HLT */
 	EXIT_IRQ_WINDOW, /* guest can take an interrupt now */
 	EXIT_HYPERCALL,	 /* paravirtual call into the VMM */
@@ -25,24 +27,9 @@ const char *exit_reason_name(enum exit_reason r);
 
 struct vcpu_exit {
 	enum exit_reason reason;
-	union {
-		struct {
-			uint16_t port;
-			uint8_t size;	/* 1, 2, 4 */
-			bool is_write;
-			uint32_t count; /* > 1 for string IO */
-			uint8_t *data;	/* count * size bytes */
-		} io;
-		struct {
-			uint64_t gpa;
-			uint8_t len;
-			bool is_write;
-			uint8_t data[8];
-		} mmio;
-		struct {
-			char msg[160];
-		} error;
-	};
+	struct {
+		char msg[160];
+	} error; /* EXIT_ERROR, EXIT_SHUTDOWN */
 };
 
 #endif

@@ -124,19 +124,9 @@ static void handle_exit(struct vcpu *vcpu, struct vcpu_exit *ex)
 {
 	struct vm *vm = vcpu->vm;
 	switch (ex->reason) {
-	case EXIT_IO: /* data == NULL: the engine handled it itself */
-		if (ex->io.data) {
-			for (uint32_t i = 0; i < ex->io.count; i++)
-				vcpu_pio(vcpu, ex->io.port, ex->io.data + i * ex->io.size,
-					 ex->io.size, ex->io.is_write);
-		}
-		break;
+	case EXIT_IO:
 	case EXIT_MMIO:
-		if (!vcpu_mmio(vcpu, ex->mmio.gpa, ex->mmio.data, ex->mmio.len, ex->mmio.is_write) &&
-		    vm->cfg.trace)
-			fprintf(stderr, "ringvm: unclaimed mmio at 0x%llx\n",
-				(unsigned long long)ex->mmio.gpa);
-		break;
+		break; /* serviced and counted by vcpu_pio/vcpu_mmio */
 	case EXIT_HLT:
 		stats_exit(&vm->stats, EXIT_HLT, 0);
 		if (vcpu->engine->irq_window_open && !vcpu->engine->irq_window_open(vcpu)) {

@@ -50,9 +50,7 @@ static int interp_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 		snprintf(c->errmsg, sizeof c->errmsg, "internal: bad exit %d", r);
 	}
 	exit->reason = (enum exit_reason)r;
-	if (r == EXIT_IO)
-		exit->io.data = NULL; /* already handled through vcpu_pio */
-	else if (r == EXIT_ERROR || r == EXIT_SHUTDOWN)
+	if (r == EXIT_ERROR || r == EXIT_SHUTDOWN)
 		snprintf(exit->error.msg, sizeof exit->error.msg, "%s", c->errmsg);
 	return 0;
 }

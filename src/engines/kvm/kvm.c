@@ -295,7 +295,7 @@ static int kvm_run(struct vcpu *vcpu, struct vcpu_exit *ex)
 		}
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO: {
-			/* Handled here and completed by the next KVM_RUN, as KVM expects. */
+			/* Serviced here and completed by the next KVM_RUN, as KVM expects. */
 			uint8_t *data = (uint8_t *)run + run->io.data_offset;
 			for (uint32_t i = 0; i < run->io.count; i++)
 				vcpu_pio(vcpu, run->io.port, data + i * run->io.size, run->io.size,

@@ -692,9 +692,7 @@ static int trap_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 	vcpu->halted = c->halted;
 	flush_stats(t);
 	exit->reason = (enum exit_reason)r;
-	if (r == EXIT_IO)
-		exit->io.data = NULL;
-	else if (r == EXIT_ERROR || r == EXIT_SHUTDOWN)
+	if (r == EXIT_ERROR || r == EXIT_SHUTDOWN)
 		snprintf(exit->error.msg, sizeof exit->error.msg, "%s",
 			 t->msg[0] ? t->msg : c->errmsg);
 	return 0;
