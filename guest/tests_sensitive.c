@@ -5,22 +5,25 @@
  * state instead, and these lines say exactly how. */
 #include "kit.h"
 
+static void check_dtr(const char *name, struct dtr got, struct dtr want)
+{
+	test_result(name, got.base == want.base && got.limit == want.limit,
+		    "expected base=0x%08x limit=0x%x, got base=0x%08x limit=0x%x", want.base,
+		    want.limit, got.base, got.limit);
+}
+
 static void test_sgdt(void)
 {
 	struct dtr d = { 0, 0 };
 	__asm__ volatile("sgdt %0" : "=m"(d));
-	test_result("sensitive.sgdt", d.base == gdt_loaded.base && d.limit == gdt_loaded.limit,
-		    "expected base=0x%08x limit=0x%x, got base=0x%08x limit=0x%x", gdt_loaded.base,
-		    gdt_loaded.limit, d.base, d.limit);
+	check_dtr("sensitive.sgdt", d, gdt_loaded);
 }
 
 static void test_sidt(void)
 {
 	struct dtr d = { 0, 0 };
 	__asm__ volatile("sidt %0" : "=m"(d));
-	test_result("sensitive.sidt", d.base == idt_loaded.base && d.limit == idt_loaded.limit,
-		    "expected base=0x%08x limit=0x%x, got base=0x%08x limit=0x%x", idt_loaded.base,
-		    idt_loaded.limit, d.base, d.limit);
+	check_dtr("sensitive.sidt", d, idt_loaded);
 }
 
 static void test_sldt(void)

@@ -68,7 +68,7 @@ static int parse_mem(const char *s, uint64_t *out)
 		fprintf(stderr, "ringvm: --mem %s: not a size (try 128M or 1G)\n", s);
 		return -1;
 	}
-	if (v > (VM_MEM_MAX >> shift) || (v << shift) > VM_MEM_MAX) {
+	if (v > (VM_MEM_MAX >> shift)) { /* VM_MEM_MAX is a multiple of 1 GiB: no overflow */
 		fprintf(stderr, "ringvm: --mem %s: too large; at most %llu MiB (32-bit guests: RAM "
 				"must end below the MMIO window under 4 GiB)\n",
 			s, VM_MEM_MAX >> 20);

@@ -129,13 +129,18 @@ H(h_mov_from_cr)
 	NEXT(c, i);
 }
 
+/* DR4 and DR5 are aliases of DR6 and DR7, as with CR4.DE clear (with DE
+ * set the CPU raises #UD instead; not modelled). */
+static unsigned dr_index(const struct insn *i)
+{
+	return i->sub == 4 || i->sub == 5 ? i->sub + 2u : i->sub;
+}
+
 /* Debug registers hold their values; breakpoints are not implemented. */
 H(h_mov_to_dr)
 {
 	need_cpl0(c);
-	unsigned n = i->sub;
-	if (n == 4 || n == 5)
-		n += 2;
+	unsigned n = dr_index(i);
 	c->dr[n] = c->r.r32[i->op[1].reg >> 2];
 	NEXT(c, i);
 }
@@ -143,9 +148,7 @@ H(h_mov_to_dr)
 H(h_mov_from_dr)
 {
 	need_cpl0(c);
-	unsigned n = i->sub;
-	if (n == 4 || n == 5)
-		n += 2;
+	unsigned n = dr_index(i);
 	uint32_t v = c->dr[n];
 	if (n == 6)
 		v |= 0xffff0ff0u;

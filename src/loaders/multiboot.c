@@ -14,7 +14,6 @@
 #include "loader.h"
 
 #define MB_HEADER_MAGIC 0x1BADB002u
-#define MB_BOOT_MAGIC 0x2BADB002u
 #define MB_SEARCH_LEN 8192u
 
 /* Header flags the kernel may set. Bits 0-15 are requirements: a loader
@@ -298,6 +297,5 @@ int multiboot_load(struct vm *vm, const struct image *kernel, const struct image
 	if (build_info(vm, module, mod_at, cmdline) < 0)
 		return -1;
 	cpu_state_multiboot_entry(entry, entry_pa, MBI_ADDR);
-	(void)MB_BOOT_MAGIC; /* set in EAX by cpu_state_multiboot_entry */
 	return 0;
 }
