@@ -40,3 +40,12 @@ expect_status() {
 
 # pass_set FILE: the sorted PASS lines a guest printed.
 pass_set() { grep -aE '^PASS ' "$1" | tr -d '\r' | sort; }
+
+# fuzz_ended_cleanly OUT: a random-code run ended as a guest may end it
+# (rc 0 reset, 4 guest died, 124 still running at the time limit, or the
+# guest's own debug-exit status, which ringvm names on stderr), never in a
+# signal or an undocumented status.
+fuzz_ended_cleanly() {
+	[ "$rc" -eq 0 ] || [ "$rc" -eq 4 ] || [ "$rc" -eq 124 ] ||
+		grep -q 'to the debug-exit port: exit status' "$1"
+}

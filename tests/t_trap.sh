@@ -53,32 +53,14 @@ else
 	fail trap.smoke "status $rc: $(tail -n 3 "$TMP/smoke" | tr '\n' '|')"
 fi
 
-# Misbehaving guests end cleanly under trap too.
-for g in triple_fault:4 cli_hlt:4 unclaimed_port:1 wild_jump:4 ps2_reset:0; do
-	run_vm "$TMP/o" $RINGVM run --engine trap --kernel $GUESTS/${g%:*}.elf
-	expect_status "trap.guest.${g%:*}" "$TMP/o" "${g#*:}"
-done
-
 # Random code runs natively here: it must still end in a guest status or
 # be running at the limit, never kill or hang the VMM (SIGTERM must work).
-python3 - "$TMP" <<'PY'
-import random, struct, sys
-for seed in range(100, 116):
-    r = random.Random(seed)
-    flags = 1 << 16
-    hdr = struct.pack("<8I", 0x1BADB002, flags, (-(0x1BADB002 + flags)) & 0xffffffff,
-                      0x100000, 0x100000, 0, 0x110000, 0x100020)
-    body = bytes(r.getrandbits(8) for _ in range(4096 - len(hdr)))
-    open(f"{sys.argv[1]}/fuzz{seed}.bin", "wb").write(hdr + body)
-PY
+python3 tests/fuzz_images.py "$TMP" 100 16
 bad=""
 for i in $(seq 100 115); do
 	timeout -k 3 2 $RINGVM run --engine trap --kernel "$TMP/fuzz$i.bin" --mem 16M >"$TMP/o" 2>&1 </dev/null
 	rc=$?
-	case $rc in
-	0 | 4 | 124) ;;
-	*) grep -q 'to the debug-exit port: exit status' "$TMP/o" || bad="$bad $i:$rc" ;;
-	esac
+	fuzz_ended_cleanly "$TMP/o" || bad="$bad $i:$rc"
 done
 [ -z "$bad" ] && pass "trap.fuzz_random_code" || fail trap.fuzz_random_code "images (seed:status):$bad"
 exit 0
