@@ -47,10 +47,15 @@ struct pit_channel {
 	uint64_t start_ns;
 	uint16_t frozen;     /* count shown while not running */
 	bool out_frozen;     /* OUT while not running */
-	/* Channel 0 only: periods accounted for since start_ns, and when a
-	 * backlog of missed periods may deliver its next tick. */
+	/* Channel 0 only (see pit_poll_periodic): periods accounted for since
+	 * start_ns; the last tick delivered and whether the guest is still
+	 * handling it; the earliest time the next one may be delivered; when
+	 * to look again while the guest has not finished the last one. */
 	uint64_t periods_done;
-	uint64_t catchup_ns;
+	uint64_t pulse_ns;
+	bool busy;
+	uint64_t next_pulse_ns;
+	uint64_t retry_ns;
 	bool oneshot_fired;
 };
 
@@ -108,6 +113,7 @@ struct devices {
 int pic_init(struct vm *vm, struct pic *p);
 bool pic_irq_latched(struct vm *vm, unsigned irq); /* IRR bit still set */
 bool pic_irq_masked(struct vm *vm, unsigned irq);  /* IMR bit set */
+bool pic_irq_in_service(struct vm *vm, unsigned irq); /* ISR bit set: no EOI yet */
 
 int pit_init(struct vm *vm, struct pit *p);
 void pit_poll(struct vm *vm, struct pit *p, uint64_t now);

@@ -86,6 +86,12 @@ bool pic_irq_latched(struct vm *vm, unsigned irq)
 	return irq < 16 && (p->chip[irq >> 3].irr & (1u << (irq & 7)));
 }
 
+bool pic_irq_in_service(struct vm *vm, unsigned irq)
+{
+	const struct pic *p = &vm->dev->pic;
+	return irq < 16 && (p->chip[irq >> 3].isr & (1u << (irq & 7)));
+}
+
 bool pic_irq_masked(struct vm *vm, unsigned irq)
 {
 	const struct pic *p = &vm->dev->pic;

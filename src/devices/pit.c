@@ -21,6 +21,8 @@
 #define PIT_HZ 1193182ull
 #define NS 1000000000ull
 #define PIT_MAX_BACKLOG 100 /* more missed periods than this are coalesced */
+#define PIT_MIN_TICK_NS 100000ull /* delivered ticks: at most 10,000 a second */
+#define PIT_MAX_HANDLER_NS 2000000ull /* longer without an EOI: not waited for */
 
 static uint64_t ticks_to_ns(uint64_t ticks)
 {
@@ -91,7 +93,8 @@ static void pit_start(struct pit_channel *c, uint32_t count, uint64_t now)
 	c->start_ns = now;
 	c->running = true;
 	c->periods_done = 0;
-	c->catchup_ns = 0;
+	c->busy = false;
+	c->retry_ns = 0;
 	c->oneshot_fired = false;
 }
 
@@ -282,52 +285,88 @@ static void pit_poll_oneshot(struct vm *vm, struct pit_channel *c, uint64_t now)
 		return;
 	c->oneshot_fired = true;
 	irq0_pulse(vm);
+	vm->stats.timer_irqs++;
 }
 
-/* Counts n events under "pit: ticks coalesced" without n calls. */
+/* Ticks that were due but will never be delivered, for --stats. */
 static void count_coalesced(struct vm *vm, uint64_t n)
 {
-	static const char key[] = "pit: ticks coalesced";
-	if (n == 0)
-		return;
-	stats_event(&vm->stats, "pit", "ticks coalesced");
-	for (unsigned i = 0; i < vm->stats.n_named; i++) {
-		if (strcmp(vm->stats.named[i].name, key) == 0) {
-			vm->stats.named[i].count += n - 1;
-			return;
-		}
-	}
+	vm->stats.timer_coalesced += n;
 }
 
-/* One tick per period. Missed periods (the VMM was descheduled, or the
- * guest had not taken the previous tick yet) are delivered one at a time
- * once the guest has taken the previous one, unless there are too many:
- * then they are counted and only one is delivered. */
+static void deliver_tick(struct vm *vm, struct pit_channel *c, uint64_t now)
+{
+	irq0_pulse(vm);
+	c->periods_done++;
+	c->pulse_ns = now;
+	c->busy = true;
+	c->retry_ns = now; /* look again at the guest's next port write */
+	c->next_pulse_ns = now + PIT_MIN_TICK_NS;
+	vm->stats.timer_irqs++;
+}
+
+/* Is the guest done with the last tick (taken and EOIed)? When it is, the
+ * time it spent is known: the next tick waits at least as long again, so
+ * that the guest keeps half of the CPU whatever one interrupt costs on
+ * this engine (a few us emulated, tens of us trapped). While it is not,
+ * the VMM looks again soon after an EOI could have come (vm_deadline_check
+ * catches the EOI write itself), or a period later if the tick has not
+ * even been taken (interrupts off). */
+static bool tick_finished(struct vm *vm, struct pit_channel *c, uint64_t now)
+{
+	if (!c->busy)
+		return true;
+	uint64_t period = ticks_to_ns(c->start);
+	if (pic_irq_latched(vm, 0)) {
+		c->retry_ns = now + (period > PIT_MIN_TICK_NS ? period : PIT_MIN_TICK_NS);
+		return false;
+	}
+	if (pic_irq_in_service(vm, 0) && now - c->pulse_ns < PIT_MAX_HANDLER_NS) {
+		c->retry_ns = c->pulse_ns; /* due now: polled at the EOI */
+		return false;
+	}
+	c->busy = false;
+	c->retry_ns = 0;
+	uint64_t spent = now - c->pulse_ns;
+	if (spent > PIT_MAX_HANDLER_NS)
+		spent = PIT_MAX_HANDLER_NS; /* a guest that never EOIs IRQ 0 */
+	if (now + spent > c->next_pulse_ns)
+		c->next_pulse_ns = now + spent;
+	return true;
+}
+
+/*
+ * One tick per period, computed from the clock: the ticks due are
+ * elapsed time / period, whenever the VMM gets to look. Missed periods (the
+ * VMM was descheduled, or the guest was still handling the last tick) are
+ * delivered one at a time, unless there are too many: then they are
+ * counted as coalesced and only one is delivered. Delivered ticks are at
+ * least PIT_MIN_TICK_NS apart and leave the guest as much time as it spent
+ * in the previous one, so a guest that programs the highest rate (divisor
+ * 1..2, ~1 MHz) gets a bounded interrupt rate and keeps running: a CPU
+ * slower than the one the guest was written for cannot take a tick every
+ * microsecond and do anything else.
+ */
 static void pit_poll_periodic(struct vm *vm, struct pit_channel *c, uint64_t now)
 {
 	uint64_t due = elapsed_ticks(c, now) / c->start;
 	uint64_t backlog = due - c->periods_done;
-	uint64_t retry_ns = ticks_to_ns(c->start) / 8;
-	if (backlog == 0)
-		return;
 	if (pic_irq_masked(vm, 0)) {
+		c->busy = false;
+		if (backlog == 0)
+			return;
 		irq0_pulse(vm); /* IRR latches masked requests: one waits for the unmask */
+		count_coalesced(vm, backlog - 1);
 		c->periods_done = due; /* the rest are not caught up on */
-		c->catchup_ns = 0;
 		return;
 	}
 	if (backlog > PIT_MAX_BACKLOG) {
 		count_coalesced(vm, backlog - 1);
 		c->periods_done = due - 1;
-		backlog = 1;
 	}
-	if (pic_irq_latched(vm, 0)) {
-		c->catchup_ns = now + retry_ns; /* the last tick is still waiting: retry soon */
+	if (!tick_finished(vm, c, now) || backlog == 0 || now < c->next_pulse_ns)
 		return;
-	}
-	irq0_pulse(vm);
-	c->periods_done++;
-	c->catchup_ns = backlog > 1 ? now + retry_ns : 0;
+	deliver_tick(vm, c, now);
 }
 
 void pit_poll(struct vm *vm, struct pit *p, uint64_t now)
@@ -347,8 +386,10 @@ uint64_t pit_next_deadline(struct pit *p)
 	if (!c->running)
 		return UINT64_MAX;
 	if (periodic(c)) {
+		if (c->busy)
+			return c->retry_ns;
 		uint64_t next = c->start_ns + ticks_to_ns((c->periods_done + 1) * c->start);
-		return c->catchup_ns ? c->catchup_ns : next;
+		return next > c->next_pulse_ns ? next : c->next_pulse_ns;
 	}
 	if ((c->mode == 0 || c->mode == 4) && !c->oneshot_fired)
 		return c->start_ns + ticks_to_ns(c->start);

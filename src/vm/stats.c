@@ -64,6 +64,11 @@ void stats_print(const struct stats *s, const char *engine, FILE *out)
 		fprintf(out, "guest instructions   %12llu  (%.1f million/s)\n",
 			(unsigned long long)s->guest_insns,
 			run_ns ? s->guest_insns * 1e3 / run_ns : 0.0);
+	if (s->timer_irqs || s->timer_coalesced)
+		fprintf(out, "timer interrupts     %12llu  (%.0f/s), %llu ticks coalesced\n",
+			(unsigned long long)s->timer_irqs,
+			run_ns ? s->timer_irqs * 1e9 / run_ns : 0.0,
+			(unsigned long long)s->timer_coalesced);
 	for (unsigned i = 0; i < s->n_named; i++)
 		fprintf(out, "%-40s %12llu\n", s->named[i].name, (unsigned long long)s->named[i].count);
 }

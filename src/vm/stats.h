@@ -23,6 +23,10 @@ struct stats {
 	unsigned n_named;
 	uint64_t start_ns, end_ns;
 	uint64_t guest_insns; /* engines that count them, else 0 */
+	/* Timer interrupts (PIT channel 0) raised to the guest, and ticks that
+	 * were due but merged into others because the guest or the VMM could
+	 * not take them in time: the rate the guest sees. */
+	uint64_t timer_irqs, timer_coalesced;
 };
 
 void stats_exit(struct stats *s, enum exit_reason r, uint64_t ns);

@@ -108,8 +108,7 @@ void vcpu_pio(struct vcpu *vcpu, uint16_t port, uint8_t *data, unsigned size, bo
 		fprintf(stderr, "ringvm: io %s port 0x%04x size %u value 0x%x\n",
 			is_write ? "out" : "in", port, size, v);
 	}
-	if (is_write)
-		vm_deadline_check(vm);
+	vm_deadline_check(vm); /* a write may reprogram the PIT; any access may find a tick due */
 	stats_exit(&vm->stats, EXIT_IO, exit_clock(vm) - t0);
 }
 
