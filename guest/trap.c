@@ -6,7 +6,7 @@
 #include "bench.h"
 
 volatile uint32_t ticks;
-trap_hook timer_hook, syscall_hook, user_fault_hook;
+trap_hook timer_hook, syscall_hook, user_fault_hook, debug_hook;
 struct trap_expect trap_expect;
 
 static const char *const exc_names[32] = {
@@ -41,6 +41,8 @@ struct regs *trap_dispatch(struct regs *r)
 			r->eip = bench_de_resume;
 			return r;
 		}
+		if (r->vector == 1 && debug_hook && (r->cs & 3) == 0)
+			return debug_hook(r);
 		if (trap_expect.armed && (r->cs & 3) == 0 && r->vector == trap_expect.vector) {
 			trap_expect.got_vector = r->vector;
 			trap_expect.got_err = r->err;

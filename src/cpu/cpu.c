@@ -109,6 +109,23 @@ static void count_partial_block(struct cpu *c)
 	}
 }
 
+/*
+ * After an instruction that began with TF set and completed: the #DB trap
+ * (SDM vol. 3, 17.3.1.4), unless the instruction was MOV SS / POP SS (the
+ * trap waits one more instruction, like interrupts) or INT n / INT3 / INTO
+ * (their handler runs with TF clear). An instruction that faulted never
+ * gets here: the fault is delivered instead. Before any pending external
+ * interrupt: a trap on the previous instruction has the higher priority.
+ */
+static void single_step_done(struct cpu *c)
+{
+	bool inhibit = c->db_inhibit;
+	c->db_inhibit = false;
+	if (inhibit || c->halted || c->exit >= 0)
+		return;
+	cpu_single_step_trap(c);
+}
+
 #define CPU_EXIT_EXCEPTION (-2)
 
 int cpu_run(struct cpu *c, uint64_t budget)
@@ -130,6 +147,10 @@ int cpu_run(struct cpu *c, uint64_t budget)
 		count_partial_block(c);
 		return c->exit;
 	}
+	if (unlikely(c->step_pending)) {
+		c->step_pending = false;
+		cpu_single_step_trap(c); /* delivered through case 1 */
+	}
 	for (;;) {
 		if (unlikely(c->exit >= 0))
 			return c->exit;
@@ -150,6 +171,14 @@ int cpu_run(struct cpu *c, uint64_t budget)
 		struct block *b = block_lookup(c);
 		const struct insn *i = b->insns;
 		uint64_t left = c->insn_limit - c->insns;
+		/* TF changes only at block ends (POPF, IRET, exception delivery),
+		 * so a block that starts with TF set runs one instruction at a
+		 * time, each followed by its single-step trap. */
+		bool step = c->eflags & EFLAGS_TF;
+		if (unlikely(step)) {
+			left = 1;
+			c->db_inhibit = false; /* only the stepped instruction may set it */
+		}
 		c->blk_start = i;
 		c->blk_end = i + (b->n < left ? b->n : left);
 		do {
@@ -158,5 +187,7 @@ int cpu_run(struct cpu *c, uint64_t budget)
 		} while (++i < c->blk_end);
 		c->insns += (uint64_t)(c->cur - c->blk_start) + 1;
 		c->cur = NULL;
+		if (unlikely(step))
+			single_step_done(c);
 	}
 }

@@ -89,6 +89,8 @@ struct cpu {
 	bool code16; /* CS.D == 0 */
 	bool stack16; /* SS.B == 0 */
 	bool shadow;  /* interrupt shadow after STI / MOV SS / POP SS */
+	bool db_inhibit; /* no single-step trap after this instruction (MOV SS, POP SS, INT n) */
+	bool step_pending; /* a single-step trap to deliver before the next instruction */
 	bool irq_check; /* the PIC may have something: look at the next boundary */
 
 	struct seg seg[SREG_COUNT];
@@ -149,6 +151,10 @@ _Noreturn void cpu_exit_now(struct cpu *c, int reason, const char *msg);
 void idt_deliver(struct cpu *c, int vec, uint32_t err, bool has_err, enum event_kind kind,
 		 uint32_t ret_eip);
 void cpu_handle_exception(struct cpu *c);
+/* Raises the single-step #DB trap (DR6.BS) at the current EIP, after an
+ * instruction that began with EFLAGS.TF set. Only inside cpu_run: an
+ * engine that saw the host single-step guest code sets step_pending. */
+_Noreturn void cpu_single_step_trap(struct cpu *c);
 void cpu_unimplemented(struct cpu *c, const char *what);
 bool exc_has_error_code(int vec);
 

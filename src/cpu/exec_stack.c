@@ -183,6 +183,6 @@ H(h_pop_sreg)
 	seg_load(c, i->sub, sel);
 	sp_set(c, sp_get(c) + i->osize);
 	if (i->sub == S_SS)
-		c->shadow = true;
+		c->shadow = c->db_inhibit = true;
 	NEXT(c, i);
 }

@@ -29,7 +29,7 @@ H(h_mov_to_sreg)
 {
 	seg_load(c, i->sub, (uint16_t)op_read(c, &i->op[1]));
 	if (i->sub == S_SS)
-		c->shadow = true;
+		c->shadow = c->db_inhibit = true;
 	NEXT(c, i);
 }
 

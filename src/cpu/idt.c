@@ -68,6 +68,14 @@ void cpu_handle_exception(struct cpu *c)
 	c->delivering = -1;
 }
 
+#define DR6_BS 0x4000u
+
+void cpu_single_step_trap(struct cpu *c)
+{
+	c->dr[6] |= DR6_BS;
+	cpu_raise(c, EXC_DB, 0); /* a trap: EIP already points past the instruction */
+}
+
 /* Pushes one dword at new_esp - 4*slot on a stack that is not yet SS. */
 static void push_on(struct cpu *c, const struct seg *ss, uint32_t esp, int slot, uint32_t v,
 		    bool user, uint32_t fault_err)
@@ -183,6 +191,10 @@ void idt_deliver(struct cpu *c, int vec, uint32_t err, bool has_err, enum event_
 	cs.sel = (uint16_t)((sel & ~3u) | (unsigned)new_cpl);
 	c->seg[S_CS] = cs;
 	c->eflags = flags & ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM);
+	/* INT n, INT3 and INTO enter their handler with TF clear and raise no
+	 * single-step trap of their own (as QEMU and Bochs do). */
+	if (kind == EV_SOFT_INT)
+		c->db_inhibit = true;
 	if (type == 0x0e)
 		c->eflags &= ~EFLAGS_IF;
 	c->lf_op = LF_NONE;

@@ -63,6 +63,13 @@ static bool crosses_page(uint32_t lin, unsigned size)
 	return (lin & 0xfff) + size > 0x1000;
 }
 
+/* The first byte of the second page of a page-crossing access: where a
+ * #PF for that page points CR2, whatever byte of the access lies there. */
+static uint32_t second_page(uint32_t lin, unsigned size)
+{
+	return (lin + size - 1) & ~0xfffu;
+}
+
 uint32_t lin_read_slow(struct cpu *c, uint32_t lin, unsigned size, bool user, bool for_write)
 {
 	if (crosses_page(lin, size)) {
@@ -84,7 +91,7 @@ void lin_write_slow(struct cpu *c, uint32_t lin, unsigned size, uint32_t v, bool
 	if (crosses_page(lin, size)) {
 		/* Both pages must be writable before either is written. */
 		tlb_fill(c, lin, true, user, &pa);
-		tlb_fill(c, lin + size - 1, true, user, &pa);
+		tlb_fill(c, second_page(lin, size), true, user, &pa);
 		for (unsigned i = 0; i < size; i++)
 			lin_write_slow(c, lin + i, 1, (v >> (8 * i)) & 0xff, user);
 		return;
@@ -111,5 +118,5 @@ void mem_probe_write(struct cpu *c, int s, uint32_t off, unsigned size)
 	uint32_t pa;
 	tlb_fill(c, lin, true, c->cpl == 3, &pa);
 	if (crosses_page(lin, size))
-		tlb_fill(c, lin + size - 1, true, c->cpl == 3, &pa);
+		tlb_fill(c, second_page(lin, size), true, c->cpl == 3, &pa);
 }

@@ -299,6 +299,91 @@ static void test_paging(void)
 	      "r=%d", r);
 }
 
+/* An access that crosses into a not-present page: CR2 is the first byte
+ * of that page, for every kind of access (issue 8, finding 6). */
+static void test_pf_cross(void)
+{
+	static const struct {
+		const char *name, *code;
+		uint32_t esp, esi, edi, ecx, err;
+	} cases[] = {
+		{ "cpu.pf_cross.write32", "c7 05 fe 2f 40 00 01 00 00 00", STACK0, 0, 0, 0, 2 },
+		{ "cpu.pf_cross.write16", "66 c7 05 ff 2f 40 00 01 00", STACK0, 0, 0, 0, 2 },
+		{ "cpu.pf_cross.read32", "a1 fd 2f 40 00", STACK0, 0, 0, 0, 0 },
+		{ "cpu.pf_cross.rmw_reports_write", "83 05 fe 2f 40 00 01", STACK0, 0, 0, 0, 2 },
+		{ "cpu.pf_cross.push", "50", 0x403002, 0, 0, 0, 2 },
+		{ "cpu.pf_cross.call", "e8 00 00 00 00", 0x403001, 0, 0, 0, 2 },
+		{ "cpu.pf_cross.movsd", "f3 a5", STACK0, 0x402000, 0x402ffd, 1, 2 },
+		{ "cpu.pf_cross.stosw", "66 ab", STACK0, 0, 0x402fff, 0, 2 },
+		{ "cpu.pf_cross.lodsd", "ad", STACK0, 0x402ffe, 0, 0, 0 },
+		{ "cpu.pf_cross.cmpxchg8b", "0f c7 0d fc 2f 40 00", STACK0, 0, 0, 0, 2 },
+		{ "cpu.pf_cross.sgdt", "0f 01 05 fc 2f 40 00", STACK0, 0, 0, 0, 2 },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		paging_machine(0, true);
+		put_bytes(CODE, cases[k].code);
+		struct cpu_state s = state();
+		s.gpr[R_ESP] = cases[k].esp;
+		s.gpr[R_ESI] = cases[k].esi;
+		s.gpr[R_EDI] = cases[k].edi;
+		s.gpr[R_ECX] = cases[k].ecx;
+		cpu_set_state(&cpu, &s);
+		cpu.exc_return = true;
+		int r = cpu_run(&cpu, 10);
+		CHECK(cases[k].name, r == RUN_EXCEPTION && cpu.exc_vec == EXC_PF &&
+			      cpu.exc_err == cases[k].err && cpu.cr2 == 0x403000 && cpu.eip == CODE,
+		      "r=%d vec=%d err=%#x cr2=%#x eip=%#x", r, cpu.exc_vec, cpu.exc_err, cpu.cr2,
+		      cpu.eip);
+	}
+	/* An instruction whose second byte is on the missing page. */
+	paging_machine(0, true);
+	put_bytes(CODE, "b8 ff 2f 40 00  ff e0"); /* mov eax, 0x402fff; jmp eax */
+	put_bytes(0x32fff, "89");		  /* 0x402fff: mov eax, eax (89 c0) */
+	int r = cpu_run(&cpu, 10);
+	CHECK("cpu.pf_cross.fetch", r == RUN_EXCEPTION && cpu.exc_vec == EXC_PF && cpu.exc_err == 0 &&
+		      cpu.cr2 == 0x403000 && cpu.eip == 0x402fff,
+	      "r=%d vec=%d err=%#x cr2=%#x eip=%#x", r, cpu.exc_vec, cpu.exc_err, cpu.cr2, cpu.eip);
+}
+
+/* Single-step: runs code with TF set until the #DB handler (its own hlt at
+ * HANDLER + 0x10) or another handler halts; returns the EIP the first
+ * event pushed, and whether #DB was it. */
+static uint32_t step_run(const char *code, uint32_t eax, bool *was_db)
+{
+	machine(0);
+	idt_gate(EXC_DB, HANDLER + 0x10, 0x08, 0x8e);
+	put_bytes(HANDLER + 0x10, "f4");
+	put_bytes(CODE, code);
+	struct cpu_state s = state();
+	s.eflags |= EFLAGS_TF;
+	s.gpr[R_EAX] = eax;
+	cpu_set_state(&cpu, &s);
+	cpu.exc_return = false;
+	int r = cpu_run(&cpu, 20);
+	*was_db = r == EXIT_HLT && cpu.eip == HANDLER + 0x11;
+	return get32(cpu.r.r32[R_ESP]);
+}
+
+static void test_single_step(void)
+{
+	bool db;
+	uint32_t at = step_run("90 90 f4", 0, &db);
+	CHECK("cpu.tf.trap_after_each_insn", db && at == CODE + 1 && (cpu.dr[6] & 0x4000) &&
+		      !(cpu.eflags & EFLAGS_TF), "db=%d eip=%#x dr6=%#x", db, at, cpu.dr[6]);
+	/* STI's shadow holds back interrupts, not the single-step trap (the
+	 * SDM's VM-entry checks require a pending BS after STI with TF=1). */
+	at = step_run("fb 90 f4", 0, &db);
+	CHECK("cpu.tf.sti_not_inhibited", db && at == CODE + 1, "db=%d eip=%#x", db, at);
+	at = step_run("8e d0 90 f4", 0x10, &db); /* mov ss, ax; nop */
+	CHECK("cpu.tf.mov_ss_inhibits_one", db && at == CODE + 3, "db=%d eip=%#x", db, at);
+	at = step_run("cd 40 90 f4", 0, &db); /* int 0x40: its handler runs, no #DB */
+	CHECK("cpu.tf.int_n_no_trap", !db && cpu.eip == HANDLER + 1 && at == CODE + 2 &&
+		      !(cpu.eflags & EFLAGS_TF), "db=%d eip=%#x pushed %#x", db, cpu.eip, at);
+	at = step_run("0f 0b", 0, &db); /* ud2 faults: #UD, not #DB */
+	CHECK("cpu.tf.fault_no_trap", !db && cpu.eip == HANDLER + 1 && at == CODE, "db=%d at=%#x",
+	      db, at);
+}
+
 static void test_smc(void)
 {
 	machine(0);
@@ -396,6 +481,8 @@ int main(void)
 	test_idt_privilege();
 	test_triple_fault();
 	test_paging();
+	test_pf_cross();
+	test_single_step();
 	test_smc();
 	test_unimplemented();
 	test_strings();

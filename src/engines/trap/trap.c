@@ -407,7 +407,9 @@ static int from_native(struct trap *t, const struct native_regs *r)
 	memcpy(c->r.r32, r->gpr, sizeof r->gpr);
 	c->eip = r->eip;
 	flags_materialize(c);
-	const uint32_t host_bits = EFLAGS_ARITH | EFLAGS_DF | EFLAGS_AC | EFLAGS_ID;
+	/* TF too: a native POPF or IRET sets it at any CPL (the host then
+	 * single-steps the guest, and the #DB handler must see TF pushed). */
+	const uint32_t host_bits = EFLAGS_ARITH | EFLAGS_DF | EFLAGS_TF | EFLAGS_AC | EFLAGS_ID;
 	c->eflags = (c->eflags & ~host_bits) | (r->eflags & host_bits);
 	static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
 	for (unsigned k = 0; k < 5; k++) {
@@ -526,6 +528,14 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 		count(t, TR_SYSCALL);
 		break;
 	case SIGTRAP: {
+		if (si->si_code == TRAP_TRACE) {
+			/* The guest set TF natively (POPF, IRET) and the host
+			 * single-stepped one instruction: the guest's #DB trap,
+			 * delivered by the core before its next instruction. */
+			c->step_pending = true;
+			count(t, TR_EXC);
+			break;
+		}
 		/* INT3 / INT 3 are traps: back up to the instruction. */
 		uint8_t b1 = 0;
 		uint32_t lin = c->seg[S_CS].base + c->eip - 1;
