@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/cpumodel.h"
 #include "devices/devices.h"
 #include "loaders/loader.h"
 #include "vm/run.h"
@@ -29,13 +30,14 @@ static void usage(FILE *out)
 		"  help      this text\n"
 		"\n"
 		"ringvm run [--engine E] [--mem SIZE] [--kernel FILE] [--initrd FILE]\n"
-		"           [--append STR] [--stats] [--trace]\n"
+		"           [--append STR] [--cpu MODEL] [--stats] [--trace]\n"
 		"  --engine E     interp, trap, kvm (default: the fastest correct engine here)\n"
 		"  --mem SIZE     guest RAM, e.g. 64M, 1G (plain number: MiB; 2M..3G; default 128M)\n"
 		"  --kernel FILE  a Multiboot v1 kernel (32-bit ELF or a.out kludge)\n"
 		"  --initrd FILE  loaded as Multiboot module 0\n"
 		"  --append STR   the kernel command line (the guest kit takes: smoke, bench,\n"
 		"                 only=GROUP, rounds=N)\n"
+		"  --cpu MODEL    the CPU the guest sees (CPUID, MSRs); --cpu help lists them\n"
 		"  --stats        print exits by reason, time and events when the guest ends\n"
 		"  --trace        print every exit to stderr\n"
 		"\n"
@@ -113,7 +115,7 @@ static const struct option run_options[] = {
 	{ "kernel", required_argument, 0, 'k' }, { "initrd", required_argument, 0, 'i' },
 	{ "append", required_argument, 0, 'a' }, { "stats", no_argument, 0, 's' },
 	{ "trace", no_argument, 0, 't' },	 { "help", no_argument, 0, 'h' },
-	{ 0, 0, 0, 0 },
+	{ "cpu", required_argument, 0, 'c' },	 { 0, 0, 0, 0 },
 };
 
 static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
@@ -124,7 +126,7 @@ static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":e:m:k:i:a:sth", run_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":e:m:k:i:a:c:sth", run_options, NULL)) != -1) {
 		switch (c) {
 		case 'e': cfg->engine = optarg; break;
 		case 'm': if (parse_mem(optarg, &cfg->mem_size) < 0) return -1; break;
@@ -133,6 +135,18 @@ static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
 		case 'a': cfg->append = optarg; break;
 		case 's': cfg->stats = true; break;
 		case 't': cfg->trace = true; break;
+		case 'c':
+			if (!strcmp(optarg, "help")) {
+				cpu_model_list(stdout);
+				exit(0);
+			}
+			if (!cpu_model_find(optarg)) {
+				fprintf(stderr, "ringvm run: --cpu %s: unknown CPU model (ringvm run "
+					"--cpu help lists them)\n", optarg);
+				return -1;
+			}
+			cfg->cpu = optarg;
+			break;
 		case 'h': usage(stdout); exit(0);
 		case ':':
 			fprintf(stderr, "ringvm run: %s needs a value\n", argv[optind - 1]);

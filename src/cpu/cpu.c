@@ -22,6 +22,8 @@ int cpu_init(struct cpu *c, uint8_t *ram, uint64_t ram_size, struct vcpu *vcpu)
 	c->delivering = -1;
 	c->stop_eip = 0xffffffffu;
 	c->exit = -1;
+	if (cpu_set_model(c, vcpu ? vcpu->vm->cfg.cpu : NULL) < 0)
+		return -1; /* main.c checked the name: only a bad caller gets here */
 	if (decode_init(c) < 0)
 		return -1;
 	struct cpu_state s;

@@ -27,6 +27,7 @@ struct vm;
 struct insn;
 struct block;
 struct decode_cache;
+struct cpu_model;
 
 /* Exception vectors. */
 enum {
@@ -101,6 +102,9 @@ struct cpu {
 	int64_t tsc_offset;
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint32_t dr[8];
+	const struct cpu_model *model; /* what CPUID and the MSRs describe (cpumodel.c) */
+	uint32_t features;	       /* its CPUID leaf 1 EDX on this core */
+	uint64_t misc_enable, bios_sign_id;
 
 	struct tlb_entry *tlb; /* tlb_all[cpl == 3] */
 	struct tlb_entry tlb_all[2][TLB_SIZE];
@@ -318,6 +322,12 @@ void cr3_write(struct cpu *c, uint32_t v);
 void cr4_write(struct cpu *c, uint32_t v);
 uint64_t tsc_read(struct cpu *c);
 void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+/* Model-specific registers as the model has them (msr.c): false means
+ * the MSR does not exist there or refuses the value (#GP). */
+bool msr_read(struct cpu *c, uint32_t idx, uint64_t *v);
+bool msr_write(struct cpu *c, uint32_t idx, uint64_t v);
+/* Selects the CPU model by name (NULL: the default); -1 if unknown. */
+int cpu_set_model(struct cpu *c, const char *name);
 
 /* --- devices, as seen from the core --- */
 void cpu_pio(struct cpu *c, uint16_t port, uint8_t *data, unsigned size, bool is_write);

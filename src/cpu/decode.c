@@ -27,6 +27,17 @@ struct decode_cache {
 	_Alignas(16) uint8_t scratch[sizeof(struct block) + sizeof(struct insn)];
 };
 
+/* Encodings whose meaning depends on the CPU: no model has BMI1 or
+ * LZCNT, and such a CPU executes TZCNT (f3 0f bc) as REP BSF and LZCNT
+ * (f3 0f bd) as REP BSR, which is what Linux counts on. */
+static void decode_for_model(struct decode_cache *dc)
+{
+	ZydisDecoderEnableMode(&dc->dec32, ZYDIS_DECODER_MODE_TZCNT, ZYAN_FALSE);
+	ZydisDecoderEnableMode(&dc->dec32, ZYDIS_DECODER_MODE_LZCNT, ZYAN_FALSE);
+	ZydisDecoderEnableMode(&dc->dec16, ZYDIS_DECODER_MODE_TZCNT, ZYAN_FALSE);
+	ZydisDecoderEnableMode(&dc->dec16, ZYDIS_DECODER_MODE_LZCNT, ZYAN_FALSE);
+}
+
 int decode_init(struct cpu *c)
 {
 	struct decode_cache *dc = calloc(1, sizeof *dc);
@@ -51,6 +62,7 @@ int decode_init(struct cpu *c)
 	}
 	ZydisDecoderInit(&dc->dec32, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
 	ZydisDecoderInit(&dc->dec16, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
+	decode_for_model(dc);
 	c->dc = dc;
 	return 0;
 }
@@ -586,6 +598,15 @@ static int insn_from_zydis(const ZydisDecodedInstruction *zi, const ZydisDecoded
 	return r;
 }
 
+/* Bytes that are no instruction: #UD, or #GP(0) past the 15-byte limit
+ * (a run of redundant prefixes), as the CPU raises them. */
+static void undecodable(struct insn *i, ZyanStatus st)
+{
+	memset(i, 0, sizeof *i);
+	i->fn = st == ZYDIS_STATUS_INSTRUCTION_TOO_LONG ? h_too_long : h_ud;
+	i->len = 1;
+}
+
 static void block_link(struct cpu *c, struct block *b)
 {
 	struct decode_cache *dc = c->dc;
@@ -651,12 +672,11 @@ static struct block *block_from_mmio(struct cpu *c, uint32_t pa)
 	ZydisDecodedInstruction zi;
 	ZydisDecodedOperand zo[ZYDIS_MAX_OPERAND_COUNT];
 	const ZydisDecoder *dec = c->code16 ? &dc->dec16 : &dc->dec32;
-	if (ZYAN_SUCCESS(ZydisDecoderDecodeFull(dec, buf, 15, &zi, zo))) {
+	ZyanStatus st = ZydisDecoderDecodeFull(dec, buf, 15, &zi, zo);
+	if (ZYAN_SUCCESS(st)) {
 		insn_from_zydis(&zi, zo, &b->insns[0]);
 	} else {
-		memset(&b->insns[0], 0, sizeof b->insns[0]);
-		b->insns[0].fn = h_ud;
-		b->insns[0].len = 1;
+		undecodable(&b->insns[0], st);
 	}
 	b->bytes = b->insns[0].len;
 	return b;
@@ -696,9 +716,7 @@ static struct block *block_build(struct cpu *c, uint32_t lin, uint32_t pa)
 		struct insn *i = &b->insns[b->n++];
 		int term;
 		if (!ZYAN_SUCCESS(st)) {
-			memset(i, 0, sizeof *i);
-			i->fn = h_ud;
-			i->len = 1;
+			undecodable(i, st);
 			term = TERM;
 		} else {
 			term = insn_from_zydis(&zi, zo, i);

@@ -146,7 +146,7 @@ static inline void jump_to(struct cpu *c, const struct insn *i, uint32_t target)
 
 /* Handler declarations, by family. */
 #define HANDLERS(X)                                                                               \
-	X(h_ud) X(h_unimpl) X(h_nop)                                                              \
+	X(h_ud) X(h_unimpl) X(h_nop) X(h_too_long)                                                \
 	X(h_alu)                                                                                  \
 	X(h_inc) X(h_dec) X(h_neg) X(h_not) X(h_shift) X(h_shld) X(h_shrd)                        \
 	X(h_mul1) X(h_imul1) X(h_imul2) X(h_div) X(h_idiv)                                        \

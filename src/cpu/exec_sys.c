@@ -3,6 +3,7 @@
  * control/debug registers, descriptor tables, MSRs, CPUID, RDTSC,
  * SYSENTER/SYSEXIT, LAR/LSL/VERR/VERW.
  */
+#include "cpumodel.h"
 #include "exec.h"
 #include "vm/vm.h"
 
@@ -17,6 +18,11 @@ static void need_cpl0(struct cpu *c)
 H(h_ud)
 {
 	cpu_raise(c, EXC_UD, 0);
+}
+
+H(h_too_long)
+{
+	cpu_raise(c, EXC_GP, 0);
 }
 
 H(h_unimpl)
@@ -308,24 +314,12 @@ H(h_wbinvd)
 	NEXT(c, i);
 }
 
-#define MSR_TSC 0x10
-#define MSR_APIC_BASE 0x1b
-#define MSR_SYSENTER_CS 0x174
-#define MSR_SYSENTER_ESP 0x175
-#define MSR_SYSENTER_EIP 0x176
-
 H(h_rdmsr)
 {
 	need_cpl0(c);
-	uint64_t v;
-	switch (c->r.r32[R_ECX]) {
-	case MSR_TSC: v = tsc_read(c); break;
-	case MSR_APIC_BASE: v = 0xfee00900u; break; /* BSP, enabled, default base */
-	case MSR_SYSENTER_CS: v = c->sysenter_cs; break;
-	case MSR_SYSENTER_ESP: v = c->sysenter_esp; break;
-	case MSR_SYSENTER_EIP: v = c->sysenter_eip; break;
-	default: cpu_raise(c, EXC_GP, 0);
-	}
+	uint64_t v = 0;
+	if (!msr_read(c, c->r.r32[R_ECX], &v))
+		cpu_raise(c, EXC_GP, 0);
 	c->r.r32[R_EAX] = (uint32_t)v;
 	c->r.r32[R_EDX] = (uint32_t)(v >> 32);
 	NEXT(c, i);
@@ -335,14 +329,8 @@ H(h_wrmsr)
 {
 	need_cpl0(c);
 	uint64_t v = ((uint64_t)c->r.r32[R_EDX] << 32) | c->r.r32[R_EAX];
-	switch (c->r.r32[R_ECX]) {
-	case MSR_TSC: c->tsc_offset += (int64_t)(v - tsc_read(c)); break;
-	case MSR_APIC_BASE: cpu_raise(c, EXC_GP, 0); /* read-only here */
-	case MSR_SYSENTER_CS: c->sysenter_cs = (uint32_t)v; break;
-	case MSR_SYSENTER_ESP: c->sysenter_esp = (uint32_t)v; break;
-	case MSR_SYSENTER_EIP: c->sysenter_eip = (uint32_t)v; break;
-	default: cpu_raise(c, EXC_GP, 0);
-	}
+	if (!msr_write(c, c->r.r32[R_ECX], v))
+		cpu_raise(c, EXC_GP, 0);
 	NEXT(c, i);
 }
 
@@ -380,8 +368,16 @@ static void flat_seg(struct seg *s, uint16_t sel, uint8_t type, int dpl)
 	s->g = 1;
 }
 
+/* SYSENTER/SYSEXIT exist only on models that report sep. */
+static void need_sep(struct cpu *c)
+{
+	if (!(c->features & CPUID_SEP))
+		cpu_raise(c, EXC_UD, 0);
+}
+
 H(h_sysenter)
 {
+	need_sep(c);
 	uint16_t cs = (uint16_t)(c->sysenter_cs & 0xfffc);
 	if (!cs)
 		cpu_raise(c, EXC_GP, 0);
@@ -397,6 +393,7 @@ H(h_sysenter)
 
 H(h_sysexit)
 {
+	need_sep(c);
 	uint16_t cs = (uint16_t)(c->sysenter_cs & 0xfffc);
 	if (!cs || c->cpl != 0)
 		cpu_raise(c, EXC_GP, 0);

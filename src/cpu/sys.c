@@ -1,8 +1,6 @@
 /*
- * Control registers, the time-stamp counter, CPUID, and the core's view of
- * the VMM (port IO, stats). CPUID advertises exactly what this core
- * implements: no FPU/MMX/SSE (those instructions raise #UD), no PAE, no
- * APIC, no VME; yes to PSE, PGE, TSC, MSR, CX8, SEP, CMOV.
+ * Control registers, the time-stamp counter, and the core's view of the
+ * VMM (port IO, stats). CPUID and the MSRs are in cpumodel.c and msr.c.
  */
 #include <x86intrin.h>
 
@@ -49,39 +47,6 @@ void cr4_write(struct cpu *c, uint32_t v)
 uint64_t tsc_read(struct cpu *c)
 {
 	return __rdtsc() + (uint64_t)c->tsc_offset;
-}
-
-#define CPUID_PSE (1u << 3)
-#define CPUID_TSC (1u << 4)
-#define CPUID_MSR (1u << 5)
-#define CPUID_CX8 (1u << 8)
-#define CPUID_SEP (1u << 11)
-#define CPUID_PGE (1u << 13)
-#define CPUID_CMOV (1u << 15)
-
-void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
-{
-	(void)c;
-	(void)sub;
-	out[0] = out[1] = out[2] = out[3] = 0;
-	switch (leaf) {
-	case 0:
-		out[0] = 1;
-		memcpy(&out[1], "Ring", 4); /* EBX EDX ECX spell "RingVM  x86 " */
-		memcpy(&out[3], "VM  ", 4);
-		memcpy(&out[2], "x86 ", 4);
-		break;
-	case 1:
-		out[0] = 0x00000633; /* family 6, model 3, stepping 3 */
-		out[3] = CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | CPUID_SEP | CPUID_PGE |
-			 CPUID_CMOV;
-		break;
-	case 0x80000000u:
-		out[0] = 0x80000000u;
-		break;
-	default:
-		break;
-	}
 }
 
 void cpu_pio(struct cpu *c, uint16_t port, uint8_t *data, unsigned size, bool is_write)

@@ -33,6 +33,7 @@ struct vm_config {
 	const char *kernel;
 	const char *initrd;
 	const char *append;
+	const char *cpu; /* CPU model name (--cpu), NULL: the default */
 	bool stats;
 	bool trace;
 };

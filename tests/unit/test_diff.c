@@ -114,7 +114,9 @@ static bool compare(const struct diff_case *c, const struct result *r, const uin
 	size_t used = 0;
 	bool ok = true;
 	char dis[256];
-	bool dec = disasm(c, dis, sizeof dis);
+	/* An encoding Zydis refuses is a generator bug, unless the CPU refused
+	 * it too (LOCK on a register form, over 15 bytes: #UD / #GP). */
+	bool dec = disasm(c, dis, sizeof dis) || c->vector == 6 || c->vector == 13;
 
 	int want_ret = c->vector < 0 ? -1 : c->vector;
 	bool end_ok = r->ret == want_ret && r->st.eip == c->out_eip;
