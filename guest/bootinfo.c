@@ -89,4 +89,17 @@ void print_banner(void)
 	memcpy(vendor + 8, &c, 4);
 	vendor[12] = 0;
 	kprintf("cpu: vendor=\"%s\" max_leaf=%u\n", vendor, a);
+	/* What the CPU model says (leaf 1, and the hypervisor leaf when the
+	 * hypervisor bit is set), for the tests that check it per engine. */
+	cpuid(1, &a, &b, &c, &d);
+	char hv[13] = "";
+	if (c & 0x80000000u) {
+		uint32_t m, x, y, z;
+		cpuid(0x40000000u, &m, &x, &y, &z);
+		memcpy(hv, &x, 4);
+		memcpy(hv + 4, &y, 4);
+		memcpy(hv + 8, &z, 4);
+		hv[12] = 0;
+	}
+	kprintf("cpu: signature=0x%x features=0x%08x ecx=0x%08x hypervisor=\"%s\"\n", a, d, c, hv);
 }

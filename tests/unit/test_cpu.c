@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "cpu/cpu.h"
+#include "cpu/cpumodel.h"
 #include "vm/vm.h"
 
 #define RAM_SIZE (16u << 20)
@@ -384,6 +385,121 @@ static void test_single_step(void)
 	      db, at);
 }
 
+/* Runs code at CPL 0 (ending in hlt) with eax/ecx/edx preset; returns
+ * cpu_run's result (RUN_EXCEPTION with cpu.exc_vec for a fault). */
+static int run0(const char *model, const char *code, uint32_t eax, uint32_t ecx, uint32_t edx)
+{
+	machine(0);
+	if (model)
+		cpu_set_model(&cpu, model);
+	put_bytes(CODE, code);
+	cpu.r.r32[R_EAX] = eax;
+	cpu.r.r32[R_ECX] = ecx;
+	cpu.r.r32[R_EDX] = edx;
+	return cpu_run(&cpu, 20);
+}
+
+static bool regs_spell(const uint32_t *r, const char *want)
+{
+	return !memcmp(r, want, 4);
+}
+
+static void test_cpu_model(void)
+{
+	uint32_t o[4];
+	machine(0);
+	cpuid_query(&cpu, 0, 0, o);
+	char vendor[13] = { 0 };
+	memcpy(vendor, &o[1], 4), memcpy(vendor + 4, &o[3], 4), memcpy(vendor + 8, &o[2], 4);
+	CHECK("cpu.model.default_vendor", !strcmp(vendor, "GenuineIntel") && o[0] == 1,
+	      "vendor %s max %u", vendor, o[0]);
+	cpuid_query(&cpu, 1, 0, o);
+	uint32_t want = CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | CPUID_SEP | CPUID_PGE |
+			CPUID_CMOV | (CPU_HAS_X87 ? CPUID_FPU : 0);
+	CHECK("cpu.model.leaf1", o[0] == 0x652 && o[3] == want && o[2] == CPUID_ECX_HYPERVISOR,
+	      "eax %#x ecx %#x edx %#x (want edx %#x)", o[0], o[2], o[3], want);
+	CHECK("cpu.model.no_unimplemented_features",
+	      !(o[3] & (CPUID_APIC | CPUID_PAE | CPUID_MMX | CPUID_FXSR | CPUID_SSE | CPUID_MTRR |
+			CPUID_VME | CPUID_DE | CPUID_MCE | CPUID_MCA)),
+	      "edx %#x", o[3]);
+	uint32_t l1[4];
+	memcpy(l1, o, sizeof l1);
+	cpuid_query(&cpu, 7, 0, o);
+	CHECK("cpu.model.past_max_leaf_is_leaf1", !memcmp(o, l1, sizeof o), "eax %#x", o[0]);
+	cpuid_query(&cpu, 0x40000000u, 0, o);
+	CHECK("cpu.model.hypervisor_leaf", o[0] == 0x40000000u && regs_spell(&o[1], "Ring") &&
+		      regs_spell(&o[2], "VMRi") && regs_spell(&o[3], "ngVM"),
+	      "eax %#x", o[0]);
+	cpuid_query(&cpu, 0x40000100u, 0, o);
+	CHECK("cpu.model.kvm_leaf_range_free", !o[0] && !o[1] && !o[2] && !o[3], "eax %#x", o[0]);
+	cpuid_query(&cpu, 0x80000000u, 0, o);
+	CHECK("cpu.model.no_extended_leaves_on_p6", (o[0] & 0xffff0000u) != 0x80000000u,
+	      "eax %#x", o[0]);
+
+	CHECK("cpu.model.unknown_name", cpu_set_model(&cpu, "pentium9") < 0, "accepted");
+	cpu_set_model(&cpu, "athlon");
+	cpuid_query(&cpu, 0, 0, o);
+	CHECK("cpu.model.athlon_vendor", regs_spell(&o[1], "Auth") && regs_spell(&o[3], "enti") &&
+		      regs_spell(&o[2], "cAMD"), "ebx %#x", o[1]);
+	char brand[49] = { 0 };
+	for (uint32_t k = 0; k < 3; k++) {
+		cpuid_query(&cpu, 0x80000002u + k, 0, o);
+		memcpy(brand + 16 * k, o, 16);
+	}
+	cpuid_query(&cpu, 0x80000000u, 0, o);
+	CHECK("cpu.model.athlon_brand", o[0] == 0x80000004u &&
+		      !strcmp(brand, "AMD Athlon(tm) Processor"), "max %#x brand '%s'", o[0], brand);
+}
+
+static void test_msrs(void)
+{
+	int r = run0(NULL, "0f 32 f4", 0, 0x1b, 0); /* rdmsr APIC_BASE: no APIC */
+	CHECK("cpu.msr.apic_base_gp", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP, "r=%d", r);
+	r = run0(NULL, "0f 32 f4", 0, 0xc0000080u, 0); /* EFER: no long mode, no NX */
+	CHECK("cpu.msr.efer_gp", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP, "r=%d", r);
+	r = run0(NULL, "0f 32 f4", 0, 0xfe, 0); /* MTRRcap: mtrr not reported */
+	CHECK("cpu.msr.mtrrcap_gp", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP, "r=%d", r);
+	r = run0(NULL, "0f 30 0f 31 f4", 0, 0x10, 0x1234); /* wrmsr TSC; rdtsc */
+	CHECK("cpu.msr.tsc_write", r == EXIT_HLT && cpu.r.r32[R_EDX] == 0x1234, "r=%d edx=%#x", r,
+	      cpu.r.r32[R_EDX]);
+	r = run0(NULL, "0f 30 31 c0 0f 32 f4", 0x9000, 0x175, 0); /* SYSENTER_ESP round trip */
+	CHECK("cpu.msr.sysenter_esp", r == EXIT_HLT && cpu.r.r32[R_EAX] == 0x9000, "r=%d eax=%#x",
+	      r, cpu.r.r32[R_EAX]);
+	r = run0(NULL, "0f 32 f4", 0, 0x1a0, 0);
+	CHECK("cpu.msr.misc_enable_fast_strings", r == EXIT_HLT && cpu.r.r32[R_EAX] == 1,
+	      "r=%d eax=%#x", r, cpu.r.r32[R_EAX]);
+	r = run0(NULL, "0f 30 0f 32 f4", 0, 0x8b, 0); /* BIOS_SIGN_ID: write 0, read it back */
+	CHECK("cpu.msr.bios_sign_id", r == EXIT_HLT && cpu.r.r32[R_EDX] == 0, "r=%d", r);
+	r = run0("athlon", "0f 32 f4", 0, 0x1a0, 0);
+	CHECK("cpu.msr.misc_enable_intel_only", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP,
+	      "r=%d", r);
+	r = run0("pentiumpro", "0f 32 f4", 0, 0x174, 0);
+	CHECK("cpu.msr.no_sep_no_sysenter_msrs", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP,
+	      "r=%d", r);
+	r = run0("pentiumpro", "0f 34", 0, 0, 0);
+	CHECK("cpu.model.no_sep_sysenter_ud", r == RUN_EXCEPTION && cpu.exc_vec == EXC_UD,
+	      "r=%d vec=%d", r, cpu.exc_vec);
+}
+
+/* TZCNT and LZCNT on a CPU without BMI1/LZCNT are REP BSF / REP BSR: a
+ * zero source leaves the destination alone and sets ZF (TZCNT would give
+ * the operand size and CF). */
+static void test_tzcnt_as_bsf(void)
+{
+	int r = run0(NULL, "f3 0f bc c1 f4", 0x1234, 0, 0); /* tzcnt eax, ecx */
+	CHECK("cpu.tzcnt_is_bsf.zero", r == EXIT_HLT && cpu.r.r32[R_EAX] == 0x1234 &&
+		      (flags_get(&cpu) & EFLAGS_ZF), "r=%d eax=%#x", r, cpu.r.r32[R_EAX]);
+	r = run0(NULL, "f3 0f bc c1 f4", 0, 0x80, 0);
+	CHECK("cpu.tzcnt_is_bsf.bit7", r == EXIT_HLT && cpu.r.r32[R_EAX] == 7, "eax=%#x",
+	      cpu.r.r32[R_EAX]);
+	r = run0(NULL, "f3 0f bd c1 f4", 0, 1, 0); /* lzcnt eax, ecx: BSR gives 0, LZCNT 31 */
+	CHECK("cpu.lzcnt_is_bsr", r == EXIT_HLT && cpu.r.r32[R_EAX] == 0, "eax=%#x",
+	      cpu.r.r32[R_EAX]);
+	r = run0(NULL, "3e 3e 3e 3e 3e 3e 3e 3e 3e 3e 3e 3e 3e 3e 01 c0", 0, 0, 0);
+	CHECK("cpu.insn_over_15_bytes_gp", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP &&
+		      cpu.exc_err == 0, "r=%d vec=%d", r, cpu.exc_vec);
+}
+
 static void test_smc(void)
 {
 	machine(0);
@@ -483,6 +599,9 @@ int main(void)
 	test_paging();
 	test_pf_cross();
 	test_single_step();
+	test_cpu_model();
+	test_msrs();
+	test_tzcnt_as_bsf();
 	test_smc();
 	test_unimplemented();
 	test_strings();
