@@ -137,10 +137,20 @@ __asm__(".text\n"
 	"tf_b4:	pushfl\n"
 	"tf_b5:	andl $0xfffffeff, (%esp)\n"
 	"tf_b6:	popfl\n"
-	"tf_b7:	ret\n");
+	"tf_b7:	ret\n"
+	"tf_rep_seq:\n"
+	"	movl $3, %ecx\n\tcld\n"
+	"	pushfl\n\torl $0x100, (%esp)\n\tpopfl\n"
+	"tf_r1:	nop\n"
+	"tf_r2:	rep stosb\n"
+	"tf_r3:	pushfl\n"
+	"tf_r4:	andl $0xfffffeff, (%esp)\n"
+	"tf_r5:	popfl\n"
+	"tf_r6:	ret\n");
 
 extern const char tf_popf_seq[], tf_a2[], tf_a3[], tf_a4[], tf_a5[], tf_a6[], tf_a7[];
 extern const char tf_movss_seq[], tf_b2[], tf_b4[], tf_b5[], tf_b6[], tf_b7[];
+extern const char tf_rep_seq[], tf_r2[], tf_r3[], tf_r4[], tf_r5[], tf_r6[];
 
 #define TF_MAX 16
 static uint32_t tf_eips[TF_MAX], tf_n, tf_bad_dr6, tf_tf_in_handler;
@@ -204,6 +214,20 @@ static void test_tf_movss(void)
 {
 	static const char *const want[] = { tf_b2, tf_b4, tf_b5, tf_b6, tf_b7 };
 	tf_check("exc.tf_movss", (void (*)(void))tf_movss_seq, want, 5);
+}
+
+/* A REP string instruction traps after each iteration, reporting its own
+ * EIP until the count runs out. EDI points at a scratch buffer. */
+static uint8_t tf_rep_buf[16];
+static void tf_rep_call(void)
+{
+	__asm__ volatile("call tf_rep_seq" : : "D"(tf_rep_buf), "a"(0) : "ecx", "memory", "cc");
+}
+
+static void test_tf_rep(void)
+{
+	static const char *const want[] = { tf_r2, tf_r2, tf_r2, tf_r3, tf_r4, tf_r5, tf_r6 };
+	tf_check("exc.tf_rep", tf_rep_call, want, 7);
 }
 
 /* ---- exc.pf_cross: an access that crosses from a present page into a
@@ -305,5 +329,7 @@ void tests_exc(void)
 		test_tf_popf();
 	if (test_wanted("exc.tf_movss"))
 		test_tf_movss();
+	if (test_wanted("exc.tf_rep"))
+		test_tf_rep();
 
 }

@@ -132,17 +132,21 @@ H(h_string)
 		NEXT(c, i);
 		return;
 	}
+	/* Single-step traps after each iteration (SDM vol. 3, 17.3.1.4): with
+	 * TF set, one iteration per execution, EIP staying on the instruction
+	 * until the count runs out. */
+	bool step = c->eflags & EFLAGS_TF;
 	for (unsigned iter = 0;; iter++) {
 		uint32_t cnt = idx_get(c, i, R_ECX);
 		if (cnt == 0)
 			break;
-		if ((i->sub == STR_STOS || i->sub == STR_MOVS) && string_fast(c, i, n))
+		if (!step && (i->sub == STR_STOS || i->sub == STR_MOVS) && string_fast(c, i, n))
 			continue;
 		bool go = string_step(c, i, n, delta);
 		idx_set(c, i, R_ECX, cnt - 1);
 		if (!go)
 			break;
-		if (c->exit >= 0 || ((iter & 1023) == 1023 && *c->kick)) {
+		if (step || c->exit >= 0 || ((iter & 1023) == 1023 && *c->kick)) {
 			/* Stop here; the instruction resumes on the next run. */
 			if (idx_get(c, i, R_ECX) != 0) {
 				c->blk_end = NULL;

@@ -380,6 +380,21 @@ static void test_single_step(void)
 	at = step_run("cd 40 90 f4", 0, &db); /* int 0x40: its handler runs, no #DB */
 	CHECK("cpu.tf.int_n_no_trap", !db && cpu.eip == HANDLER + 1 && at == CODE + 2 &&
 		      !(cpu.eflags & EFLAGS_TF), "db=%d eip=%#x pushed %#x", db, cpu.eip, at);
+	machine(0);
+	idt_gate(EXC_DB, HANDLER + 0x10, 0x08, 0x8e);
+	put_bytes(HANDLER + 0x10, "f4");
+	put_bytes(CODE, "f3 aa f4"); /* rep stosb, ecx 3: a trap after each iteration */
+	struct cpu_state s = state();
+	s.eflags |= EFLAGS_TF;
+	s.gpr[R_ECX] = 3;
+	s.gpr[R_EDI] = 0x40000;
+	cpu_set_state(&cpu, &s);
+	cpu.exc_return = false;
+	int r = cpu_run(&cpu, 20);
+	at = get32(cpu.r.r32[R_ESP]);
+	CHECK("cpu.tf.rep_traps_each_iteration", r == EXIT_HLT && cpu.eip == HANDLER + 0x11 &&
+		      at == CODE && cpu.r.r32[R_ECX] == 2 && cpu.r.r32[R_EDI] == 0x40001,
+	      "r=%d eip=%#x pushed %#x ecx=%u", r, cpu.eip, at, cpu.r.r32[R_ECX]);
 	at = step_run("0f 0b", 0, &db); /* ud2 faults: #UD, not #DB */
 	CHECK("cpu.tf.fault_no_trap", !db && cpu.eip == HANDLER + 1 && at == CODE, "db=%d at=%#x",
 	      db, at);
