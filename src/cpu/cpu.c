@@ -170,7 +170,7 @@ int cpu_run(struct cpu *c, uint64_t budget)
 			c->irq_check = false;
 			cpu_irq_deliver_pending(c);
 		}
-		struct block *b = block_lookup(c);
+		struct block *b = block_find(c);
 		const struct insn *i = b->insns;
 		uint64_t left = c->insn_limit - c->insns;
 		/* TF changes only at block ends (POPF, IRET, exception delivery),

@@ -27,6 +27,7 @@ struct vm;
 struct insn;
 struct block;
 struct decode_cache;
+struct jc_entry;
 struct cpu_model;
 
 /* Exception vectors. */
@@ -127,6 +128,8 @@ struct cpu {
 
 	/* Run state. */
 	struct decode_cache *dc;
+	struct jc_entry *jc; /* the decode cache's jump cache (decode.h) */
+	uint32_t jc_gen;     /* multiples of 8: the low bits of a tag are the mode */
 	const struct insn *cur;	   /* instruction executing */
 	const struct insn *blk_end; /* set to NULL to end the block early */
 	uint32_t stop_eip;	   /* ends runs there (emu_flat), or ~0 */

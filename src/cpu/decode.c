@@ -17,6 +17,7 @@
 #define PHYS_NONE 0xffffffffu
 
 struct decode_cache {
+	struct jc_entry jc[1u << JC_BITS];
 	uint8_t *arena;
 	size_t arena_size;
 	size_t used;
@@ -60,6 +61,8 @@ int decode_init(struct cpu *c)
 		free(dc);
 		return -1;
 	}
+	c->jc = dc->jc;
+	c->jc_gen = 1 << 3; /* entries start with tag 0: all invalid */
 	ZydisDecoderInit(&dc->dec32, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
 	ZydisDecoderInit(&dc->dec16, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
 	decode_for_model(dc);
@@ -79,9 +82,21 @@ void decode_fini(struct cpu *c)
 	c->code_page = NULL;
 }
 
+void decode_jc_flush(struct cpu *c)
+{
+	c->jc_gen += 1 << 3;
+	if (unlikely(c->jc_gen == 0)) {
+		/* Wrapped (2^29 flushes): old tags could match again. */
+		if (c->dc)
+			memset(c->dc->jc, 0, sizeof c->dc->jc);
+		c->jc_gen = 1 << 3;
+	}
+}
+
 void decode_flush_all(struct cpu *c)
 {
 	struct decode_cache *dc = c->dc;
+	decode_jc_flush(c); /* the arena is reused: no entry may point into it */
 	dc->used = 0;
 	memset(dc->hash, 0, sizeof dc->hash);
 	memset(dc->page_head, 0, dc->n_pages * sizeof *dc->page_head);
@@ -731,7 +746,24 @@ static struct block *block_build(struct cpu *c, uint32_t lin, uint32_t pa)
 	return b;
 }
 
+static struct block *block_lookup_slow(struct cpu *c);
+
+/* The jump cache's slow path (decode.h's block_find takes the hits): find
+ * the block through the translation and the hash, and remember it. */
 struct block *block_lookup(struct cpu *c)
+{
+	struct block *b = block_lookup_slow(c);
+	if (b->valid) {
+		struct jc_entry *e = jc_slot(c, c->eip);
+		e->eip = c->eip;
+		e->cs_base = c->seg[S_CS].base;
+		e->tag = jc_tag(c);
+		e->b = b;
+	}
+	return b;
+}
+
+static struct block *block_lookup_slow(struct cpu *c)
 {
 	if (unlikely(c->eip > c->seg[S_CS].limit))
 		cpu_raise(c, EXC_GP, 0);

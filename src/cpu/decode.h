@@ -57,10 +57,47 @@ struct block {
 	struct insn insns[];
 };
 
+/* The jump cache: the block last found at an EIP, for this CS base, CPL
+ * and code size, valid while its tag holds the CPU's jc_gen (bumped by
+ * every TLB change: the EIP may now translate to another page, or to
+ * none, and by a full flush of the decode cache) and the block is valid. */
+#define JC_BITS 12
+struct jc_entry {
+	uint32_t eip, cs_base;
+	uint32_t tag; /* jc_gen | cpl | code16 << 2 */
+	struct block *b;
+};
+
+static inline uint32_t jc_tag(const struct cpu *c)
+{
+	return c->jc_gen | c->cpl | (uint32_t)c->code16 << 2;
+}
+
+static inline struct jc_entry *jc_slot(struct cpu *c, uint32_t eip)
+{
+	return &c->jc[(eip ^ (eip >> JC_BITS)) & ((1u << JC_BITS) - 1)];
+}
+
+struct block *block_lookup(struct cpu *c);
+
+/* The block at CS:EIP. Between two blocks (a handful of instructions
+ * under interp) this is most of the time the run loop spends, so the hit
+ * is inline; a CS with a limit below 4 GiB takes the slow path, which
+ * checks the limit. */
+static inline struct block *block_find(struct cpu *c)
+{
+	struct jc_entry *e = jc_slot(c, c->eip);
+	if (likely(e->eip == c->eip && e->tag == jc_tag(c) && e->cs_base == c->seg[S_CS].base &&
+		   c->seg[S_CS].limit == 0xffffffffu && e->b->valid))
+		return e->b;
+	return block_lookup(c);
+}
+
 int decode_init(struct cpu *c);
 void decode_fini(struct cpu *c);
-struct block *block_lookup(struct cpu *c);
 void decode_invalidate_page(struct cpu *c, uint32_t page_no);
 void decode_flush_all(struct cpu *c);
+/* Forgets the jump cache: a linear address may now map elsewhere. */
+void decode_jc_flush(struct cpu *c);
 
 #endif

@@ -9,6 +9,7 @@
  * Reserved-bit checks (PF error bit 3) are not implemented.
  */
 #include "cpu.h"
+#include "decode.h"
 
 #define PTE_P 0x001u
 #define PTE_W 0x002u
@@ -19,6 +20,7 @@
 
 void tlb_flush(struct cpu *c)
 {
+	decode_jc_flush(c);
 	for (int u = 0; u < 2; u++)
 		for (unsigned i = 0; i < TLB_SIZE; i++) {
 			c->tlb_all[u][i].tag_r = TLB_INVALID;
@@ -28,6 +30,7 @@ void tlb_flush(struct cpu *c)
 
 void tlb_flush_page(struct cpu *c, uint32_t lin)
 {
+	decode_jc_flush(c);
 	unsigned i = (lin >> 12) & (TLB_SIZE - 1);
 	for (int u = 0; u < 2; u++) {
 		c->tlb_all[u][i].tag_r = TLB_INVALID;
@@ -39,6 +42,7 @@ void tlb_flush_page(struct cpu *c, uint32_t lin)
  * that they invalidate the decoded blocks. */
 void tlb_drop_phys(struct cpu *c, uint32_t phys_page)
 {
+	decode_jc_flush(c);
 	for (int u = 0; u < 2; u++)
 		for (unsigned i = 0; i < TLB_SIZE; i++)
 			if (c->tlb_all[u][i].phys == phys_page)

@@ -515,6 +515,39 @@ static void test_tzcnt_as_bsf(void)
 		      cpu.exc_err == 0, "r=%d vec=%d", r, cpu.exc_vec);
 }
 
+/* The jump cache must not outlive a mapping: the same EIP, called again
+ * after its page was remapped (INVLPG, or a CR3 reload), runs the new
+ * page's code. */
+static void test_jump_cache_remap(void)
+{
+	for (int how = 0; how < 2; how++) {
+		paging_machine(0, true);
+		put_bytes(0x32000, "b8 01 00 00 00 c3"); /* mov eax, 1; ret */
+		put_bytes(0x33000, "b8 02 00 00 00 c3"); /* mov eax, 2; ret */
+		uint32_t at = CODE;
+		char code[160];
+		uint32_t rel1 = 0x402000u - (at + 5);
+		/* call 0x402000; mov ebx, eax; mov [PT+8], 0x33007 */
+		snprintf(code, sizeof code, "e8 %02x %02x %02x %02x  89 c3  c7 05 %02x %02x %02x %02x 07 30 03 00",
+			 rel1 & 0xff, rel1 >> 8 & 0xff, rel1 >> 16 & 0xff, rel1 >> 24,
+			 (PT + 8) & 0xff, (PT + 8) >> 8 & 0xff, (PT + 8) >> 16 & 0xff, (PT + 8) >> 24);
+		put_bytes(at, code);
+		at += 5 + 2 + 10;
+		if (how == 0)
+			put_bytes(at, "0f 01 3d 00 20 40 00"), at += 7; /* invlpg [0x402000] */
+		else
+			put_bytes(at, "0f 20 d8 0f 22 d8"), at += 6;     /* mov eax, cr3; mov cr3, eax */
+		uint32_t rel2 = 0x402000u - (at + 5);
+		snprintf(code, sizeof code, "e8 %02x %02x %02x %02x f4", rel2 & 0xff, rel2 >> 8 & 0xff,
+			 rel2 >> 16 & 0xff, rel2 >> 24);
+		put_bytes(at, code);
+		int r = cpu_run(&cpu, 50);
+		CHECK(how ? "cpu.jump_cache.cr3_reload" : "cpu.jump_cache.invlpg",
+		      r == EXIT_HLT && cpu.r.r32[R_EBX] == 1 && cpu.r.r32[R_EAX] == 2,
+		      "r=%d vec=%d ebx=%u eax=%u", r, cpu.exc_vec, cpu.r.r32[R_EBX], cpu.r.r32[R_EAX]);
+	}
+}
+
 static void test_smc(void)
 {
 	machine(0);
@@ -617,6 +650,7 @@ int main(void)
 	test_cpu_model();
 	test_msrs();
 	test_tzcnt_as_bsf();
+	test_jump_cache_remap();
 	test_smc();
 	test_unimplemented();
 	test_strings();
