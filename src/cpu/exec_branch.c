@@ -19,9 +19,31 @@ H(h_jmp_ind)
 	jump_to(c, i, op_read(c, &i->op[0]));
 }
 
+/* The common case inline: a 32-bit CMP/SUB decides the branch. */
+static inline bool jcc_taken(const struct cpu *c, unsigned cc)
+{
+	if (likely(c->lf_op == LF_SUB && c->lf_size == 4)) {
+		uint32_t a = c->lf_a, b = c->lf_b;
+		switch (cc) {
+		case 0x2: return a < b;
+		case 0x3: return a >= b;
+		case 0x4: return a == b;
+		case 0x5: return a != b;
+		case 0x6: return a <= b;
+		case 0x7: return a > b;
+		case 0xc: return (int32_t)a < (int32_t)b;
+		case 0xd: return (int32_t)a >= (int32_t)b;
+		case 0xe: return (int32_t)a <= (int32_t)b;
+		case 0xf: return (int32_t)a > (int32_t)b;
+		default: break;
+		}
+	}
+	return cond_eval(c, cc);
+}
+
 H(h_jcc)
 {
-	if (cond_eval(c, i->sub))
+	if (jcc_taken(c, i->sub))
 		jump_to(c, i, c->eip + i->len + i->op[0].disp);
 	else
 		NEXT(c, i);
