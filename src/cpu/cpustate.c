@@ -19,6 +19,15 @@ void cpu_state_flat_seg(struct seg *s, uint16_t sel, uint8_t type, uint8_t dpl)
 	s->g = 1;
 }
 
+void cpu_state_fpu_init(struct cpu_state *s)
+{
+	memset(s->fpu, 0, sizeof s->fpu);
+	s->fpu[0] = 0x7f; /* FCW 0x037f */
+	s->fpu[1] = 0x03;
+	s->fpu[8] = 0xff; /* FTW: all empty */
+	s->fpu[9] = 0xff;
+}
+
 void cpu_state_multiboot_entry(struct cpu_state *s, uint32_t entry, uint32_t mbi)
 {
 	memset(s, 0, sizeof *s);
@@ -41,6 +50,7 @@ void cpu_state_multiboot_entry(struct cpu_state *s, uint32_t entry, uint32_t mbi
 	s->gpr[R_EAX] = 0x2BADB002u;
 	s->gpr[R_EBX] = mbi;
 	s->eip = entry;
+	cpu_state_fpu_init(s);
 }
 
 static void eflags_decode(uint32_t f, char *buf, size_t len)

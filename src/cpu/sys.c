@@ -10,6 +10,7 @@
 
 #include "cpu.h"
 #include "decode.h"
+#include "devices/devices.h"
 #include "vm/vm.h"
 
 void cr0_write(struct cpu *c, uint32_t v)
@@ -58,6 +59,7 @@ uint64_t tsc_read(struct cpu *c)
 #define CPUID_SEP (1u << 11)
 #define CPUID_PGE (1u << 13)
 #define CPUID_CMOV (1u << 15)
+#define CPUID_FPU (1u << 0)
 
 void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 {
@@ -73,8 +75,8 @@ void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 		break;
 	case 1:
 		out[0] = 0x00000633; /* family 6, model 3, stepping 3 */
-		out[3] = CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | CPUID_SEP | CPUID_PGE |
-			 CPUID_CMOV;
+		out[3] = (CPU_CORE_HAS_X87 ? CPUID_FPU : 0) | CPUID_PSE | CPUID_TSC | CPUID_MSR |
+			 CPUID_CX8 | CPUID_SEP | CPUID_PGE | CPUID_CMOV;
 		break;
 	case 0x80000000u:
 		out[0] = 0x80000000u;
@@ -95,6 +97,15 @@ void cpu_pio(struct cpu *c, uint16_t port, uint8_t *data, unsigned size, bool is
 	c->irq_check = true;
 	if (c->vcpu->vm->stop)
 		c->exit = EXIT_IO;
+}
+
+/* The PC wires the FPU's FERR# output to IRQ13 (CR0.NE=0 error reporting). */
+void cpu_fpu_irq(struct cpu *c, bool level)
+{
+	if (c->vcpu) {
+		pic_set_irq(c->vcpu->vm, 13, level);
+		c->irq_check = true;
+	}
 }
 
 void cpu_stats_event(struct cpu *c, const char *group, const char *name)
