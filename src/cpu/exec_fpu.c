@@ -173,11 +173,30 @@ static unsigned env_store(const struct cpu *c, bool o16, uint8_t *out)
 	return 28;
 }
 
-/* Loads an environment into the image (registers untouched), then lets
- * the host canonicalize it (tags recomputed from the registers). */
+/* The image holds the registers in stack order (ST0 first): a new TOP
+ * (FLDENV) moves every physical register to another slot. */
+static void img_retop(struct fpu *f, unsigned old_top, unsigned new_top)
+{
+	uint8_t st[80];
+	for (unsigned k = 0; k < 8; k++) {
+		unsigned phys = (old_top + k) & 7;
+		memcpy(st + 10 * ((phys - new_top) & 7), f->img + IMG_ST + 10 * k, 10);
+	}
+	memcpy(f->img + IMG_ST, st, sizeof st);
+}
+
+static unsigned sw_top(uint16_t sw)
+{
+	return (sw >> 11) & 7;
+}
+
+/* Loads an environment into the image (FLDENV: the physical registers
+ * stay where they are), then lets the host canonicalize it (tags
+ * recomputed from the registers). */
 static void env_load(struct cpu *c, bool o16, const uint8_t *in)
 {
 	struct fpu *f = &c->fpu;
+	img_retop(f, sw_top(img16(f, IMG_SW)), sw_top(get16(in + (o16 ? 2 : 4))));
 	if (o16) {
 		put16(f->img + IMG_CW, get16(in + 0));
 		put16(f->img + IMG_SW, get16(in + 2));
@@ -223,6 +242,7 @@ void cpu_fpu_to_fsave(const struct cpu *c, uint8_t out[FPU_IMG_SIZE])
 
 void cpu_fpu_from_fsave(struct cpu *c, const uint8_t in[FPU_IMG_SIZE])
 {
+	memcpy(c->fpu.img + IMG_SW, in + 4, 2);
 	memcpy(c->fpu.img + IMG_ST, in + 28, 80);
 	env_load(c, false, in);
 	fpu_ferr_update(c);
@@ -406,8 +426,11 @@ static void fpu_mem_form(struct cpu *c, const struct insn *i, unsigned op, unsig
 			return;
 		unsigned n = o16 ? 14 : 28;
 		mem_get(c, o, off, buf, n + (m->kind == M_RSTOR ? 80 : 0));
-		if (m->kind == M_RSTOR)
+		if (m->kind == M_RSTOR) {
+			/* the image's registers are in the new stack order already */
+			memcpy(c->fpu.img + IMG_SW, buf + (o16 ? 2 : 4), 2);
 			memcpy(c->fpu.img + IMG_ST, buf + n, 80);
+		}
 		env_load(c, o16, buf);
 		break;
 	}
