@@ -462,6 +462,9 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 	struct vm *vm = t->vcpu->vm;
 	struct native_regs r;
 	native_regs_from_uc(uc, &r);
+	/* The guest's x87 state (the native layer took it from the frame):
+	 * what an emulated instruction sees and changes. */
+	cpu_fpu_from_fxsave(c, native_guest_fpu(), true);
 	c->exit = -1;
 	int fr = from_native(t, &r);
 	if (fr >= 0) {
@@ -559,6 +562,7 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 		return NATIVE_EXIT;
 	}
 	native_regs_to_uc(uc, &r);
+	cpu_fpu_to_fxsave(c, native_guest_fpu(), true);
 	return NATIVE_RESUME;
 }
 
@@ -599,6 +603,7 @@ static int trap_create(struct vcpu *vcpu)
 		fprintf(stderr, "ringvm: trap: signal handlers: %s\n", strerror(errno));
 		goto fail_res;
 	}
+	native_fpu_reset(); /* MXCSR and XMM: the core keeps only the x87 */
 	t->cr0 = t->cpu.cr0;
 	t->cr3 = t->cpu.cr3;
 	t->cr4 = t->cpu.cr4;
@@ -679,6 +684,7 @@ static int trap_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 			r = EXIT_ERROR;
 		} else {
 			t->exit = -1;
+			cpu_fpu_to_fxsave(c, native_guest_fpu(), true);
 			int rc = native_enter(&t->nh, &nr);
 			r = rc == NATIVE_STOP_KICKED ? EXIT_NONE : t->exit;
 			if (r < 0) {
