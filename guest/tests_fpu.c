@@ -340,7 +340,7 @@ void tests_fpu(void)
 	test_nm();
 	if (test_wanted("fpu.mf"))
 		test_mf();
-	/* Only when asked ("ferr" on the command line): QEMU-TCG (8.x) aborts
+	/* Only when asked ("ferr" on the command line): QEMU-TCG (7.2) aborts
 	 * on FERR#/IRQ13 (an assertion in tcg_handle_interrupt), so the kit's
 	 * reference run cannot include it; tests/t_fpu.sh runs it on ringvm. */
 	if (cmdline_has("ferr") && test_wanted("fpu.ferr_irq13"))

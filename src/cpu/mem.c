@@ -103,13 +103,23 @@ void sys_write(struct cpu *c, uint32_t lin, unsigned size, uint32_t v)
 	lin_write_slow(c, lin, size, v, false);
 }
 
+/* One page of a probe: also where emu_flat's strict memory (no MMIO) would
+ * fault only at the write itself, after the first part had been written. */
+static void probe_page_write(struct cpu *c, uint32_t lin)
+{
+	uint32_t pa;
+	if (!tlb_fill(c, lin, true, c->cpl == 3, &pa) && c->strict_mem) {
+		c->cr2 = pa;
+		cpu_raise(c, EXC_PF, PF_W | (c->cpl == 3 ? PF_U : 0));
+	}
+}
+
 void mem_probe_write(struct cpu *c, int s, uint32_t off, unsigned size)
 {
 	uint32_t lin = seg_lin(c, s, off, size, true);
 	if (tlb_ptr(c, lin, size, true))
 		return;
-	uint32_t pa;
-	tlb_fill(c, lin, true, c->cpl == 3, &pa);
+	probe_page_write(c, lin);
 	if (crosses_page(lin, size))
-		tlb_fill(c, lin + size - 1, true, c->cpl == 3, &pa);
+		probe_page_write(c, lin + size - 1);
 }

@@ -1403,7 +1403,8 @@ int main(int argc, char **argv)
 			/* x87: #MF (an unmasked exception at FWAIT or the next
 			 * waiting instruction) and #UD (reserved encodings) */
 			bool x87_end = f->cls == C_X87 && ((sig == SIGFPE && cur.vector == 16) ||
-							   (sig == SIGILL && cur.vector == 6));
+							   (sig == SIGILL && cur.vector == 6) ||
+							   (sig == SIGSEGV && cur.vector == 14 && f->lock));
 			if (sig < 0 || (sig && !x87_end && !(sig == SIGFPE && may_de && cur.vector == 0))) {
 				fprintf(stderr, "diff_native: unexpected signal %d (vector %d) in:\n", sig,
 					cur.vector);

@@ -178,6 +178,13 @@ static void x87_operand(const struct form *f)
 		return;
 	}
 	uint32_t addr = pick_addr(0x200, 0x3f0) & ~(rn(4) ? 1u : 0u);
+	if (f->lock) {
+		/* f->lock bytes long, crossing the end of the data area into
+		 * unmapped memory: #PF, and nothing may change */
+		addr = DIFF_DATA_ADDR + DIFF_DATA_SIZE - 1 - rn(f->lock - 1);
+		emit_mem(reg, addr, avoid, false);
+		return;
+	}
 	switch (f->rw) {
 	case MT_F32: poke(addr, x87_f32(), 4); break;
 	case MT_F64: {
@@ -326,6 +333,14 @@ static void build_x87_forms(void)
 	x87_form(24, "fistp.m32", 0xdb, -1, MT_ST32, 3);
 	x87_form(24, "fistp.m64", 0xdf, -1, MT_ST64, 7);
 	x87_form(24, "fbstp.m80", 0xdf, -1, MT_ST80, 6);
+	/* stores and loads that run off the end of memory: #PF, state kept */
+	x87_form(8, "fstp.m64.pf", 0xdd, -1, MT_ST64, 3)->lock = 8;
+	x87_form(8, "fstp.m80.pf", 0xdb, -1, MT_ST80, 7)->lock = 10;
+	x87_form(8, "fistp.m16.pf", 0xdf, -1, MT_ST16, 3)->lock = 2;
+	x87_form(8, "fld.m80.pf", 0xdb, -1, MT_F80, 5)->lock = 10;
+	x87_form(8, "fnsave32.pf", 0xdd, -1, MT_NONE, 6)->lock = 108;
+	x87_form(8, "fnstenv32.pf", 0xd9, -1, MT_NONE, 6)->lock = 28;
+	x87_form(8, "frstor32.pf", 0xdd, -1, MT_NONE, 4)->lock = 108;
 	/* control */
 	x87_form(16, "fldcw", 0xd9, -1, MT_CW, 5);
 	x87_form(8, "fnstcw", 0xd9, -1, MT_ST16, 7);
