@@ -99,10 +99,15 @@ void cpu_state_dump(const struct cpu_state *s, FILE *out)
 		s->cr3, s->cr4, (unsigned long long)s->efer, (unsigned long long)s->tsc);
 	fprintf(out, "  SYSENTER_CS=%08x SYSENTER_ESP=%08x SYSENTER_EIP=%08x\n", s->sysenter_cs,
 		s->sysenter_esp, s->sysenter_eip);
-	/* x87: the FSAVE image's control, status and tag words, last pointers */
+	/* x87: the FSAVE image's control, status and tag words, last pointers
+	 * (an engine that does not exchange the x87 state leaves it zero) */
 	uint32_t w[7];
 	memcpy(w, s->fpu, sizeof w);
-	fprintf(out, "  FCW=%04x FSW=%04x FTW=%04x FIP=%04x:%08x FOP=%03x FDP=%04x:%08x\n",
-		w[0] & 0xffff, w[1] & 0xffff, w[2] & 0xffff, w[4] & 0xffff, w[3], (w[4] >> 16) & 0x7ff,
-		w[6] & 0xffff, w[5]);
+	bool any = false;
+	for (size_t i = 0; i < sizeof s->fpu; i++)
+		any |= s->fpu[i] != 0;
+	if (any)
+		fprintf(out, "  FCW=%04x FSW=%04x FTW=%04x FIP=%04x:%08x FOP=%03x FDP=%04x:%08x\n",
+			w[0] & 0xffff, w[1] & 0xffff, w[2] & 0xffff, w[4] & 0xffff, w[3],
+			(w[4] >> 16) & 0x7ff, w[6] & 0xffff, w[5]);
 }
