@@ -169,6 +169,24 @@ int main(void)
 		      "vector %d at %08x (want 16 at %08x), ax %04x, cw %04x", r, s.eip, CODE + 22,
 		      s.gpr[R_EAX] & 0xffff, stored_cw);
 	}
+	/* The integer sibling: a MOV that runs off the end of memory writes
+	 * nothing before its #PF either. mov [MEM_LEN-2], eax */
+	{
+		struct cpu_state s = fresh();
+		const uint32_t at = MEM_LEN - 2;
+		uint8_t code[5] = { 0xa3 };
+		memcpy(code + 1, &at, 4);
+		s.gpr[R_EAX] = 0x11223344;
+		uint8_t tail[2] = { mem[MEM_LEN - 2], mem[MEM_LEN - 1] };
+		memcpy(mem + CODE, code, 5);
+		s.eip = CODE;
+		s.gpr[R_ESP] = DATA + 0x8000;
+		r = emu_run_flat(&s, mem, MEM_LEN, CODE + 5, 10);
+		CHECK("cpu.store_crossing_end_atomic",
+		      r == 14 && mem[MEM_LEN - 2] == tail[0] && mem[MEM_LEN - 1] == tail[1],
+		      "vector %d, last bytes %02x %02x (were %02x %02x)", r, mem[MEM_LEN - 2],
+		      mem[MEM_LEN - 1], tail[0], tail[1]);
+	}
 	free(mem);
 	CHECK_DONE();
 }
