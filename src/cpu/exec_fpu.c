@@ -26,6 +26,7 @@
 #define IMG_ST 28
 
 #define FSW_ES 0x0080u
+#define FSW_B 0x8000u
 #define FCW_EXC_MASKS 0x003fu
 
 /* Host side (fpu_host.S). */
@@ -400,9 +401,11 @@ static void fpu_mem_form(struct cpu *c, const struct insn *i, unsigned op, unsig
 		unsigned n = env_store(c, o16, buf);
 		mem_probe_write(c, o->seg, off, n);
 		mem_put(c, o, off, buf, n);
-		/* FNSTENV then masks every exception (the state is unchanged
-		 * otherwise: a pending ES stays pending). */
+		/* FNSTENV then masks every exception, and with nothing
+		 * unmasked nothing is pending: the hardware clears ES and B
+		 * (bit 15, its copy), whatever the flags. */
 		c->fpu.img[IMG_CW] |= FCW_EXC_MASKS;
+		put16(c->fpu.img + IMG_SW, img16(&c->fpu, IMG_SW) & ~(FSW_ES | FSW_B));
 		break;
 	}
 	case M_SAVE: {

@@ -127,7 +127,7 @@ struct form {
 	uint16_t n;	/* cases */
 };
 
-#define MAX_FORMS 800
+#define MAX_FORMS 1024
 static struct form forms[MAX_FORMS];
 static int nforms;
 

@@ -264,7 +264,9 @@ static void gen_x87(const struct form *f)
 	x87_operand(f);
 	if (f->rw == MT_SAVE_OUT)
 		return;
-	if (f->imm || rn(4) == 0)
+	if (f->imm == 2)
+		emit(0xd9), emit(0x75), emit(0x58); /* then fnstenv [ebp+0x58] */
+	if (f->imm == 1 || rn(4) == 0)
 		emit(0x9b); /* fwait */
 	emit(0xdd), emit(0x75), emit(0x80); /* fnsave [ebp-0x80] */
 }
@@ -350,6 +352,8 @@ static void build_x87_forms(void)
 	x87_form(12, "fnstenv16", 0xd9, -1, MT_NONE, 6)->pfx[0] = 0x66;
 	x87_form(24, "fldenv32", 0xd9, -1, MT_ENV32, 4);
 	x87_form(16, "fldenv16", 0xd9, -1, MT_ENV16, 4)->pfx[0] = 0x66;
+	/* an environment loaded as it is (ES as given), then FNSTENV masks */
+	x87_form(48, "fldenv32.fnstenv", 0xd9, -1, MT_ENV32, 4)->imm = 2;
 	x87_form(24, "frstor32", 0xdd, -1, MT_SAVE32, 4);
 	x87_form(16, "frstor16", 0xdd, -1, MT_SAVE16, 4)->pfx[0] = 0x66;
 	x87_form(12, "fnsave16", 0xdd, -1, MT_SAVE_OUT, 6)->pfx[0] = 0x66;
