@@ -21,6 +21,14 @@
  * The legacy area is in the 64-bit FXSAVE format (as a 64-bit kernel
  * saves a frame): FIP and FDP are offsets, FCS and FDS are not kept.
  * Single vCPU per process, like the rest of the native layer.
+ *
+ * native_fpu_from_uc/to_uc run inside the signal handler: they only copy
+ * bytes between the frame and a static buffer that nothing else touches
+ * while guest code runs. The handler may use the x87 itself (the engine's
+ * core runs x87 instructions on the host's x87): the kernel started it
+ * with a clean state and reloads the frame's state on sigreturn, so that
+ * use never reaches the guest, and the guest's state reaches the core only
+ * through the buffer.
  */
 #include <cpuid.h>
 #include <string.h>
