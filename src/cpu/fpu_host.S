@@ -31,7 +31,7 @@
 	.globl fpu_host_run
 	.type fpu_host_run, @function
 fpu_host_run:
-	fninit
+	fnclex			/* FRSTOR waits: nothing may be pending here */
 	frstor (%rdi)
 	btr $31, %edx
 	jc 1f			/* no-wait: runs whatever is pending */
@@ -60,7 +60,7 @@ fpu_host_tail:
 	.globl fpu_host_normalize
 	.type fpu_host_normalize, @function
 fpu_host_normalize:
-	fninit
+	fnclex
 	frstor (%rdi)
 	fnsave (%rdi)
 	ret
