@@ -212,6 +212,8 @@ void bench_run(void)
 		bench_ring0("divzero", BENCH_N_DIVZERO);
 	if (bench_selected("call_ret"))
 		bench_ring0("call_ret", BENCH_N_CALL_RET);
+	if (bench_selected("x87"))
+		bench_ring0("x87", BENCH_N_X87);
 	if (bench_selected("compute"))
 		bench_compute();
 	if (bench_selected("forkwait"))

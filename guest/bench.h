@@ -23,6 +23,7 @@
 #define BENCH_N_DIVZERO    200000u
 #define BENCH_N_CALL_RET   2000000u
 #define BENCH_N_FORKWAIT   1000u
+#define BENCH_N_X87        500000u  /* FADD+FSUB pairs */
 #define BENCH_COMPUTE_ROUNDS 2u      /* bench=...: compute; "quick": 1 */
 
 extern volatile uint32_t bench_de_resume;

@@ -1,5 +1,5 @@
 /* Ring-0 micro-benchmarks that need neither paging nor ring 3: in,
- * cli_sti, pushf_popf, call_ret, divzero. Built twice, like the other
+ * cli_sti, pushf_popf, call_ret, divzero, x87. Built twice, like the other
  * drivers: into the higher-half kernel (bench.c) and into the smoke-mode
  * "low" build (paging off), which is what a hypervisor that cannot run a
  * paged 32-bit guest can still measure.
@@ -60,6 +60,19 @@ static uint64_t loop_call_ret(uint32_t n)
 	return rdtsc() - t0;
 }
 
+/* An FADD/FSUB pair on the x87 stack (ST0 stays near pi): what an x87
+ * instruction costs an engine (the emulator runs each on the host's x87). */
+static uint64_t loop_x87(uint32_t n)
+{
+	__asm__ volatile("fninit; fld1; fldpi" ::: "memory");
+	uint64_t t0 = rdtsc();
+	__asm__ volatile("1:\tfadd %%st(1), %%st\n\tfsub %%st(1), %%st\n\tdecl %0\n\tjnz 1b"
+			 : "+c"(n) : : "memory", "cc");
+	uint64_t t = rdtsc() - t0;
+	__asm__ volatile("fninit" ::: "memory");
+	return t;
+}
+
 /* div by zero -> #DE -> the kernel's handler (isr.S, trap.c) moves EIP past
  * the div -> IRET. The empty loop for this one also clears EDX and loads
  * EAX, so only the fault is left after the subtraction. */
@@ -102,6 +115,8 @@ int bench_r0(const char *name, uint32_t n, uint64_t *cycles)
 		*cycles = bench_net(loop_call_ret(n), bench_loop_empty(n));
 	else if (!strncmp(name, "divzero", 8))
 		*cycles = bench_net(loop_divzero(n), loop_div_setup(n));
+	else if (!strncmp(name, "x87", 4))
+		*cycles = bench_net(loop_x87(n), bench_loop_empty(n));
 	else
 		return 0;
 	return 1;
@@ -154,9 +169,10 @@ int bench_mode(void)
 /* Smoke mode (paging off, ring 0): the benchmarks that need neither. */
 void bench_r0_all(void)
 {
-	static const char *const names[] = { "in", "cli_sti", "pushf_popf", "call_ret", "divzero" };
+	static const char *const names[] = { "in", "cli_sti", "pushf_popf", "call_ret", "divzero",
+					     "x87" };
 	static const uint32_t dflt[] = { BENCH_N_IN, BENCH_N_CLI_STI, BENCH_N_PUSHF_POPF,
-					 BENCH_N_CALL_RET, BENCH_N_DIVZERO };
+					 BENCH_N_CALL_RET, BENCH_N_DIVZERO, BENCH_N_X87 };
 	for (uint32_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		if (!bench_selected(names[i]))
 			continue;

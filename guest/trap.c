@@ -6,7 +6,7 @@
 #include "bench.h"
 
 volatile uint32_t ticks;
-trap_hook timer_hook, syscall_hook, user_fault_hook, debug_hook;
+trap_hook timer_hook, syscall_hook, user_fault_hook, debug_hook, irq13_hook;
 struct trap_expect trap_expect;
 
 static const char *const exc_names[32] = {
@@ -65,6 +65,8 @@ struct regs *trap_dispatch(struct regs *r)
 			if (timer_hook)
 				return timer_hook(r);
 		}
+		if (irq == 13 && irq13_hook)
+			return irq13_hook(r);
 		return r;
 	}
 	if (r->vector == 0x80 && syscall_hook)

@@ -5,7 +5,7 @@
 # through emu_run_flat and compares.
 DIFF_NATIVE_SRCS := tests/diff/native_runner.c tests/diff/native_stub.S
 
-build/tests/diff_native: $(DIFF_NATIVE_SRCS) tests/diff/diff_format.h
+build/tests/diff_native: $(DIFF_NATIVE_SRCS) tests/diff/diff_format.h tests/diff/x87_forms.c
 	@mkdir -p $(dir $@)
 	$(CC) -m32 -O1 -static -std=gnu11 $(WARN) -D_GNU_SOURCE -o $@ $(DIFF_NATIVE_SRCS)
 

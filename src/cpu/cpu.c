@@ -26,6 +26,7 @@ int cpu_init(struct cpu *c, uint8_t *ram, uint64_t ram_size, struct vcpu *vcpu)
 		return -1; /* main.c checked the name: only a bad caller gets here */
 	if (decode_init(c) < 0)
 		return -1;
+	cpu_fpu_reset(c);
 	struct cpu_state s;
 	cpu_state_multiboot_entry(&s, 0, 0);
 	cpu_set_state(c, &s);
@@ -57,6 +58,7 @@ void cpu_get_state(struct cpu *c, struct cpu_state *s)
 	s->sysenter_cs = c->sysenter_cs;
 	s->sysenter_esp = c->sysenter_esp;
 	s->sysenter_eip = c->sysenter_eip;
+	cpu_fpu_to_fsave(c, s->fpu);
 }
 
 void cpu_set_state(struct cpu *c, const struct cpu_state *s)
@@ -79,6 +81,7 @@ void cpu_set_state(struct cpu *c, const struct cpu_state *s)
 	c->sysenter_cs = s->sysenter_cs;
 	c->sysenter_esp = s->sysenter_esp;
 	c->sysenter_eip = s->sysenter_eip;
+	cpu_fpu_from_fsave(c, s->fpu);
 	/* The CPL is the DPL of SS in protected mode (CS.RPL could lie for
 	 * conforming code). */
 	c->cpl = c->seg[S_SS].dpl;

@@ -71,6 +71,22 @@ enum lazy_op {
 /* How an event reaches idt_deliver. */
 enum event_kind { EV_EXCEPTION, EV_SOFT_INT, EV_EXTERNAL };
 
+/* The core implements the x87 FPU (exec_fpu.c): CPUID may report fpu. */
+#define CPU_CORE_HAS_X87 1
+
+/* The x87 state (exec_fpu.c). img is the 108-byte image the host's own
+ * FNSAVE writes (32-bit protected-mode format): control, status (with TOP)
+ * and full tag word, and ST0-ST7, always in the host's canonical form
+ * because only the host's FNSAVE writes it. Its pointer fields are
+ * scratch: the guest's last instruction and operand pointers are below. */
+#define FPU_IMG_SIZE 108
+struct fpu {
+	uint8_t img[FPU_IMG_SIZE];
+	uint32_t fip, fdp; /* offsets, as the guest's FSTENV stores them */
+	uint16_t fcs, fds, fop;
+	bool ferr; /* FERR# asserted on IRQ13 (CR0.NE=0) */
+};
+
 /* Registers are a union so that 8/16-bit views alias legally; r32[8] is
  * an always-zero slot so that an absent base/index costs no branch. */
 union regs {
@@ -106,6 +122,7 @@ struct cpu {
 	const struct cpu_model *model; /* what CPUID and the MSRs describe (cpumodel.c) */
 	uint32_t features;	       /* its CPUID leaf 1 EDX on this core */
 	uint64_t misc_enable, bios_sign_id;
+	struct fpu fpu;
 
 	struct tlb_entry *tlb; /* tlb_all[cpl == 3] */
 	struct tlb_entry tlb_all[2][TLB_SIZE];
@@ -332,7 +349,19 @@ bool msr_write(struct cpu *c, uint32_t idx, uint64_t v);
 /* Selects the CPU model by name (NULL: the default); -1 if unknown. */
 int cpu_set_model(struct cpu *c, const char *name);
 
+/* --- x87 state (exec_fpu.c) --- */
+void cpu_fpu_reset(struct cpu *c); /* FNINIT state */
+/* The guest's state as a 108-byte 32-bit FSAVE image, pointers included. */
+void cpu_fpu_to_fsave(const struct cpu *c, uint8_t out[FPU_IMG_SIZE]);
+void cpu_fpu_from_fsave(struct cpu *c, const uint8_t in[FPU_IMG_SIZE]);
+/* The x87 part of a 512-byte FXSAVE area (MXCSR and XMM left alone); fx64:
+ * the 64-bit format (64-bit FIP/FDP, no selectors), as a 64-bit kernel
+ * saves a signal frame. */
+void cpu_fpu_to_fxsave(const struct cpu *c, uint8_t *fx, bool fx64);
+void cpu_fpu_from_fxsave(struct cpu *c, const uint8_t *fx, bool fx64);
+
 /* --- devices, as seen from the core --- */
+void cpu_fpu_irq(struct cpu *c, bool level); /* FERR# -> IRQ13 */
 void cpu_pio(struct cpu *c, uint16_t port, uint8_t *data, unsigned size, bool is_write);
 void cpu_stats_event(struct cpu *c, const char *group, const char *name);
 bool cpu_irq_window_open(const struct cpu *c);

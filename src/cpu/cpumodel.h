@@ -11,10 +11,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Set to 1 by the x87 work (src/cpu/exec_fpu.c) once the core executes the
- * whole x87 instruction set: only then does CPUID report fpu. */
+/* CPUID reports fpu only because the core executes the whole x87
+ * instruction set (src/cpu/exec_fpu.c, CPU_CORE_HAS_X87 in cpu.h). */
 #ifndef CPU_HAS_X87
-#define CPU_HAS_X87 0
+#define CPU_HAS_X87 CPU_CORE_HAS_X87
 #endif
 
 /* CPUID leaf 1 EDX / ECX bits. */

@@ -19,6 +19,15 @@ void cpu_state_flat_seg(struct seg *s, uint16_t sel, uint8_t type, uint8_t dpl)
 	s->g = 1;
 }
 
+void cpu_state_fpu_init(struct cpu_state *s)
+{
+	memset(s->fpu, 0, sizeof s->fpu);
+	s->fpu[0] = 0x7f; /* FCW 0x037f */
+	s->fpu[1] = 0x03;
+	s->fpu[8] = 0xff; /* FTW: all empty */
+	s->fpu[9] = 0xff;
+}
+
 void cpu_state_multiboot_entry(struct cpu_state *s, uint32_t entry, uint32_t mbi)
 {
 	memset(s, 0, sizeof *s);
@@ -41,6 +50,7 @@ void cpu_state_multiboot_entry(struct cpu_state *s, uint32_t entry, uint32_t mbi
 	s->gpr[R_EAX] = 0x2BADB002u;
 	s->gpr[R_EBX] = mbi;
 	s->eip = entry;
+	cpu_state_fpu_init(s);
 }
 
 static void eflags_decode(uint32_t f, char *buf, size_t len)
@@ -89,4 +99,15 @@ void cpu_state_dump(const struct cpu_state *s, FILE *out)
 		s->cr3, s->cr4, (unsigned long long)s->efer, (unsigned long long)s->tsc);
 	fprintf(out, "  SYSENTER_CS=%08x SYSENTER_ESP=%08x SYSENTER_EIP=%08x\n", s->sysenter_cs,
 		s->sysenter_esp, s->sysenter_eip);
+	/* x87: the FSAVE image's control, status and tag words, last pointers
+	 * (an engine that does not exchange the x87 state leaves it zero) */
+	uint32_t w[7];
+	memcpy(w, s->fpu, sizeof w);
+	bool any = false;
+	for (size_t i = 0; i < sizeof s->fpu; i++)
+		any |= s->fpu[i] != 0;
+	if (any)
+		fprintf(out, "  FCW=%04x FSW=%04x FTW=%04x FIP=%04x:%08x FOP=%03x FDP=%04x:%08x\n",
+			w[0] & 0xffff, w[1] & 0xffff, w[2] & 0xffff, w[4] & 0xffff, w[3],
+			(w[4] >> 16) & 0x7ff, w[6] & 0xffff, w[5]);
 }

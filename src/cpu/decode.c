@@ -575,7 +575,7 @@ static int select_handler(const ZydisDecodedInstruction *zi, const ZydisDecodedO
 		{ ZYDIS_MNEMONIC_VERW, h_verw, 0 }, { ZYDIS_MNEMONIC_ARPL, h_arpl, 0 },
 		{ ZYDIS_MNEMONIC_WBINVD, h_wbinvd, 0 }, { ZYDIS_MNEMONIC_INVD, h_wbinvd, 0 },
 		{ ZYDIS_MNEMONIC_UD2, h_ud, TERM }, { ZYDIS_MNEMONIC_UD0, h_ud, TERM },
-		{ ZYDIS_MNEMONIC_UD1, h_ud, TERM },
+		{ ZYDIS_MNEMONIC_UD1, h_ud, TERM }, { ZYDIS_MNEMONIC_FWAIT, h_fwait, 0 },
 	};
 	for (size_t k = 0; k < sizeof simple / sizeof simple[0]; k++)
 		if (simple[k].m == m) {
@@ -583,6 +583,33 @@ static int select_handler(const ZydisDecodedInstruction *zi, const ZydisDecodedO
 			return simple[k].term;
 		}
 	return -1;
+}
+
+/*
+ * The x87 escapes D8-DF: one handler (exec_fpu.c) that works from the
+ * opcode and ModRM bytes as the hardware does. i->sub = opcode & 7,
+ * i->imm2 = ModRM, i->op[0] = the memory operand if any, i->osize = 2
+ * when FSTENV/FLDENV/FSAVE/FRSTOR use their 16-bit formats.
+ */
+static int fpu_insn(const ZydisDecodedInstruction *zi, const ZydisDecodedOperand *zo,
+		    struct insn *i)
+{
+	i->fn = h_fpu;
+	i->sub = zi->opcode & 7;
+	i->imm2 = (uint32_t)(zi->raw.modrm.mod << 6 | zi->raw.modrm.reg << 3 | zi->raw.modrm.rm);
+	bool mode16 = zi->machine_mode == ZYDIS_MACHINE_MODE_LEGACY_16;
+	bool p66 = (zi->attributes & ZYDIS_ATTRIB_HAS_OPERANDSIZE) != 0;
+	i->osize = mode16 != p66 ? 2 : 4;
+	memset(i->op, 0, sizeof i->op);
+	for (unsigned k = 0; k < zi->operand_count; k++)
+		if (zo[k].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+			if (!conv_op(zi, &zo[k], &i->op[0])) {
+				i->fn = h_unimpl;
+				return TERM;
+			}
+			break;
+		}
+	return 0;
 }
 
 /* Fills *i from Zydis' output; returns TERM if the block must end. */
@@ -601,8 +628,10 @@ static int insn_from_zydis(const ZydisDecodedInstruction *zi, const ZydisDecoded
 	bool ok = true;
 	for (unsigned k = 0; k < n; k++)
 		ok = conv_op(zi, &zo[k], &i->op[k]) && ok;
-	/* x87, MMX and SSE mnemonics have no handler here: they fall through
-	 * to h_unimpl (#UD, counted), as CPUID promises. */
+	if (zi->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && (zi->opcode & 0xf8) == 0xd8)
+		return fpu_insn(zi, zo, i);
+	/* MMX and SSE mnemonics have no handler here: they fall through to
+	 * h_unimpl (#UD, counted), as CPUID promises. */
 	int r = -1;
 	if (ok)
 		r = select_handler(zi, zo, i);

@@ -26,11 +26,14 @@ int emu_run_flat(struct cpu_state *st, uint8_t *mem, uint32_t mem_len, uint32_t 
 	if (!in_place)
 		memcpy(ram, mem, mem_len);
 	struct cpu_state s = *st;
-	cpu_state_flat_seg(&s.seg[S_CS], 0x1b, 0xb, 3);
+	/* The selectors a 32-bit process sees on an x86-64 Linux host, as the
+	 * native side of the differential test runs (FSAVE images hold CS and
+	 * DS); CR0 as Linux sets it (NE: x87 errors are #MF). */
+	cpu_state_flat_seg(&s.seg[S_CS], 0x23, 0xb, 3);
 	for (int k = 0; k < SREG_COUNT; k++)
 		if (k != S_CS)
-			cpu_state_flat_seg(&s.seg[k], 0x23, 0x3, 3);
-	s.cr0 = CR0_PE | CR0_ET;
+			cpu_state_flat_seg(&s.seg[k], 0x2b, 0x3, 3);
+	s.cr0 = CR0_PE | CR0_ET | CR0_NE;
 	s.cr4 = 0;
 	s.eflags = (s.eflags | EFLAGS_FIXED) & ~(EFLAGS_VM | EFLAGS_IOPL);
 	cpu_set_state(c, &s);

@@ -1,7 +1,8 @@
 /*
  * A test-facing entry point for differential testing against the host CPU:
  * runs guest code at CPL 3 with paging off and flat 4 GiB segments (CS
- * 0x1b, data 0x23, base 0), where guest address x is mem[x] for
+ * 0x23, data 0x2b, base 0: a 32-bit process's selectors on x86-64 Linux,
+ * which FSAVE images record) and CR0.NE set, where guest address x is mem[x] for
  * x < mem_len. An access outside mem raises #PF (CR2 = the address).
  * No devices: IN/OUT and other privileged instructions raise #GP.
  *

@@ -163,7 +163,8 @@ static inline void jump_to(struct cpu *c, const struct insn *i, uint32_t target)
 	X(h_mov_to_cr) X(h_mov_from_cr) X(h_mov_to_dr) X(h_mov_from_dr) X(h_lgdt) X(h_lidt)       \
 	X(h_sgdt) X(h_sidt) X(h_lldt) X(h_ltr) X(h_sldt) X(h_str) X(h_smsw) X(h_lmsw) X(h_clts)   \
 	X(h_invlpg) X(h_rdmsr) X(h_wrmsr) X(h_cpuid) X(h_rdtsc) X(h_sysenter) X(h_sysexit)        \
-	X(h_lar) X(h_lsl) X(h_verr) X(h_verw) X(h_arpl) X(h_wbinvd)
+	X(h_lar) X(h_lsl) X(h_verr) X(h_verw) X(h_arpl) X(h_wbinvd)                          \
+	X(h_fpu) X(h_fwait)
 
 #define DECLARE_HANDLER(name) H(name);
 HANDLERS(DECLARE_HANDLER)

@@ -85,13 +85,25 @@ uint32_t lin_read_slow(struct cpu *c, uint32_t lin, unsigned size, bool user, bo
 	return phys_read(c, pa, size);
 }
 
+/* Checks that one page can be written, as the write itself will: also
+ * where emu_flat's strict memory (no MMIO) would fault only at the write,
+ * after a first part had been written. */
+static void probe_page_write(struct cpu *c, uint32_t lin, bool user)
+{
+	uint32_t pa;
+	if (!tlb_fill(c, lin, true, user, &pa) && c->strict_mem) {
+		c->cr2 = pa;
+		cpu_raise(c, EXC_PF, PF_W | (c->cpl == 3 ? PF_U : 0));
+	}
+}
+
 void lin_write_slow(struct cpu *c, uint32_t lin, unsigned size, uint32_t v, bool user)
 {
 	uint32_t pa;
 	if (crosses_page(lin, size)) {
 		/* Both pages must be writable before either is written. */
-		tlb_fill(c, lin, true, user, &pa);
-		tlb_fill(c, second_page(lin, size), true, user, &pa);
+		probe_page_write(c, lin, user);
+		probe_page_write(c, second_page(lin, size), user);
 		for (unsigned i = 0; i < size; i++)
 			lin_write_slow(c, lin + i, 1, (v >> (8 * i)) & 0xff, user);
 		return;
@@ -115,8 +127,7 @@ void mem_probe_write(struct cpu *c, int s, uint32_t off, unsigned size)
 	uint32_t lin = seg_lin(c, s, off, size, true);
 	if (tlb_ptr(c, lin, size, true))
 		return;
-	uint32_t pa;
-	tlb_fill(c, lin, true, c->cpl == 3, &pa);
+	probe_page_write(c, lin, c->cpl == 3);
 	if (crosses_page(lin, size))
-		tlb_fill(c, second_page(lin, size), true, c->cpl == 3, &pa);
+		probe_page_write(c, second_page(lin, size), c->cpl == 3);
 }

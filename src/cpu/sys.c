@@ -8,6 +8,7 @@
 
 #include "cpu.h"
 #include "decode.h"
+#include "devices/devices.h"
 #include "vm/vm.h"
 
 void cr0_write(struct cpu *c, uint32_t v)
@@ -60,6 +61,15 @@ void cpu_pio(struct cpu *c, uint16_t port, uint8_t *data, unsigned size, bool is
 	c->irq_check = true;
 	if (c->vcpu->vm->stop)
 		c->exit = EXIT_IO;
+}
+
+/* The PC wires the FPU's FERR# output to IRQ13 (CR0.NE=0 error reporting). */
+void cpu_fpu_irq(struct cpu *c, bool level)
+{
+	if (c->vcpu) {
+		pic_set_irq(c->vcpu->vm, 13, level);
+		c->irq_check = true;
+	}
 }
 
 void cpu_stats_event(struct cpu *c, const char *group, const char *name)

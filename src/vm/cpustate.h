@@ -83,6 +83,9 @@ struct cpu_state {
 	uint64_t efer;
 	uint64_t tsc;
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
+	/* The x87 state as a 32-bit protected-mode FSAVE image (FCW FSW FTW
+	 * FIP FCS/FOP FDP FDS, ST0-ST7); see cpu_state_fpu_init. */
+	uint8_t fpu[108];
 };
 
 /* A flat 4 GiB code/data segment (base 0, G=1, 32-bit), as loaded from a
@@ -91,6 +94,9 @@ void cpu_state_flat_seg(struct seg *s, uint16_t sel, uint8_t type, uint8_t dpl);
 
 /* The state a Multiboot v1 loader hands over: 32-bit flat protected mode. */
 void cpu_state_multiboot_entry(struct cpu_state *s, uint32_t entry, uint32_t mbi);
+
+/* The x87 state after FNINIT (control word 0x37f, all registers empty). */
+void cpu_state_fpu_init(struct cpu_state *s);
 
 /* Prints every register, one block, for triple faults and fatal errors. */
 void cpu_state_dump(const struct cpu_state *s, FILE *out);

@@ -583,10 +583,10 @@ static void test_unimplemented(void)
 	vcpu.vm = &vm;
 	machine(0);
 	cpu.vcpu = &vcpu;
-	put_bytes(CODE, "d9 fe"); /* fsin */
+	put_bytes(CODE, "0f 58 c1"); /* addps: SSE is not implemented (x87 is) */
 	int r = cpu_run(&cpu, 10);
 	bool counted = vm.stats.n_named == 1 &&
-		       strcmp(vm.stats.named[0].name, "unimplemented: fsin") == 0;
+		       strcmp(vm.stats.named[0].name, "unimplemented: addps") == 0;
 	CHECK("cpu.unimplemented_ud_counted", r == RUN_EXCEPTION && cpu.exc_vec == EXC_UD &&
 		      cpu.eip == CODE && counted, "r=%d vec=%d named=%s", r, cpu.exc_vec,
 	      vm.stats.n_named ? vm.stats.named[0].name : "-");

@@ -173,6 +173,43 @@ int main(void)
 	printf("# trap_native: trapped CLI round trip %.0f ns (callback included)\n",
 	       (double)(t1 - t0) / N);
 
+	/* The x87/SSE state: guest code starts with the guest's (not the
+	 * VMM's), what it sets survives exits and goes back to the engine,
+	 * and the VMM's C code runs with its own control word and MXCSR.
+	 * fnstcw [0x101020]; movups [0x101010], xmm0; fldcw [0x101000];
+	 * ldmxcsr [0x101004]; cli; hlt */
+	static const uint8_t c6[] = { 0xd9, 0x3d, 0x20, 0x10, 0x10, 0x00,
+				      0x0f, 0x11, 0x05, 0x10, 0x10, 0x10, 0x00,
+				      0xd9, 0x2d, 0x00, 0x10, 0x10, 0x00,
+				      0x0f, 0xae, 0x15, 0x04, 0x10, 0x10, 0x00, 0xfa, 0xf4 };
+	uint8_t *g = native_host_addr(&H, 0x101000);
+	const uint16_t guest_cw = 0x0f7f;
+	const uint32_t guest_mxcsr = 0xff80; /* round toward zero, flush to zero */
+	memcpy(g, &guest_cw, 2);
+	memcpy(g + 4, &guest_mxcsr, 4);
+	native_fpu_reset();
+	uint8_t *fx = native_guest_fpu();
+	fx[0] = 0x7f, fx[1] = 0x02; /* the guest's FCW before: 0x027f */
+	memset(fx + 160, 0x5a, 16); /* its XMM0 */
+	n_cli = 0;
+	rc = run_code(c6, sizeof c6, 0x102000);
+	uint16_t vmm_cw, seen_cw;
+	uint32_t vmm_mxcsr, saved_mxcsr;
+	__asm__ volatile("fnstcw %0; stmxcsr %1" : "=m"(vmm_cw), "=m"(vmm_mxcsr));
+	memcpy(&seen_cw, g + 0x20, 2);
+	memcpy(&saved_mxcsr, fx + 24, 4);
+	bool xmm_ok = true;
+	for (int k = 0; k < 16; k++)
+		xmm_ok &= g[0x10 + k] == 0x5a;
+	CHECK("trap_native_fpu_isolated",
+	      rc == 100 && n_cli == 1 && seen_cw == 0x027f && xmm_ok && vmm_cw == 0x037f &&
+		      (vmm_mxcsr & ~0x3fu) == 0x1f80 && fx[0] == 0x7f && fx[1] == 0x0f &&
+		      saved_mxcsr == guest_mxcsr,
+	      "rc=%d cli=%d guest saw cw %04x xmm0 %s; VMM cw %04x mxcsr %04x after; saved guest cw "
+	      "%02x%02x mxcsr %04x",
+	      rc, n_cli, seen_cw, xmm_ok ? "ok" : "wrong", vmm_cw, vmm_mxcsr, fx[1], fx[0],
+	      saved_mxcsr);
+
 	/* Kick pending before entry: returns at once. */
 	kick = 1;
 	rc = run_code(c1, sizeof c1, 0x102000);

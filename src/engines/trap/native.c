@@ -61,6 +61,8 @@ bool native_probe(char *why, size_t why_len)
 		snprintf(why, why_len, "modify_ldt refused: %s", strerror(errno));
 		return false;
 	}
+	if (!native_fpu_probe(why, why_len))
+		return false;
 	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0) {
 		snprintf(why, why_len, "seccomp unavailable: %s", strerror(errno));
 		return false;
@@ -340,10 +342,13 @@ int native_sig_c(int sig, siginfo_t *si, ucontext_t *uc)
 		return 0;
 	}
 	enum native_verdict v = NATIVE_PASS;
-	if (h && h->cb && guest)
+	if (h && h->cb && guest) {
+		native_fpu_from_uc(uc); /* the guest's x87/SSE state, for the callback */
 		v = h->cb(sig, si, uc, guest, h->opaque);
+	}
 	switch (v) {
 	case NATIVE_RESUME:
+		native_fpu_to_uc(uc);
 		return 1;
 	case NATIVE_EXIT:
 		to_exit_stub(uc);

@@ -143,6 +143,17 @@ int native_unmap(struct native_host *h, uint32_t lin, uint32_t len);
 int native_reserve(struct native_host *h);
 void native_release(struct native_host *h);
 
+/* The guest's x87/SSE state outside native runs (native_fpu.c): a 512-byte
+ * FXSAVE area in the 64-bit format, which native_enter loads before guest
+ * code runs. In the signal callback it holds the interrupted guest's state
+ * (taken from the frame) and whatever the callback leaves there is what
+ * the guest resumes with; the VMM's own state is never the guest's. */
+uint8_t *native_guest_fpu(void);
+void native_fpu_reset(void); /* FNINIT state, default MXCSR */
+bool native_fpu_probe(char *why, size_t why_len);
+void native_fpu_from_uc(const ucontext_t *uc);
+void native_fpu_to_uc(ucontext_t *uc);
+
 static inline void *native_host_addr(const struct native_host *h, uint32_t lin)
 {
 	return (void *)(uintptr_t)(uint32_t)(h->base + lin);

@@ -21,6 +21,11 @@ native_enter_asm:
 	push %r14
 	push %r15
 	mov %rsp, native_host_rsp(%rip)
+	/* x87/SSE/AVX: save the VMM's, load the guest's (native_fpu.c) */
+	mov $-1, %eax
+	mov $-1, %edx
+	xsave64 native_vmm_xsave(%rip)
+	xrstor64 native_guest_xsave(%rip)
 	rdfsbase %rax
 	mov %rax, native_vmm_fsbase(%rip)
 	rdgsbase %rax
@@ -72,6 +77,11 @@ native_bail:
 	.globl native_exit_stub
 native_exit_stub:
 	mov native_host_rsp(%rip), %rsp
+	/* the VMM's x87/SSE/AVX state back before any C code runs; the
+	 * guest's is in native_guest_xsave (copied from the signal frame) */
+	mov $-1, %eax
+	mov $-1, %edx
+	xrstor64 native_vmm_xsave(%rip)
 	xor %eax, %eax
 	mov %eax, %fs
 	mov %eax, %gs
