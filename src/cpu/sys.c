@@ -63,6 +63,8 @@ void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 {
 	(void)c;
 	(void)sub;
+	if (pv_cpuid(leaf, out))
+		return; /* ringvm's hypervisor leaves: the PV ABI (src/vm/hypercall.c) */
 	out[0] = out[1] = out[2] = out[3] = 0;
 	switch (leaf) {
 	case 0:
@@ -93,8 +95,14 @@ void cpu_pio(struct cpu *c, uint16_t port, uint8_t *data, unsigned size, bool is
 	}
 	vcpu_pio(c->vcpu, port, data, size, is_write);
 	c->irq_check = true;
-	if (c->vcpu->vm->stop)
+	if (c->vcpu->hypercall) {
+		/* Stop after this instruction, before any interrupt: the
+		 * dispatcher must see the registers of the call. */
+		c->exit = EXIT_HYPERCALL;
+		c->blk_end = NULL;
+	} else if (c->vcpu->vm->stop) {
 		c->exit = EXIT_IO;
+	}
 }
 
 void cpu_stats_event(struct cpu *c, const char *group, const char *name)

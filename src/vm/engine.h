@@ -29,7 +29,13 @@ struct engine {
 	/* Runs guest code until an exit. Returns 0 (exit filled in) or -1. */
 	int (*run)(struct vcpu *vcpu, struct vcpu_exit *exit);
 	void (*get_state)(struct vcpu *vcpu, struct cpu_state *s);
+	/* Cached translations (TLB, shadow) are dropped as writing CR0, CR3
+	 * and CR4 would: only if they change. After the VMM itself changed
+	 * page tables in guest RAM, it calls flush_tlb. */
 	void (*set_state)(struct vcpu *vcpu, const struct cpu_state *s);
+	/* Drops cached translations of one guest-linear page, or all of them
+	 * (global ones too). For PV TLB-flush hypercalls; NULL: not supported. */
+	void (*flush_tlb)(struct vcpu *vcpu, uint32_t lin, bool all);
 	/* Software engines: is the guest accepting interrupts (IF=1, no
 	 * interrupt shadow)? The kvm engine answers from struct kvm_run. */
 	bool (*irq_window_open)(struct vcpu *vcpu);

@@ -65,6 +65,14 @@ static void interp_set_state(struct vcpu *vcpu, const struct cpu_state *s)
 	cpu_set_state(vcpu->priv, s);
 }
 
+static void interp_flush_tlb(struct vcpu *vcpu, uint32_t lin, bool all)
+{
+	if (all)
+		tlb_flush(vcpu->priv);
+	else
+		tlb_flush_page(vcpu->priv, lin);
+}
+
 static bool interp_irq_window_open(struct vcpu *vcpu)
 {
 	return cpu_irq_window_open(vcpu->priv);
@@ -80,5 +88,6 @@ const struct engine engine_interp = {
 	.run = interp_run,
 	.get_state = interp_get_state,
 	.set_state = interp_set_state,
+	.flush_tlb = interp_flush_tlb,
 	.irq_window_open = interp_irq_window_open,
 };
