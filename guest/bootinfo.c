@@ -89,4 +89,5 @@ void print_banner(void)
 	memcpy(vendor + 8, &c, 4);
 	vendor[12] = 0;
 	kprintf("cpu: vendor=\"%s\" max_leaf=%u\n", vendor, a);
+	kprintf("# pv: %s\n", pv_active ? "ringvm paravirtual ABI in use" : "off (full virtualization path)");
 }

@@ -64,7 +64,17 @@ isr_common:
 	popfl
 	lret $4                 /* EIP, CS, then drop EFLAGS */
 #else
-	iret
+	/* Paravirtual, a return to ring 3 is the VMM's iret hypercall: the
+	 * frame is EAX then what IRET would pop (pv.c checks the numbers). */
+	testl $3, 4(%esp)       /* the frame's CS: RPL 3? */
+	jz 1f
+	cmpl $0, pv_active
+	je 1f
+	pushl %eax
+	movl $14, %eax          /* RINGVM_HC_IRET */
+	outl %eax, $0xe4        /* RINGVM_PV_PORT; returns only if refused */
+	popl %eax
+1:	iret
 #endif
 
 	.section .rodata

@@ -45,15 +45,15 @@ static void smoke_tests(void)
 	/* Each HLT returns on an interrupt; the count bounds the wait. */
 	uint32_t n = 0;
 	while (ticks < 5 && n < 50) {
-		sti_hlt();
+		irq_on_halt();
 		n++;
 	}
-	cli();
+	irq_off();
 	test_result("smoke.pic_pit", ticks >= 5, "%u IRQ 0 ticks after %u HLTs, want 5", ticks, n);
 
 	uint32_t before = ticks;
-	sti_hlt();
-	cli();
+	irq_on_halt();
+	irq_off();
 	test_result("smoke.hlt", ticks > before, "HLT returned without a timer tick (%u -> %u)",
 		    before, ticks);
 }
@@ -64,6 +64,7 @@ void smoke_boot(uint32_t magic, uint32_t mbi_phys)
 	if (!cmdline_has("smoke"))
 		return;
 	serial_init();
+	pv_init();
 	print_banner();
 	gdt_init();
 	idt_init();

@@ -61,23 +61,25 @@ enum ringvm_hypercall {
 	RINGVM_HC_LOAD_TR = 9,	     /* EBX selector of an available 32-bit TSS (LTR) */
 	RINGVM_HC_SET_KSTACK = 10,   /* EBX SS0, ECX ESP0 of the current TSS */
 	RINGVM_HC_SET_CR3 = 11,	     /* EBX page directory, guest-physical (MOV CR3) */
-	RINGVM_HC_MMU_UPDATE = 12,   /* EBX list of struct ringvm_pv_mmu_op, ECX count,
-					EDX linear page to flush after, or RINGVM_FLUSH_* */
+	RINGVM_HC_MMU_UPDATE = 12,   /* EBX list of struct ringvm_pv_mmu_op, ECX count -> count */
 	RINGVM_HC_TLB_FLUSH = 13,    /* EBX linear address, or RINGVM_FLUSH_ALL (INVLPG) */
 	RINGVM_HC_IRET = 14,	     /* EBX struct ringvm_pv_iret_frame: to CPL 3 only */
 	RINGVM_HC_READ_STATE = 15,   /* EBX struct ringvm_pv_sysregs to fill (SGDT...) */
 	RINGVM_HC_COUNT
 };
 
-#define RINGVM_FLUSH_NONE 0xffffffffu /* MMU_UPDATE EDX: no flush */
-#define RINGVM_FLUSH_ALL 0xfffffffeu  /* MMU_UPDATE EDX, TLB_FLUSH EBX: everything */
+#define RINGVM_FLUSH_ALL 0xffffffffu /* TLB_FLUSH EBX: every translation */
 
-/* One page-table write (Xen's mmu_update): *pte_gpa = val. pte_gpa must be
- * 4-byte aligned and in guest RAM. */
+/* One entry of a RINGVM_HC_MMU_UPDATE batch (Xen's mmu_update): a
+ * page-table write *pte_gpa = val, pte_gpa 4-byte aligned and in guest
+ * RAM; or, with pte_gpa = RINGVM_MMU_INVLPG, a TLB flush of the linear
+ * page val. Entries run in order; the whole batch is checked first and
+ * nothing is done if one entry is bad. */
 struct ringvm_pv_mmu_op {
 	uint32_t pte_gpa;
 	uint32_t val;
 };
+#define RINGVM_MMU_INVLPG 1u
 
 /* What RINGVM_HC_IRET pops: a return to CPL 3 (Xen's iret). CS and SS must
  * be DPL 3 code and writable data selectors with RPL 3; EFLAGS.IOPL, VM

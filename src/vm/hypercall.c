@@ -122,9 +122,10 @@ int pv_check_descriptor(uint32_t lo, uint32_t hi, bool in_ldt)
 	if (!present)
 		return 0; /* the CPU never loads it */
 	if (s) {
-		/* The LDT is the user processes' table: a DPL 0 segment there
-		 * would be kernel privilege handed to user code. */
-		return in_ldt && dpl != 3 ? -RINGVM_EINVAL : 0;
+		/* The LDT is the user processes' table: code there runs at
+		 * DPL 3 (a DPL 0 data segment is unusable from ring 3 anyway). */
+		bool code = type & 8;
+		return in_ldt && code && dpl != 3 ? -RINGVM_EINVAL : 0;
 	}
 	if (in_ldt)
 		return -RINGVM_EINVAL; /* no system descriptors or gates in an LDT */
@@ -344,8 +345,7 @@ static int32_t hc_load_tr(struct hc *h, uint32_t sel)
 static int32_t hc_set_kstack(struct hc *h, uint32_t ss0, uint32_t esp0)
 {
 	const struct seg *tr = &h->s.tr;
-	if (!tr->present || tr->s || (tr->type & 7) != 1 || !(tr->type & 8) ||
-	    tr->limit < TSS32_MIN_LIMIT)
+	if (!tr->present || tr->s || (tr->type | 2) != 0xb || tr->limit < TSS32_MIN_LIMIT)
 		return -RINGVM_EINVAL; /* no 32-bit TSS loaded */
 	if (ss0 > 0xffff || (ss0 & 3))
 		return -RINGVM_EINVAL;
@@ -372,6 +372,8 @@ static int32_t hc_set_cr3(struct hc *h, uint32_t cr3)
 
 int pv_check_pte_gpa(uint64_t ram_size, uint32_t pte_gpa)
 {
+	if (pte_gpa == RINGVM_MMU_INVLPG)
+		return 0;
 	if (pte_gpa & 3)
 		return -RINGVM_EINVAL;
 	if ((uint64_t)pte_gpa + 4 > ram_size)
@@ -381,15 +383,13 @@ int pv_check_pte_gpa(uint64_t ram_size, uint32_t pte_gpa)
 
 static int32_t flush(struct hc *h, uint32_t lin)
 {
-	if (lin == RINGVM_FLUSH_NONE)
-		return 0;
 	if (!h->vcpu->engine->flush_tlb)
 		return -RINGVM_ENOSYS;
 	h->vcpu->engine->flush_tlb(h->vcpu, lin, lin == RINGVM_FLUSH_ALL);
 	return 0;
 }
 
-static int32_t hc_mmu_update(struct hc *h, uint32_t list, uint32_t count, uint32_t flush_lin)
+static int32_t hc_mmu_update(struct hc *h, uint32_t list, uint32_t count)
 {
 	static struct ringvm_pv_mmu_op ops[RINGVM_PV_MMU_BATCH_MAX];
 	if (count > RINGVM_PV_MMU_BATCH_MAX)
@@ -403,10 +403,15 @@ static int32_t hc_mmu_update(struct hc *h, uint32_t list, uint32_t count, uint32
 		if (r < 0)
 			return r;
 	}
-	for (uint32_t i = 0; i < count; i++)
-		memcpy(h->vm->ram + ops[i].pte_gpa, &ops[i].val, 4);
-	r = flush(h, flush_lin);
-	return r < 0 ? r : (int32_t)count;
+	if (count && !h->vcpu->engine->flush_tlb)
+		return -RINGVM_ENOSYS;
+	for (uint32_t i = 0; i < count; i++) {
+		if (ops[i].pte_gpa == RINGVM_MMU_INVLPG)
+			flush(h, ops[i].val);
+		else
+			memcpy(h->vm->ram + ops[i].pte_gpa, &ops[i].val, 4);
+	}
+	return (int32_t)count;
 }
 
 /* Loads a segment register of the user context RINGVM_HC_IRET returns to:
@@ -485,7 +490,7 @@ static int32_t hc_read_state(struct hc *h, uint32_t buf)
 static int32_t dispatch(struct hc *h, uint32_t nr)
 {
 	const uint32_t *g = h->s.gpr;
-	uint32_t b = g[R_EBX], c = g[R_ECX], d = g[R_EDX];
+	uint32_t b = g[R_EBX], c = g[R_ECX];
 	switch (nr) {
 	case RINGVM_HC_VERSION:
 		return RINGVM_PV_VERSION;
@@ -515,9 +520,9 @@ static int32_t dispatch(struct hc *h, uint32_t nr)
 	case RINGVM_HC_SET_CR3:
 		return hc_set_cr3(h, b);
 	case RINGVM_HC_MMU_UPDATE:
-		return hc_mmu_update(h, b, c, d);
+		return hc_mmu_update(h, b, c);
 	case RINGVM_HC_TLB_FLUSH:
-		return flush(h, b == RINGVM_FLUSH_NONE ? RINGVM_FLUSH_ALL : b);
+		return flush(h, b);
 	case RINGVM_HC_IRET:
 		return hc_iret(h);
 	case RINGVM_HC_READ_STATE:

@@ -47,7 +47,8 @@ void hypercall_stats_flush(struct vm *vm);
 /* A descriptor (lo, hi) the guest wants in its GDT (in_ldt false) or LDT:
  * 0, or -RINGVM_EINVAL if it would give the guest what it does not own. */
 int pv_check_descriptor(uint32_t lo, uint32_t hi, bool in_ldt);
-/* One page-table write: 0, -RINGVM_EFAULT (outside RAM) or -RINGVM_EINVAL (unaligned). */
+/* A batch entry's pte_gpa: 0 (a PTE in RAM, or RINGVM_MMU_INVLPG),
+ * -RINGVM_EFAULT (outside RAM) or -RINGVM_EINVAL (unaligned). */
 int pv_check_pte_gpa(uint64_t ram_size, uint32_t pte_gpa);
 /* pvclock scale for a TSC of tsc_hz: ns = ((ticks << shift) * mul) >> 32. */
 void pv_clock_scale(uint64_t tsc_hz, uint32_t *mul, int8_t *shift);
