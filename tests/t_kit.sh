@@ -19,9 +19,11 @@ check_kit() {
 	fi
 }
 
+# nopv: the full-virtualization path everywhere, so that every engine's
+# PASS set can be compared with QEMU's (tests/t_pv.sh runs the PV path).
 for mode in full smoke; do
-	append=""
-	[ $mode = smoke ] && append=smoke
+	append=nopv
+	[ $mode = smoke ] && append="smoke nopv"
 	ref=""
 	if qemu_usable; then
 		timeout 300 qemu-system-i386 -kernel "$KIT" -append "$append" $QEMU_ARGS >"$TMP/qemu.$mode" 2>&1 </dev/null

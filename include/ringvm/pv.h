@@ -118,7 +118,8 @@ struct ringvm_pv_clock {
  * (1 = interrupts off): the guest writes it with a plain store. While it is
  * 1 the VMM holds interrupts back and sets irq_pending; after clearing it
  * the guest checks irq_pending and calls RINGVM_HC_EVENT only if it is set.
- * EFLAGS.IF itself stays 1 outside interrupt handlers.
+ * EFLAGS.IF itself belongs to the VMM once the page is registered: it is 1
+ * outside interrupt handlers (HALT, EVENT and IRET set it).
  */
 struct ringvm_pv_shared {
 	volatile uint8_t irq_masked;  /* guest writes */

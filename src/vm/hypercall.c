@@ -269,6 +269,7 @@ static int32_t hc_halt(struct hc *h)
 	struct ringvm_pv_shared *sh = shared(h->vm);
 	if (sh)
 		sh->irq_masked = 0; /* like "sti; hlt": no wake-up lost in between */
+	h->s.eflags |= EFLAGS_IF; /* the VMM's own flag: on outside interrupt handlers */
 	h->halt = true;
 	return 0;
 }
@@ -506,7 +507,11 @@ static int32_t dispatch(struct hc *h, uint32_t nr)
 	case RINGVM_HC_SET_SHARED:
 		return hc_set_shared(h, b);
 	case RINGVM_HC_EVENT:
-		return 0; /* the engine delivers the event when the guest resumes */
+		/* The engine delivers the event when the guest resumes. A
+		 * kernel that returned from a handler with POPF (which cannot
+		 * restore IF where it does not trap) gets EFLAGS.IF back here. */
+		h->s.eflags |= EFLAGS_IF;
+		return 0;
 	case RINGVM_HC_SET_IDT:
 		return hc_set_dtr(h, &h->s.idtr, b, c, false);
 	case RINGVM_HC_SET_GDT:
@@ -535,6 +540,7 @@ static int32_t dispatch(struct hc *h, uint32_t nr)
 bool hypercall_handle(struct vcpu *vcpu)
 {
 	struct hc h = { .vcpu = vcpu, .vm = vcpu->vm };
+	uint64_t t0 = h.vm->cfg.stats ? host_ns() : 0;
 	vcpu->hypercall = false;
 	vcpu->engine->get_state(vcpu, &h.s);
 	uint32_t nr = h.s.gpr[R_EAX];
@@ -554,6 +560,7 @@ bool hypercall_handle(struct vcpu *vcpu)
 	vcpu->engine->set_state(vcpu, &h.s);
 	if (h.halt)
 		clock_update(&h); /* a halt is a good moment to resynchronise */
+	stats_exit(&h.vm->stats, EXIT_HYPERCALL, h.vm->cfg.stats ? host_ns() - t0 : 0);
 	return h.halt;
 }
 

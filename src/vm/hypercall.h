@@ -26,8 +26,12 @@ struct pv {
 	char why[96];			     /* the shutdown message */
 };
 
-/* Handles the pending hypercall. Returns true if the guest asked to halt
- * until an event (the run loop then waits as for HLT). */
+/* Handles the pending hypercall (counted as an EXIT_HYPERCALL). Returns
+ * true if the guest asked to halt until an event: the caller then waits as
+ * for HLT (EFLAGS.IF is on). Software engines may call it themselves, right
+ * where they saw the doorbell, instead of leaving to the run loop: it uses
+ * only the engine's get_state/set_state/flush_tlb, guest RAM, the console
+ * and vm_request_stop. */
 bool hypercall_handle(struct vcpu *vcpu);
 
 /* The virtual IF: false while the guest has interrupts masked in its shared

@@ -155,8 +155,7 @@ static void handle_exit(struct vcpu *vcpu, struct vcpu_exit *ex)
 		vm_request_stop(vm, RINGVM_EXIT_GUEST_DEAD, "the engine cannot continue");
 		break;
 	case EXIT_HYPERCALL:
-		stats_exit(&vm->stats, EXIT_HYPERCALL, 0);
-		break; /* handled after the switch: another exit may also carry one */
+		break; /* handled (and counted) after the switch */
 	default:
 		stats_exit(&vm->stats, ex->reason, 0);
 		break;
@@ -169,10 +168,7 @@ static void handle_exit(struct vcpu *vcpu, struct vcpu_exit *ex)
 static void pv_call(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
-	uint64_t t0 = vm->cfg.stats ? host_ns() : 0;
 	bool halt = hypercall_handle(vcpu);
-	if (vm->cfg.stats)
-		vm->stats.exit_ns[EXIT_HYPERCALL] += host_ns() - t0;
 	if (halt && !vm->stop && !vcpu_irq_pending(vcpu))
 		halt_wait(vm);
 }

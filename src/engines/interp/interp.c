@@ -43,6 +43,15 @@ static int interp_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 	uint64_t before = c->insns;
 	c->halted = vcpu->halted;
 	int r = cpu_run(c, UINT64_MAX / 2);
+	/* Hypercalls are handled here, not in the run loop: an emulator's
+	 * exit is a function call, so a hypercall need cost no more. */
+	while (r == EXIT_HYPERCALL && !vcpu->vm->stop && !vcpu->vm->kick) {
+		if (hypercall_handle(vcpu)) {
+			r = EXIT_HLT; /* HALT: the run loop waits as for HLT */
+			break;
+		}
+		r = cpu_run(c, UINT64_MAX / 2);
+	}
 	vcpu->vm->stats.guest_insns += c->insns - before;
 	vcpu->halted = c->halted;
 	if (r < 0 || r >= EXIT_REASON_COUNT) {

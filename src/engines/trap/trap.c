@@ -362,7 +362,9 @@ static int settle(struct trap *t)
 		case EXIT_HLT:
 			return EXIT_HLT;
 		case EXIT_HYPERCALL:
-			return EXIT_HYPERCALL;
+			if (hypercall_handle(t->vcpu))
+				return EXIT_HLT; /* the run loop waits as for HLT */
+			break;
 		default:
 			snprintf(t->msg, sizeof t->msg, "%s", c->errmsg);
 			return r;
@@ -556,10 +558,16 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 	if (!done) {
 		int er = emulate_one(t);
 		if (er == EXIT_HYPERCALL) {
-			/* The dispatcher runs in the run loop, not in this
-			 * handler: it may change any state (CR3, segments). */
-			fill_exit(t, er);
-			return NATIVE_EXIT;
+			/* Dispatched right here: this handler runs only while
+			 * guest code owned the CPU, so no VMM code was
+			 * interrupted and the dispatcher (state, guest RAM, the
+			 * console's write(2)) is as safe as the device code
+			 * emulate_one already runs. A halt leaves for the run
+			 * loop, which waits as for HLT. */
+			if (hypercall_handle(t->vcpu) || vm->stop) {
+				fill_exit(t, vm->stop ? EXIT_IO : EXIT_HLT);
+				return NATIVE_EXIT;
+			}
 		}
 		if (er == EXIT_HLT || er == EXIT_SHUTDOWN || er == EXIT_ERROR) {
 			if (er != EXIT_HLT)
