@@ -56,6 +56,19 @@ static void smoke_tests(void)
 	irq_off();
 	test_result("smoke.hlt", ticks > before, "HLT returned without a timer tick (%u -> %u)",
 		    before, ticks);
+
+	/* Paravirtual only: the doorbell answers, and refuses what it must
+	 * (this is the kvm engine's hypercall test: paging off there). */
+	if (pv_active) {
+		int32_t v = pv_call(RINGVM_HC_VERSION, 0, 0, 0);
+		int32_t nosys = pv_call(9999, 0, 0, 0);
+		int32_t fault = pv_call(RINGVM_HC_CONSOLE_WRITE, 0xF0000000u, 16, 0);
+		int32_t big = pv_call(RINGVM_HC_MMU_UPDATE, 0x1000, 0x100000, 0);
+		test_result("smoke.pv", v == RINGVM_PV_VERSION && nosys == -RINGVM_ENOSYS &&
+						fault == -RINGVM_EFAULT && big == -RINGVM_E2BIG,
+			    "version %d, unknown call %d, console outside RAM %d, huge batch %d", (int)v,
+			    (int)nosys, (int)fault, (int)big);
+	}
 }
 
 void smoke_boot(uint32_t magic, uint32_t mbi_phys)
