@@ -64,10 +64,21 @@ static void smoke_tests(void)
 		int32_t nosys = pv_call(9999, 0, 0, 0);
 		int32_t fault = pv_call(RINGVM_HC_CONSOLE_WRITE, 0xF0000000u, 16, 0);
 		int32_t big = pv_call(RINGVM_HC_MMU_UPDATE, 0x1000, 0x100000, 0);
+		/* The pvclock against 5 PIT ticks at 100 Hz (50 ms). */
+		uint32_t t = ticks;
+		while (ticks == t)
+			irq_on_halt();
+		uint64_t a = pv_clock_ns();
+		t = ticks;
+		while (ticks - t < 5)
+			irq_on_halt();
+		uint32_t ms = (uint32_t)udivmod64(pv_clock_ns() - a, 1000000, NULL);
 		test_result("smoke.pv", v == RINGVM_PV_VERSION && nosys == -RINGVM_ENOSYS &&
-						fault == -RINGVM_EFAULT && big == -RINGVM_E2BIG,
-			    "version %d, unknown call %d, console outside RAM %d, huge batch %d", (int)v,
-			    (int)nosys, (int)fault, (int)big);
+						fault == -RINGVM_EFAULT && big == -RINGVM_E2BIG && ms >= 30 &&
+						ms <= 100,
+			    "version %d, unknown call %d, console outside RAM %d, huge batch %d, "
+			    "pvclock %u ms for 5 ticks (want 30..100)",
+			    (int)v, (int)nosys, (int)fault, (int)big, ms);
 	}
 }
 

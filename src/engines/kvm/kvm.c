@@ -215,6 +215,14 @@ static void kvm_get_state(struct vcpu *vcpu, struct cpu_state *s)
 	s->cr3 = (uint32_t)sr.cr3;
 	s->cr4 = (uint32_t)sr.cr4;
 	s->efer = sr.efer;
+	/* The guest's TSC (KVM offsets it from the host's): the pvclock
+	 * record the PV dispatcher publishes is in guest TSC ticks. */
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr = { .nmsrs = 1 }, .e = { .index = 0x10 /* IA32_TIME_STAMP_COUNTER */ } };
+	if (ioctl(p->vcpu_fd, KVM_GET_MSRS, &m) == 1)
+		s->tsc = m.e.data;
 }
 
 static void kvm_set_state(struct vcpu *vcpu, const struct cpu_state *s)
