@@ -166,6 +166,7 @@ void tests_sensitive(void);
 void tests_timer(void);
 void tests_user(void);
 void tests_pv(void);
+void tests_kvmclock(void);
 void bench_run(void);
 
 #endif

@@ -32,5 +32,6 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	tests_timer();
 	tests_user();
 	tests_pv();
+	tests_kvmclock();
 	tests_finish();
 }

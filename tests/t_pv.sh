@@ -92,6 +92,22 @@ fi
 run_vm "$TMP/smoke" $ASAN_RINGVM run --engine interp --append smoke
 check_pv pv.smoke.interp_asan "$TMP/smoke"
 
+# KVM's paravirtual clock for Linux (kvm_para.c), read by the kit the way
+# Linux's kvm-clock reads it, on the software engines.
+for e in interp trap; do
+	vmm=$ASAN_RINGVM
+	if [ $e = trap ]; then
+		$RINGVM engines | grep -q '^trap .*available' || continue
+		vmm=$RINGVM
+	fi
+	run_vm "$TMP/kc" $vmm run --engine $e --append "kvmclock only=kvmclock"
+	if grep -qaE '^SUMMARY passed=4 failed=0' "$TMP/kc"; then
+		expect_status pv.kvmclock.$e "$TMP/kc" 1
+	else
+		fail pv.kvmclock.$e "status $rc: $(grep -aE '^(FAIL|SUMMARY|# kvmclock)' "$TMP/kc" | tr '\n' '|')"
+	fi
+done
+
 # QEMU has no ringvm ABI: the same kit binary takes its full-virtualization
 # path there and passes everything.
 if qemu_usable; then

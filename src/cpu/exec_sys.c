@@ -324,7 +324,10 @@ H(h_rdmsr)
 	case MSR_SYSENTER_CS: v = c->sysenter_cs; break;
 	case MSR_SYSENTER_ESP: v = c->sysenter_esp; break;
 	case MSR_SYSENTER_EIP: v = c->sysenter_eip; break;
-	default: cpu_raise(c, EXC_GP, 0);
+	default:
+		/* KVM's paravirtual MSRs (kvm-clock), src/vm/kvm_para.c */
+		if (!c->vcpu || !kvm_para_rdmsr(c->vcpu->vm, c->r.r32[R_ECX], &v))
+			cpu_raise(c, EXC_GP, 0);
 	}
 	c->r.r32[R_EAX] = (uint32_t)v;
 	c->r.r32[R_EDX] = (uint32_t)(v >> 32);
@@ -341,7 +344,9 @@ H(h_wrmsr)
 	case MSR_SYSENTER_CS: c->sysenter_cs = (uint32_t)v; break;
 	case MSR_SYSENTER_ESP: c->sysenter_esp = (uint32_t)v; break;
 	case MSR_SYSENTER_EIP: c->sysenter_eip = (uint32_t)v; break;
-	default: cpu_raise(c, EXC_GP, 0);
+	default:
+		if (!c->vcpu || !kvm_para_wrmsr(c->vcpu->vm, c->r.r32[R_ECX], v, tsc_read(c)))
+			cpu_raise(c, EXC_GP, 0);
 	}
 	NEXT(c, i);
 }

@@ -65,6 +65,8 @@ void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 	(void)sub;
 	if (pv_cpuid(leaf, out))
 		return; /* ringvm's hypervisor leaves: the PV ABI (src/vm/hypercall.c) */
+	if (kvm_para_cpuid(leaf, out))
+		return; /* KVM's, for Linux guests (src/vm/kvm_para.c) */
 	out[0] = out[1] = out[2] = out[3] = 0;
 	switch (leaf) {
 	case 0:

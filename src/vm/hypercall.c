@@ -223,6 +223,12 @@ static uint64_t tsc_hz(void)
 	return hz;
 }
 
+void pv_clock_now(struct vm *vm, uint64_t *system_ns, uint32_t *mul, int8_t *shift)
+{
+	pv_clock_scale(tsc_hz(), mul, shift);
+	*system_ns = host_ns() - vm->stats.start_ns;
+}
+
 /* Refreshes the pvclock record: version odd while the fields change. */
 static void clock_update(struct hc *h)
 {
@@ -232,11 +238,12 @@ static void clock_update(struct hc *h)
 	volatile struct ringvm_pv_clock *c = &sh->clock;
 	uint32_t mul;
 	int8_t shift;
-	pv_clock_scale(tsc_hz(), &mul, &shift);
+	uint64_t ns;
 	c->version = c->version | 1;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	pv_clock_now(h->vm, &ns, &mul, &shift);
 	c->tsc_timestamp = h->s.tsc;
-	c->system_ns = host_ns() - h->vm->stats.start_ns;
+	c->system_ns = ns;
 	c->tsc_to_system_mul = mul;
 	c->tsc_shift = shift;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

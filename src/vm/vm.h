@@ -13,6 +13,7 @@
 #include "bus.h"
 #include "engine.h"
 #include "hypercall.h"
+#include "kvm_para.h"
 #include "stats.h"
 
 /* Guest RAM starts at guest-physical 0 and must stay below the 32-bit
@@ -49,6 +50,7 @@ struct vm {
 	struct devices *dev;
 	struct stats stats;
 	struct pv pv; /* paravirtual ABI state (hypercall.c) */
+	struct kvm_para kvm_para; /* KVM's PV interface for Linux (kvm_para.c) */
 
 	/* Set by a device (debug-exit, reset) or the run loop to end the run. */
 	bool stop;

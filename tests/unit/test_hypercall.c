@@ -350,6 +350,41 @@ static void test_random(void)
 	CHECK("hc.random_calls", bad == 0, "%u calls gave undocumented results or privilege", bad);
 }
 
+/* KVM's paravirtual clock (kvm_para.c): leaves, MSRs, records. */
+static void test_kvm_para(void)
+{
+	reset_guest();
+	uint32_t out[4];
+	bool sig = kvm_para_cpuid(0x40000100u, out) && out[0] == 0x40000101u &&
+		   !memcmp(&out[1], "KVMKVMKVM\0\0\0", 12);
+	bool feat = kvm_para_cpuid(0x40000101u, out) && (out[0] & KVM_PARA_F_CLOCKSOURCE2) &&
+		    (out[0] & KVM_PARA_F_CLOCKSOURCE_STABLE);
+	bool range = !kvm_para_cpuid(0x400000ffu, out) && !kvm_para_cpuid(0x40000200u, out);
+	CHECK("kvm_para.cpuid", sig && feat && range, "signature %d features %d range %d", sig, feat, range);
+
+	uint64_t v = 1;
+	CHECK("kvm_para.other_msrs", !kvm_para_rdmsr(&vm, 0x4b564d02u, &v) && !kvm_para_wrmsr(&vm, 0x10, 0, 0),
+	      "an MSR that is not kvm-clock's was claimed");
+	CHECK("kvm_para.system_time_outside_ram",
+	      !kvm_para_wrmsr(&vm, MSR_KVM_SYSTEM_TIME_NEW, MEM | 1, 0) &&
+		      !kvm_para_wrmsr(&vm, MSR_KVM_SYSTEM_TIME_NEW, (MEM - 16) | 1, 0) &&
+		      !kvm_para_wrmsr(&vm, MSR_KVM_SYSTEM_TIME_NEW, 0x5002 | 1, 0) &&
+		      !kvm_para_wrmsr(&vm, MSR_KVM_WALL_CLOCK_NEW, MEM - 4, 0),
+	      "a record outside RAM (or unaligned) was taken");
+	CHECK("kvm_para.system_time", kvm_para_wrmsr(&vm, MSR_KVM_SYSTEM_TIME_NEW, 0x5000 | 1, 123456) &&
+					      rd32(0x5000) == 2 && rd32(0x5008) == 123456 &&
+					      rd32(0x5018) != 0 && (vm.ram[0x501d] & 1) &&
+					      kvm_para_rdmsr(&vm, MSR_KVM_SYSTEM_TIME_NEW, &v) && v == (0x5000 | 1),
+	      "version %u tsc %u mul %u flags %u msr %llx", rd32(0x5000), rd32(0x5008), rd32(0x5018),
+	      vm.ram[0x501d], (unsigned long long)v);
+	CHECK("kvm_para.disable", kvm_para_wrmsr(&vm, MSR_KVM_SYSTEM_TIME_NEW, MEM + 0x1000, 0),
+	      "disabling (bit 0 clear) with any address must be accepted");
+	CHECK("kvm_para.wall_clock", kvm_para_wrmsr(&vm, MSR_KVM_WALL_CLOCK_NEW, 0x5100, 0) &&
+					     rd32(0x5100) == 2 && rd32(0x5104) > 1577836800u &&
+					     rd32(0x5108) < 1000000000u,
+	      "version %u sec %u nsec %u", rd32(0x5100), rd32(0x5104), rd32(0x5108));
+}
+
 int main(void)
 {
 	struct vm_config cfg = { .mem_size = MEM };
@@ -363,6 +398,7 @@ int main(void)
 	test_walk();
 	test_calls();
 	test_random();
+	test_kvm_para();
 	vm_destroy(&vm);
 	CHECK_DONE();
 }

@@ -88,16 +88,25 @@ static void seg_from_kvm(struct seg *s, const struct kvm_segment *k)
 			   .db = k->db, .g = k->g, .avl = k->avl, .unusable = k->unusable };
 }
 
-/* ringvm's PV leaves replace KVM's own at 0x40000000 (its paravirtual
- * interface for Linux is a later step): the same guest then finds the same
- * ABI under every engine. cap: entries the array has room for. */
+/* ringvm's PV leaves take 0x40000000, as on the other engines, and the
+ * host KVM's own leaves (its paravirtual interface for Linux) move to
+ * 0x40000100, where the software engines have theirs (kvm_para.h): Linux,
+ * and KVM itself, look for the signature every 0x100. cap: entries the
+ * array has room for. */
 static void pv_cpuid_entries(struct kvm_cpuid2 *c, uint32_t cap)
 {
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < c->nent; i++)
-		if (c->entries[i].function < RINGVM_PV_CPUID_BASE ||
-		    c->entries[i].function > RINGVM_PV_CPUID_BASE + 0xff)
-			c->entries[k++] = c->entries[i];
+	for (uint32_t i = 0; i < c->nent; i++) {
+		uint32_t f = c->entries[i].function;
+		if (f >= KVM_PARA_CPUID_BASE && f <= KVM_PARA_CPUID_BASE + 0xff)
+			continue; /* none expected: the moved ones take these */
+		if (f >= RINGVM_PV_CPUID_BASE && f <= RINGVM_PV_CPUID_BASE + 0xff) {
+			c->entries[i].function = f + 0x100;
+			if (f == RINGVM_PV_CPUID_BASE && c->entries[i].eax >= f)
+				c->entries[i].eax += 0x100; /* the highest leaf, moved too */
+		}
+		c->entries[k++] = c->entries[i];
+	}
 	for (uint32_t leaf = RINGVM_PV_CPUID_BASE; leaf <= RINGVM_PV_CPUID_INFO && k < cap; leaf++) {
 		uint32_t out[4];
 		pv_cpuid(leaf, out);
