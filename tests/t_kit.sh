@@ -49,7 +49,7 @@ for mode in full smoke; do
 done
 
 # The embedded guest is the same file as build/guest/kit.elf.
-run_vm "$TMP/file" $RINGVM run --engine interp --kernel "$KIT" --append smoke
+run_vm "$TMP/file" $RINGVM run --engine interp --kernel "$KIT" --append "smoke nopv"
 check_kit kit.smoke.from_file "$TMP/file" "$TMP/interp.smoke"
 
 # A halted guest sleeps in the VMM instead of spinning: timer.rate waits one
