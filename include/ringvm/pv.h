@@ -11,7 +11,8 @@
  * PC (QEMU, real hardware) and must use the instructions themselves.
  *
  * A hypercall: EAX = call number, arguments in EBX, ECX, EDX, ESI, EDI,
- * then `out %eax, $RINGVM_PV_PORT` from CPL 0. The result comes back in
+ * then `out %eax, $RINGVM_PV_PORT` from CPL 0 (only a 32-bit OUT rings: IN
+ * and 8/16-bit accesses are unclaimed port accesses). The result comes back in
  * EAX: >= 0 on success (0 unless the call says otherwise), or a negative
  * RINGVM_E* code. Other registers are preserved. The port doorbell is the
  * one instruction every engine turns into a VMM call: the emulator executes
