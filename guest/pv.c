@@ -4,7 +4,8 @@
 #include "kit.h"
 
 /* isr.S spells these two as numbers. */
-_Static_assert(RINGVM_HC_IRET == 14 && RINGVM_PV_PORT == 0xe4, "isr.S's iret hypercall");
+_Static_assert(RINGVM_HC_IRET == 14 && RINGVM_HC_EVENT == 5 && RINGVM_PV_PORT == 0xe4,
+	       "isr.S's hypercalls");
 
 int pv_active;
 volatile struct ringvm_pv_shared *pv_shared;

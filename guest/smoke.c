@@ -73,12 +73,24 @@ static void smoke_tests(void)
 		while (ticks - t < 5)
 			irq_on_halt();
 		uint32_t ms = (uint32_t)udivmod64(pv_clock_ns() - a, 1000000, NULL);
+		/* The virtual IF: a tick is held while it is off, taken at once
+		 * when it is back on (through the event call). */
+		irq_off();
+		t = ticks;
+		uint64_t start = rdtsc();
+		while (!pv_shared->irq_pending && rdtsc() - start < 4000000000ull)
+			;
+		uint32_t held = ticks - t, pending = pv_shared->irq_pending;
+		irq_on();
+		uint32_t taken = ticks - t;
+		irq_off();
 		test_result("smoke.pv", v == RINGVM_PV_VERSION && nosys == -RINGVM_ENOSYS &&
 						fault == -RINGVM_EFAULT && big == -RINGVM_E2BIG && ms >= 30 &&
-						ms <= 100,
+						ms <= 100 && pending && !held && taken >= 1,
 			    "version %d, unknown call %d, console outside RAM %d, huge batch %d, "
-			    "pvclock %u ms for 5 ticks (want 30..100)",
-			    (int)v, (int)nosys, (int)fault, (int)big, ms);
+			    "pvclock %u ms for 5 ticks (want 30..100), masked: pending %u held %u "
+			    "(want 1, 0), unmasked: %u ticks (want >= 1)",
+			    (int)v, (int)nosys, (int)fault, (int)big, ms, pending, held, taken);
 	}
 }
 
