@@ -39,6 +39,12 @@ struct engine {
 	/* Software engines: is the guest accepting interrupts (IF=1, no
 	 * interrupt shadow)? The kvm engine answers from struct kvm_run. */
 	bool (*irq_window_open)(struct vcpu *vcpu);
+	/* The engine honours the PV doorbell: when vcpu_pio sets
+	 * vcpu->hypercall it stops right after that OUT, before any interrupt,
+	 * and calls hypercall_handle or reports EXIT_HYPERCALL. Without it the
+	 * doorbell is an unclaimed port, and a PV guest's first call fails
+	 * (it then stays on its full-virtualization path). */
+	bool hypercalls;
 };
 
 /* The table of engines built in, in order of preference when all else is

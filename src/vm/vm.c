@@ -91,7 +91,8 @@ static uint64_t exit_clock(const struct vm *vm)
 void vcpu_pio(struct vcpu *vcpu, uint16_t port, uint8_t *data, unsigned size, bool is_write)
 {
 	struct vm *vm = vcpu->vm;
-	if (port == RINGVM_PV_PORT && size == 4 && is_write) {
+	if (port == RINGVM_PV_PORT && size == 4 && is_write && vcpu->engine &&
+	    vcpu->engine->hypercalls) {
 		/* The hypercall doorbell: no device, the registers are the message. */
 		vcpu->hypercall = true;
 		return;

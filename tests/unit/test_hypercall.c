@@ -26,6 +26,7 @@ static void fake_flush(struct vcpu *v, uint32_t lin, bool all)
 
 static const struct engine fake = {
 	.name = "fake", .get_state = fake_get, .set_state = fake_set, .flush_tlb = fake_flush,
+	.hypercalls = true,
 };
 
 static struct vm vm;
@@ -350,6 +351,28 @@ static void test_random(void)
 	CHECK("hc.random_calls", bad == 0, "%u calls gave undocumented results or privilege", bad);
 }
 
+/* The doorbell: only a 32-bit OUT, only on an engine that honours it. */
+static void test_doorbell(void)
+{
+	uint8_t d[4] = { 0 };
+	vcpu.hypercall = false;
+	vcpu_pio(&vcpu, RINGVM_PV_PORT, d, 4, true);
+	bool rang = vcpu.hypercall;
+	vcpu.hypercall = false;
+	vcpu_pio(&vcpu, RINGVM_PV_PORT, d, 1, true);
+	vcpu_pio(&vcpu, RINGVM_PV_PORT, d, 4, false);
+	bool other_sizes = vcpu.hypercall;
+	static const struct engine plain = { .name = "plain", .get_state = fake_get, .set_state = fake_set };
+	vcpu.engine = &plain;
+	vcpu_pio(&vcpu, RINGVM_PV_PORT, d, 4, true);
+	bool plain_rang = vcpu.hypercall;
+	vcpu.engine = &fake;
+	vcpu.hypercall = false;
+	CHECK("hc.doorbell", rang && !other_sizes && !plain_rang,
+	      "32-bit OUT rang %d, other accesses %d, engine without hypercalls %d", rang, other_sizes,
+	      plain_rang);
+}
+
 /* KVM's paravirtual clock (kvm_para.c): leaves, MSRs, records. */
 static void test_kvm_para(void)
 {
@@ -398,6 +421,7 @@ int main(void)
 	test_walk();
 	test_calls();
 	test_random();
+	test_doorbell();
 	test_kvm_para();
 	vm_destroy(&vm);
 	CHECK_DONE();

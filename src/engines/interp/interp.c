@@ -99,4 +99,5 @@ const struct engine engine_interp = {
 	.set_state = interp_set_state,
 	.flush_tlb = interp_flush_tlb,
 	.irq_window_open = interp_irq_window_open,
+	.hypercalls = true,
 };

@@ -408,4 +408,5 @@ const struct engine engine_kvm = {
 	.set_state = kvm_set_state,
 	.flush_tlb = kvm_flush_tlb,
 	.irq_window_open = kvm_irq_window_open,
+	.hypercalls = true,
 };

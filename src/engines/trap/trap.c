@@ -768,4 +768,5 @@ const struct engine engine_trap = {
 	.set_state = trap_set_state,
 	.flush_tlb = trap_flush_tlb,
 	.irq_window_open = trap_irq_window_open,
+	.hypercalls = true,
 };
