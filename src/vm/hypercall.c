@@ -10,10 +10,13 @@
  * must be aligned and inside RAM, descriptors must not give the guest a
  * privilege it does not own, batches have a maximum length. A bad call
  * gets a negative error code in EAX and changes nothing.
+ *
+ * The large buffers are static: one vCPU, and hypercall_handle never runs
+ * twice at once (under trap it runs inside the SIGSEGV handler, which does
+ * not nest and only fires while guest code, never this code, runs).
  */
 #include <stdio.h>
 #include <string.h>
-#include <x86intrin.h>
 
 #include "cpu/cpu.h"
 #include "devices/devices.h"
@@ -188,45 +191,6 @@ static int32_t hc_console_write(struct hc *h, uint32_t buf, uint32_t len)
 static struct ringvm_pv_shared *shared(struct vm *vm)
 {
 	return vm->pv.shared_gpa ? (struct ringvm_pv_shared *)(vm->ram + vm->pv.shared_gpa) : NULL;
-}
-
-void pv_clock_scale(uint64_t tsc_hz, uint32_t *mul, int8_t *shift)
-{
-	/* Pick shift so that 2^31 <= 1e9 * 2^32 / (tsc_hz * 2^shift) < 2^32. */
-	int sh = 0;
-	long double hz = tsc_hz ? (long double)tsc_hz : 1e9L;
-	long double ratio = 1e9L / hz; /* ns per tick */
-	while (ratio >= 1.0L && sh < 31) {
-		ratio /= 2;
-		sh++;
-	}
-	while (ratio < 0.5L && sh > -31) {
-		ratio *= 2;
-		sh--;
-	}
-	*mul = (uint32_t)(ratio * 4294967296.0L);
-	*shift = (int8_t)sh;
-}
-
-/* The host TSC rate, measured once against CLOCK_MONOTONIC (5 ms). */
-static uint64_t tsc_hz(void)
-{
-	static uint64_t hz;
-	if (hz)
-		return hz;
-	uint64_t t0 = host_ns(), c0 = __rdtsc(), t1;
-	do
-		t1 = host_ns();
-	while (t1 - t0 < 5000000);
-	uint64_t c1 = __rdtsc();
-	hz = (uint64_t)((long double)(c1 - c0) * 1e9L / (long double)(t1 - t0));
-	return hz;
-}
-
-void pv_clock_now(struct vm *vm, uint64_t *system_ns, uint32_t *mul, int8_t *shift)
-{
-	pv_clock_scale(tsc_hz(), mul, shift);
-	*system_ns = host_ns() - vm->stats.start_ns;
 }
 
 /* Refreshes the pvclock record: version odd while the fields change. */

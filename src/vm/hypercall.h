@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "cpustate.h"
+#include "pvclock.h"
 #include "ringvm/pv.h"
 
 struct vm;
@@ -54,11 +55,6 @@ int pv_check_descriptor(uint32_t lo, uint32_t hi, bool in_ldt);
 /* A batch entry's pte_gpa: 0 (a PTE in RAM, or RINGVM_MMU_INVLPG),
  * -RINGVM_EFAULT (outside RAM) or -RINGVM_EINVAL (unaligned). */
 int pv_check_pte_gpa(uint64_t ram_size, uint32_t pte_gpa);
-/* The clock both PV time records publish (ringvm's and KVM's), for a guest
- * TSC read at this moment: ns since the VM started, and the TSC scale. */
-void pv_clock_now(struct vm *vm, uint64_t *system_ns, uint32_t *mul, int8_t *shift);
-/* pvclock scale for a TSC of tsc_hz: ns = ((ticks << shift) * mul) >> 32. */
-void pv_clock_scale(uint64_t tsc_hz, uint32_t *mul, int8_t *shift);
 /* Guest-linear to guest-physical through the guest's page tables as s
  * describes them (2-level, PSE; no PAE). 0, or -RINGVM_EFAULT. */
 int pv_lin_to_phys(const uint8_t *ram, uint64_t ram_size, const struct cpu_state *s,
