@@ -114,6 +114,13 @@ static void bench_pgfault(void)
 
 /* cr3: switch between the kernel's address space and a second one (same
  * kernel half, nothing else), two writes per iteration. */
+static uint32_t pv_cr3_of_vmm(void)
+{
+	struct ringvm_pv_sysregs r;
+	pv_call(RINGVM_HC_READ_STATE, (uint32_t)&r, 0, 0);
+	return r.cr3;
+}
+
 static void bench_cr3(void)
 {
 	uint32_t n = bench_iters(BENCH_N_CR3);
@@ -121,12 +128,20 @@ static void bench_cr3(void)
 	uint64_t empty = bench_loop_empty(n);
 	uint32_t c = n;
 	uint64_t t0 = rdtsc();
-	__asm__ volatile("1:\tmovl %1, %%cr3\n\tmovl %2, %%cr3\n\tdecl %0\n\tjnz 1b"
-			 : "+c"(c) : "r"(b), "r"(a) : "memory", "cc");
+	if (pv_active) {
+		for (; c; c--) {
+			pv_call(RINGVM_HC_SET_CR3, b, 0, 0);
+			pv_call(RINGVM_HC_SET_CR3, a, 0, 0);
+		}
+	} else {
+		__asm__ volatile("1:\tmovl %1, %%cr3\n\tmovl %2, %%cr3\n\tdecl %0\n\tjnz 1b"
+				 : "+c"(c) : "r"(b), "r"(a) : "memory", "cc");
+	}
 	uint64_t body = rdtsc() - t0;
 	frame_free(b);
 	bench_print("cr3", bench_net(body, empty), 2 * n);
-	test_result("bench.cr3", read_cr3() == a, "cr3 0x%x after the loop, expected 0x%x", read_cr3(), a);
+	uint32_t now = pv_active ? pv_cr3_of_vmm() : read_cr3();
+	test_result("bench.cr3", now == a, "cr3 0x%x after the loop, expected 0x%x", now, a);
 }
 
 /* ptemod: rewrite one kernel PTE (alternately pointing at two frames),
@@ -143,8 +158,16 @@ static void bench_ptemod(void)
 	uint64_t empty = bench_loop_empty(n);
 	uint32_t c = n;
 	uint64_t t0 = rdtsc();
-	__asm__ volatile("1:\txorl %3, %1\n\tmovl %1, (%2)\n\tinvlpg (%4)\n\tdecl %0\n\tjnz 1b"
-			 : "+c"(c), "+r"(v) : "r"(pte), "r"(flip), "r"(va) : "memory", "cc");
+	if (pv_active) {
+		/* One hypercall: the write and the flush in one batch. */
+		for (; c; c--) {
+			v ^= flip;
+			pte_write(pte, v, va);
+		}
+	} else {
+		__asm__ volatile("1:\txorl %3, %1\n\tmovl %1, (%2)\n\tinvlpg (%4)\n\tdecl %0\n\tjnz 1b"
+				 : "+c"(c), "+r"(v) : "r"(pte), "r"(flip), "r"(va) : "memory", "cc");
+	}
 	uint64_t body = rdtsc() - t0;
 	/* The page must now show the frame the last write chose. */
 	uint32_t want = (n & 1) ? f1 : f0;
@@ -156,6 +179,53 @@ static void bench_ptemod(void)
 	bench_print("ptemod", bench_net(body, empty), n);
 	test_result("bench.ptemod", got == (0x5A5A0000u | n),
 		    "after %u PTE writes the page did not map frame 0x%x", n, want);
+}
+
+/* ptemod64: 64 PTEs rewritten (alternately pointing at two frames), then
+ * their 64 pages flushed: 64 stores and 64 INVLPGs, or, paravirtual, one
+ * hypercall with a batch of 128 entries (Xen's mmu_update). Per batch. */
+#define PTEMOD_BATCH 64u
+static void bench_ptemod64(void)
+{
+	static struct ringvm_pv_mmu_op ops[2][2 * PTEMOD_BATCH];
+	uint32_t n = bench_iters(BENCH_N_PTEMOD64);
+	uint32_t kpd = virt_to_phys(kernel_pd), base = KTEST_VA + 0x200000;
+	uint32_t f[2] = { frame_alloc(), frame_alloc() };
+	map_page(kpd, base, f[0], PTE_W); /* creates the page table */
+	uint32_t *pt = phys_to_virt(kernel_pd[base >> 22] & ~0xFFFu);
+	uint32_t *pte = &pt[(base >> 12) & 0x3FF];
+	for (uint32_t k = 0; k < 2; k++)
+		for (uint32_t i = 0; i < PTEMOD_BATCH; i++) {
+			ops[k][2 * i] = (struct ringvm_pv_mmu_op){ virt_to_phys(&pte[i]), f[k] | PTE_P | PTE_W };
+			ops[k][2 * i + 1] = (struct ringvm_pv_mmu_op){ RINGVM_MMU_INVLPG, base + i * 4096 };
+		}
+	uint64_t empty = bench_loop_empty(n);
+	uint64_t t0 = rdtsc();
+	for (uint32_t c = 1; c <= n; c++) {
+		uint32_t k = c & 1;
+		if (pv_active) {
+			pv_call(RINGVM_HC_MMU_UPDATE, (uint32_t)ops[k], 2 * PTEMOD_BATCH, 0);
+		} else {
+			uint32_t val = f[k] | PTE_P | PTE_W;
+			for (uint32_t i = 0; i < PTEMOD_BATCH; i++)
+				pte[i] = val;
+			for (uint32_t i = 0; i < PTEMOD_BATCH; i++)
+				invlpg(base + i * 4096);
+		}
+	}
+	uint64_t body = rdtsc() - t0;
+	/* Every page must now show the frame the last batch chose. */
+	uint32_t want = f[n & 1], bad = 0;
+	*(volatile uint32_t *)phys_to_virt(want) = 0x64640000u | n;
+	for (uint32_t i = 0; i < PTEMOD_BATCH; i++)
+		bad += *(volatile uint32_t *)(base + i * 4096) != (0x64640000u | n);
+	for (uint32_t i = 0; i < PTEMOD_BATCH; i++)
+		unmap_page(kpd, base + i * 4096);
+	frame_free(f[0]);
+	frame_free(f[1]);
+	bench_print("ptemod64", bench_net(body, empty), n);
+	test_result("bench.ptemod64", !bad, "after %u batches %u of %u pages did not map frame 0x%x", n,
+		    bad, PTEMOD_BATCH, want);
 }
 
 /* forkwait: n processes, created (page directory and tables, image,
@@ -208,10 +278,14 @@ void bench_run(void)
 		bench_pgfault();
 	if (bench_selected("ptemod"))
 		bench_ptemod();
+	if (bench_selected("ptemod64"))
+		bench_ptemod64();
 	if (bench_selected("divzero"))
 		bench_ring0("divzero", BENCH_N_DIVZERO);
 	if (bench_selected("call_ret"))
 		bench_ring0("call_ret", BENCH_N_CALL_RET);
+	if (bench_selected("timer"))
+		bench_ring0("timer", BENCH_N_TIMER);
 	if (bench_selected("x87"))
 		bench_ring0("x87", BENCH_N_X87);
 	if (bench_selected("compute"))

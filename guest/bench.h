@@ -20,6 +20,8 @@
 #define BENCH_N_PUSHF_POPF 500000u
 #define BENCH_N_PGFAULT    50000u    /* iterations of two faults */
 #define BENCH_N_PTEMOD     200000u
+#define BENCH_N_PTEMOD64   5000u     /* batches of 64 PTE updates */
+#define BENCH_N_TIMER      100000u
 #define BENCH_N_DIVZERO    200000u
 #define BENCH_N_CALL_RET   2000000u
 #define BENCH_N_FORKWAIT   1000u

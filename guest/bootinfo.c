@@ -102,4 +102,5 @@ void print_banner(void)
 		hv[12] = 0;
 	}
 	kprintf("cpu: signature=0x%x features=0x%08x ecx=0x%08x hypervisor=\"%s\"\n", a, d, c, hv);
+	kprintf("# pv: %s\n", pv_active ? "ringvm paravirtual ABI in use" : "off (full virtualization path)");
 }

@@ -51,21 +51,35 @@ void gdt_init(void)
 
 	gdt_loaded.limit = sizeof gdt - 1;
 	gdt_loaded.base = (uint32_t)gdt;
+	if (pv_active) {
+		/* The VMM checks the table (no gates, nothing that would give
+		 * the kernel what it does not own) before it takes it. */
+		pv_check_call("set_gdt", pv_call(RINGVM_HC_SET_GDT, gdt_loaded.base, gdt_loaded.limit, 0));
+	} else {
+		__asm__ volatile("lgdt %0" : : "m"(gdt_loaded) : "memory");
+	}
 	__asm__ volatile(
-		"lgdt %0\n\t"
-		"ljmp %1, $1f\n"
+		"ljmp %0, $1f\n"
 		"1:\n\t"
-		"movw %w2, %%ds\n\t"
-		"movw %w2, %%es\n\t"
-		"movw %w2, %%fs\n\t"
-		"movw %w2, %%gs\n\t"
-		"movw %w2, %%ss\n\t"
-		: : "m"(gdt_loaded), "i"(SEL_KCODE), "r"(SEL_KDATA) : "memory");
-	__asm__ volatile("ltr %w0" : : "r"(SEL_TSS));
-	__asm__ volatile("lldt %w0" : : "r"(SEL_LDT));
+		"movw %w1, %%ds\n\t"
+		"movw %w1, %%es\n\t"
+		"movw %w1, %%fs\n\t"
+		"movw %w1, %%gs\n\t"
+		"movw %w1, %%ss\n\t"
+		: : "i"(SEL_KCODE), "r"(SEL_KDATA) : "memory");
+	if (pv_active) {
+		pv_check_call("load_tr", pv_call(RINGVM_HC_LOAD_TR, SEL_TSS, 0, 0));
+		pv_check_call("set_ldt", pv_call(RINGVM_HC_SET_LDT, SEL_LDT, 0, 0));
+	} else {
+		__asm__ volatile("ltr %w0" : : "r"(SEL_TSS));
+		__asm__ volatile("lldt %w0" : : "r"(SEL_LDT));
+	}
 }
 
 void tss_set_esp0(uint32_t esp0)
 {
-	tss.esp0 = esp0;
+	if (pv_active)
+		pv_check_call("set_kstack", pv_call(RINGVM_HC_SET_KSTACK, SEL_KDATA, esp0, 0));
+	else
+		tss.esp0 = esp0;
 }

@@ -8,16 +8,17 @@
 
 GUEST_CFLAGS  := -std=gnu11 -m32 -ffreestanding -nostdlib -fno-pic -fno-pie \
 	-fno-stack-protector -mno-sse -mno-mmx -mno-80387 -O2 -Wall -Wextra -Werror \
-	-fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns
-GUEST_ASFLAGS := -m32 -fno-pic -fno-pie
+	-fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns -Iinclude
+GUEST_ASFLAGS := -m32 -fno-pic -fno-pie -Iinclude
 GUEST_DEPFLAGS = -MMD -MP -MT $@ -MF $(@:.o=.d)
 GUEST_LDFLAGS := -m elf_i386 -T guest/kit.ld --no-warn-rwx-segments -z noexecstack
 
 GUEST_KSRCS := boot.S isr.S string.c serial.c print.c bootinfo.c report.c gdt.c \
-	idt.c trap.c pic.c pit.c cmos.c paging.c proc.c syscall.c kmain.c \
-	tests_exc.c tests_sensitive.c tests_timer.c tests_user.c tests_fpu.c bench.c bench_r0.c
+	idt.c trap.c pic.c pit.c cmos.c paging.c proc.c syscall.c kmain.c pv.c \
+	tests_exc.c tests_sensitive.c tests_timer.c tests_user.c tests_fpu.c tests_pv.c \
+	tests_kvmclock.c bench.c bench_r0.c
 GUEST_LOWSRCS := isr.S string.c serial.c print.c bootinfo.c report.c gdt.c idt.c \
-	trap.c pic.c pit.c cmos.c smoke.c bench_r0.c
+	trap.c pic.c pit.c cmos.c smoke.c bench_r0.c pv.c
 GUEST_USRSRCS := user.c compute.c
 
 GUEST_KOBJS := $(addprefix build/guest/,$(addsuffix .o,$(basename $(GUEST_KSRCS))))

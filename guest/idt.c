@@ -24,5 +24,8 @@ void idt_init(void)
 	idt[0x80] = gate((uint32_t)isr_stub_syscall, 3);
 	idt_loaded.limit = sizeof idt - 1;
 	idt_loaded.base = (uint32_t)idt;
-	__asm__ volatile("lidt %0" : : "m"(idt_loaded));
+	if (pv_active)
+		pv_check_call("set_idt", pv_call(RINGVM_HC_SET_IDT, idt_loaded.base, idt_loaded.limit, 0));
+	else
+		__asm__ volatile("lidt %0" : : "m"(idt_loaded));
 }

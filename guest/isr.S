@@ -59,12 +59,30 @@ isr_common:
 	 * return. The instruction emulator of the Linux KVM behind a software
 	 * /dev/kvm (PVM, see docs) runs smoke-mode guests and cannot emulate a
 	 * protected-mode IRET ("emulation failure"). An interrupt that arrives
-	 * between the POPF and the RET nests harmlessly on this stack. */
-	pushl 8(%esp)           /* the frame's EFLAGS */
+	 * between the POPF and the RET nests harmlessly on this stack.
+	 * Paravirtual, EFLAGS.IF is the VMM's, and POPF cannot give it back
+	 * where POPF does not trap (trap): the event call does, first. */
+	cmpl $0, pv_active
+	je 1f
+	pushl %eax
+	movl $5, %eax           /* RINGVM_HC_EVENT */
+	outl %eax, $0xe4
+	popl %eax
+1:	pushl 8(%esp)           /* the frame's EFLAGS */
 	popfl
 	lret $4                 /* EIP, CS, then drop EFLAGS */
 #else
-	iret
+	/* Paravirtual, a return to ring 3 is the VMM's iret hypercall: the
+	 * frame is EAX then what IRET would pop (pv.c checks the numbers). */
+	testl $3, 4(%esp)       /* the frame's CS: RPL 3? */
+	jz 1f
+	cmpl $0, pv_active
+	je 1f
+	pushl %eax
+	movl $14, %eax          /* RINGVM_HC_IRET */
+	outl %eax, $0xe4        /* RINGVM_PV_PORT; returns only if refused */
+	popl %eax
+1:	iret
 #endif
 
 	.section .rodata

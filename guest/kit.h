@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "cpu.h"
 #include "layout.h"
+#include "pv.h"
 
 #define NORETURN __attribute__((noreturn))
 #define PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -119,6 +120,14 @@ uint32_t pd_new(void);                  /* new address space sharing the kernel 
 void map_page(uint32_t pd_phys, uint32_t va, uint32_t pa, uint32_t flags);
 void unmap_page(uint32_t pd_phys, uint32_t va);
 uint32_t pte_get(uint32_t pd_phys, uint32_t va); /* 0 if unmapped */
+/* CR3: read and write, through the VMM when paravirtual (pv_cr3 is the
+ * kernel's own record of what it loaded). */
+extern uint32_t pv_cr3;
+static inline uint32_t kcr3(void) { return pv_active ? pv_cr3 : read_cr3(); }
+void set_cr3(uint32_t pd_phys);
+/* Writes a live page-table entry and drops va's TLB entry (one hypercall
+ * when paravirtual; a store and INVLPG otherwise). */
+void pte_write(uint32_t *pte, uint32_t val, uint32_t va);
 
 /* proc.c: ring-3 processes and the preemptive round-robin scheduler. */
 #define MAX_PROCS 6
@@ -159,6 +168,8 @@ void tests_sensitive(void);
 void tests_timer(void);
 void tests_user(void);
 void tests_fpu(void);
+void tests_pv(void);
+void tests_kvmclock(void);
 void bench_run(void);
 
 #endif

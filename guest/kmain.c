@@ -9,6 +9,7 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 {
 	serial_init();
 	bootinfo_parse(magic, mbi_phys, KBASE);
+	pv_init();
 	print_banner();
 	gdt_init();
 	idt_init();
@@ -17,7 +18,7 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	pit_init(100);
 	sched_init();
 	syscall_init();
-	sti();
+	irq_on();
 
 	/* "crash": an exception nobody expects, to see the fatal path. */
 	if (cmdline_has("crash"))
@@ -31,5 +32,7 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	tests_timer();
 	tests_user();
 	tests_fpu();
+	tests_pv();
+	tests_kvmclock();
 	tests_finish();
 }

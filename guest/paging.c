@@ -83,6 +83,37 @@ uint32_t pd_new(void)
 	return pd;
 }
 
+uint32_t pv_cr3;
+
+void set_cr3(uint32_t pd_phys)
+{
+	if (pv_active) {
+		pv_check_call("set_cr3", pv_call(RINGVM_HC_SET_CR3, pd_phys, 0, 0));
+		pv_cr3 = pd_phys;
+	} else {
+		write_cr3(pd_phys);
+	}
+}
+
+void pte_write(uint32_t *pte, uint32_t val, uint32_t va)
+{
+	if (pv_active) {
+		struct ringvm_pv_mmu_op ops[2] = { { virt_to_phys(pte), val }, { RINGVM_MMU_INVLPG, va } };
+		pv_check_call("mmu_update", pv_call(RINGVM_HC_MMU_UPDATE, (uint32_t)ops, 2, 0));
+	} else {
+		*pte = val;
+		invlpg(va);
+	}
+}
+
+/* A table in use: the current address space's, or the kernel half that
+ * every address space shares. Paravirtual, only those go through the VMM;
+ * a table being built is plain memory (Xen's unpinned pages). */
+static int pd_live(uint32_t pd_phys, uint32_t va)
+{
+	return va >= KBASE || kcr3() == pd_phys;
+}
+
 static uint32_t *pte_ptr(uint32_t pd_phys, uint32_t va, int create)
 {
 	uint32_t *pd = phys_to_virt(pd_phys);
@@ -91,26 +122,36 @@ static uint32_t *pte_ptr(uint32_t pd_phys, uint32_t va, int create)
 		if (!create)
 			return NULL;
 		/* User bit only below KBASE: the kernel half stays supervisor. */
-		*pde = frame_alloc() | PTE_P | PTE_W | (va < KBASE ? PTE_U : 0);
+		uint32_t v = frame_alloc() | PTE_P | PTE_W | (va < KBASE ? PTE_U : 0);
+		if (pv_active && pd_live(pd_phys, va)) {
+			struct ringvm_pv_mmu_op op = { virt_to_phys(pde), v };
+			pv_check_call("mmu_update", pv_call(RINGVM_HC_MMU_UPDATE, (uint32_t)&op, 1, 0));
+		} else {
+			*pde = v; /* not present before: nothing to flush */
+		}
 	}
 	uint32_t *pt = phys_to_virt(*pde & ~0xFFFu);
 	return &pt[(va >> 12) & 0x3FF];
 }
 
+static void pte_set(uint32_t pd_phys, uint32_t *pte, uint32_t v, uint32_t va)
+{
+	if (pd_live(pd_phys, va))
+		pte_write(pte, v, va);
+	else
+		*pte = v;
+}
+
 void map_page(uint32_t pd_phys, uint32_t va, uint32_t pa, uint32_t flags)
 {
-	*pte_ptr(pd_phys, va, 1) = (pa & ~0xFFFu) | flags | PTE_P;
-	if (read_cr3() == pd_phys)
-		invlpg(va);
+	pte_set(pd_phys, pte_ptr(pd_phys, va, 1), (pa & ~0xFFFu) | flags | PTE_P, va);
 }
 
 void unmap_page(uint32_t pd_phys, uint32_t va)
 {
 	uint32_t *pte = pte_ptr(pd_phys, va, 0);
 	if (pte)
-		*pte = 0;
-	if (read_cr3() == pd_phys)
-		invlpg(va);
+		pte_set(pd_phys, pte, 0, va);
 }
 
 uint32_t pte_get(uint32_t pd_phys, uint32_t va)

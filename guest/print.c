@@ -122,10 +122,20 @@ int ksnprintf(char *buf, uint32_t size, const char *fmt, ...)
 	return n;
 }
 
+/* One line at a time to serial_write: one console hypercall per line when
+ * paravirtual. Longer output goes through a byte at a time. */
 void kprintf(const char *fmt, ...)
 {
-	struct sink s = { NULL, 0, 0 };
+	char buf[256];
 	va_list ap;
+	va_start(ap, fmt);
+	int n = kvsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if ((uint32_t)n < sizeof buf) {
+		serial_write(buf, (uint32_t)n);
+		return;
+	}
+	struct sink s = { NULL, 0, 0 };
 	va_start(ap, fmt);
 	format(&s, fmt, ap);
 	va_end(ap);

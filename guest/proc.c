@@ -53,8 +53,8 @@ struct regs *schedule(struct regs *r)
 		}
 	}
 	current = next;
-	if (read_cr3() != next->pd_phys)
-		write_cr3(next->pd_phys);
+	if (kcr3() != next->pd_phys)
+		set_cr3(next->pd_phys);
 	if (next != &procs[0])
 		tss_set_esp0(next->kstack_top);
 	return next->frame;
@@ -140,7 +140,7 @@ void sched_run(void)
 void proc_reap(void)
 {
 	for (int i = 1; i < MAX_PROCS; i++) {
-		if (procs[i].state != P_FREE && procs[i].pd_phys && procs[i].pd_phys != read_cr3())
+		if (procs[i].state != P_FREE && procs[i].pd_phys && procs[i].pd_phys != kcr3())
 			pd_free(procs[i].pd_phys);
 		procs[i].pd_phys = 0;
 		procs[i].state = P_FREE;

@@ -55,6 +55,8 @@ void tests_finish(void)
 
 void debug_exit(uint32_t v)
 {
+	if (pv_active)
+		pv_call(RINGVM_HC_SHUTDOWN, v, 0, 0);
 	cli();
 	outl(0xf4, v);
 	/* No debug-exit device: stop here for good. */

@@ -25,6 +25,17 @@ void serial_putc(char c)
 
 void serial_write(const char *s, uint32_t n)
 {
+	if (pv_active) {
+		/* One hypercall per chunk instead of two port exits per byte. */
+		while (n) {
+			uint32_t k = n < RINGVM_PV_CONSOLE_MAX ? n : RINGVM_PV_CONSOLE_MAX;
+			if (pv_call(RINGVM_HC_CONSOLE_WRITE, (uint32_t)s, k, 0) < 0)
+				break;
+			s += k;
+			n -= k;
+		}
+		return;
+	}
 	while (n--)
 		serial_putc(*s++);
 }

@@ -4,6 +4,7 @@
  * FERR#/IRQ13 (NE=0). The kit is built with -mno-80387: every x87
  * instruction here is inline assembly, on integer bit patterns. */
 #include "kit.h"
+#include "pv.h"
 
 #define CR0_MP 0x02u
 #define CR0_EM 0x04u
@@ -184,16 +185,16 @@ static void test_preserved(void)
 		step();
 		outb(0x80, (uint8_t)n);
 		n++;
-		sti();
+		irq_on();
 	}
 	__asm__ volatile("fnsave %0" : "=m"(with));
-	uint32_t f = read_eflags();
-	cli();
+	uint32_t f = irq_save();
+	irq_off();
 	chain_start();
 	for (uint32_t k = 0; k < n; k++)
 		step();
 	__asm__ volatile("fnsave %0" : "=m"(without));
-	write_eflags(f);
+	irq_restore(f);
 	kprintf("# fpu.preserved: %u steps across %u timer ticks\n", n, ticks - t0);
 	test_result("fpu.preserved",
 		    ticks - t0 >= 5 && (with.cw & 0xffff) == 0x0a7f &&

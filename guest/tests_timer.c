@@ -105,7 +105,7 @@ static int wait_second_edge(uint32_t max_ticks)
 	uint8_t s0 = rtc_seconds();
 	uint32_t start = ticks;
 	while (ticks - start < max_ticks) {
-		sti_hlt();
+		irq_on_halt();
 		if (rtc_seconds() != s0)
 			return 1;
 	}

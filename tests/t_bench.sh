@@ -3,8 +3,8 @@
 # and the compute checksum equals the native build's for the same rounds.
 . tests/lib.sh
 VM_TIMEOUT=120
-NAMES="syscall in cr3 cli_sti pushf_popf pgfault ptemod divzero call_ret compute forkwait"
-NOPAGING="in cli_sti pushf_popf call_ret divzero"   # the smoke (paging off) build's
+NAMES="syscall in cr3 cli_sti pushf_popf pgfault ptemod ptemod64 divzero call_ret timer x87 compute forkwait"
+NOPAGING="in cli_sti pushf_popf call_ret divzero timer"   # the smoke (paging off) build's
 
 # check_benches ENGINE OUT NAMES...: one PASS/FAIL per benchmark.
 check_benches() {
@@ -32,13 +32,18 @@ ran=""
 for e in $available; do
 	if [ "$e" = kvm ] && ! host_has_vmx; then
 		skip bench.kvm "no VT-x/AMD-V on this host: its /dev/kvm (a software hypervisor) cannot run the paged guest kit; the paging-off subset runs as bench.kvm_nopaging.*"
-		VM_TIMEOUT=60 run_vm "$TMP/kvm_nopaging" $RINGVM run --engine kvm --append "smoke bench=all iters=200"
+		VM_TIMEOUT=60 run_vm "$TMP/kvm_nopaging" $RINGVM run --engine kvm --append "smoke bench=all iters=200 nopv"
 		check_benches kvm_nopaging "$TMP/kvm_nopaging" $NOPAGING
+		VM_TIMEOUT=60 run_vm "$TMP/kvm_nopaging_pv" $RINGVM run --engine kvm --append "smoke bench=all iters=200"
+		check_benches kvm_nopaging+pv "$TMP/kvm_nopaging_pv" $NOPAGING
 		continue
 	fi
-	run_vm "$TMP/$e" $RINGVM run --engine "$e" --append "bench=all quick"
+	# The kit's full-virtualization path, then its paravirtual one.
+	run_vm "$TMP/$e" $RINGVM run --engine "$e" --append "bench=all quick nopv"
 	check_benches "$e" "$TMP/$e" $NAMES
-	ran="$ran $e"
+	run_vm "$TMP/$e+pv" $RINGVM run --engine "$e" --append "bench=all quick"
+	check_benches "$e+pv" "$TMP/$e+pv" $NAMES
+	ran="$ran $e $e+pv"
 done
 
 # The same rounds as the guests' quick mode: 1.

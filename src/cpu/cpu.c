@@ -27,6 +27,7 @@ int cpu_init(struct cpu *c, uint8_t *ram, uint64_t ram_size, struct vcpu *vcpu)
 	if (decode_init(c) < 0)
 		return -1;
 	cpu_fpu_reset(c);
+	tlb_flush(c); /* the zeroed entries would match linear page 0 */
 	struct cpu_state s;
 	cpu_state_multiboot_entry(&s, 0, 0);
 	cpu_set_state(c, &s);
@@ -73,6 +74,8 @@ void cpu_set_state(struct cpu *c, const struct cpu_state *s)
 	c->tr = s->tr;
 	c->gdtr = s->gdtr;
 	c->idtr = s->idtr;
+	/* As writing them would: translations go only if paging changed. */
+	bool paging_changed = c->cr0 != (s->cr0 | CR0_ET) || c->cr3 != s->cr3 || c->cr4 != s->cr4;
 	c->cr0 = s->cr0 | CR0_ET;
 	c->cr2 = s->cr2;
 	c->cr3 = s->cr3;
@@ -85,7 +88,8 @@ void cpu_set_state(struct cpu *c, const struct cpu_state *s)
 	/* The CPL is the DPL of SS in protected mode (CS.RPL could lie for
 	 * conforming code). */
 	c->cpl = c->seg[S_SS].dpl;
-	tlb_flush(c);
+	if (paging_changed)
+		tlb_flush(c);
 	cpu_mode_changed(c);
 	c->irq_check = true;
 }

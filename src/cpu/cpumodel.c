@@ -13,6 +13,8 @@
 
 #include "cpu.h"
 #include "cpumodel.h"
+#include "vm/hypercall.h"
+#include "vm/kvm_para.h"
 
 #define P6_FEATURES                                                                          \
 	(CPUID_FPU | CPUID_DE | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_MCE |  \
@@ -140,6 +142,10 @@ void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 	(void)sub;
 	out[0] = out[1] = out[2] = out[3] = 0;
 	if (leaf >= CPUID_HV_BASE && leaf < 0x50000000u) {
+		/* ringvm's paravirtual ABI (src/vm/hypercall.c), then KVM's
+		 * leaves for Linux's kvm-clock (src/vm/kvm_para.c). */
+		if (pv_cpuid(leaf, out) || kvm_para_cpuid(leaf, out))
+			return;
 		if (leaf == CPUID_HV_BASE) {
 			out[0] = CPUID_HV_BASE; /* the highest hypervisor leaf */
 			put_str(&out[1], CPUID_HV_SIGNATURE, 12);

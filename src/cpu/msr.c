@@ -7,6 +7,7 @@
  */
 #include "cpu.h"
 #include "cpumodel.h"
+#include "vm/kvm_para.h"
 #include "vm/vm.h"
 
 #define MSR_TSC 0x10
@@ -46,7 +47,8 @@ bool msr_read(struct cpu *c, uint32_t idx, uint64_t *v)
 	case MSR_PLATFORM_ID: *v = 0; return c->model->intel_msrs;
 	case MSR_BIOS_SIGN_ID: *v = c->bios_sign_id; return c->model->intel_msrs;
 	case MSR_MISC_ENABLE: *v = c->misc_enable; return c->model->intel_msrs;
-	default: return false;
+	default: /* KVM's paravirtual MSRs (kvm-clock), src/vm/kvm_para.c */
+		return c->vcpu && kvm_para_rdmsr(c->vcpu->vm, idx, v);
 	}
 }
 
@@ -65,6 +67,7 @@ bool msr_write(struct cpu *c, uint32_t idx, uint64_t v)
 		 * bits of a CPU without thermal control, SpeedStep or the like. */
 		c->misc_enable = v;
 		return c->model->intel_msrs;
-	default: return false;
+	default:
+		return c->vcpu && kvm_para_wrmsr(c->vcpu->vm, idx, v, tsc_read(c));
 	}
 }

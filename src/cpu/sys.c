@@ -59,8 +59,14 @@ void cpu_pio(struct cpu *c, uint16_t port, uint8_t *data, unsigned size, bool is
 	}
 	vcpu_pio(c->vcpu, port, data, size, is_write);
 	c->irq_check = true;
-	if (c->vcpu->vm->stop)
+	if (c->vcpu->hypercall) {
+		/* Stop after this instruction, before any interrupt: the
+		 * dispatcher must see the registers of the call. */
+		c->exit = EXIT_HYPERCALL;
+		c->blk_end = NULL;
+	} else if (c->vcpu->vm->stop) {
 		c->exit = EXIT_IO;
+	}
 }
 
 /* The PC wires the FPU's FERR# output to IRQ13 (CR0.NE=0 error reporting). */

@@ -8,6 +8,7 @@
 #define RINGVM_DEVICES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct vm;
@@ -27,6 +28,9 @@ int devices_input_fd(struct vm *vm);
 /* Puts stdin back the way it was (raw mode off). Safe to call twice and
  * from exit paths. */
 void devices_restore_terminal(void);
+/* Console output that is not a port write (the PV console hypercall):
+ * the same sink, and the same flow control, as COM1's transmitter. */
+void uart_console_write(struct vm *vm, const uint8_t *buf, size_t n);
 
 /* The 8259A pair as the vCPU and the other devices see it. */
 void pic_set_irq(struct vm *vm, unsigned irq, bool level);

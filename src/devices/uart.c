@@ -279,6 +279,33 @@ void uart_poll(struct vm *vm, struct uart *u)
 	}
 }
 
+/* The PV console hypercall: bytes go where COM1's transmitter sends them,
+ * with the same flow control as uart_output, but in one write(2) when the
+ * output takes them all. */
+void uart_console_write(struct vm *vm, const uint8_t *buf, size_t n)
+{
+	struct uart *u = &vm->dev->uart;
+	for (int tries = 0; n && !u->out_dead && tries < 100; tries++) {
+		if (!out_wait(u))
+			break;
+		ssize_t k = write(u->out_fd, buf, n);
+		if (k > 0) {
+			u->out_stalled = false;
+			buf += k;
+			n -= (size_t)k;
+			tries = -1; /* progress: the bound counts failures in a row */
+			continue;
+		}
+		if (k < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		u->out_dead = true;
+		stats_event(&vm->stats, "uart", "stdout gone: output dropped");
+		return;
+	}
+	if (n && !u->out_dead)
+		stats_event(&vm->stats, "uart", "stdout stalled: bytes dropped");
+}
+
 int uart_input_fd(struct uart *u)
 {
 	if (u->in_fd < 0 || u->in_eof || (u->mcr & MCR_LOOP) || u->rx_count == UART_RX_RING)

@@ -29,10 +29,22 @@ struct engine {
 	/* Runs guest code until an exit. Returns 0 (exit filled in) or -1. */
 	int (*run)(struct vcpu *vcpu, struct vcpu_exit *exit);
 	void (*get_state)(struct vcpu *vcpu, struct cpu_state *s);
+	/* Cached translations (TLB, shadow) are dropped as writing CR0, CR3
+	 * and CR4 would: only if they change. After the VMM itself changed
+	 * page tables in guest RAM, it calls flush_tlb. */
 	void (*set_state)(struct vcpu *vcpu, const struct cpu_state *s);
+	/* Drops cached translations of one guest-linear page, or all of them
+	 * (global ones too). For PV TLB-flush hypercalls; NULL: not supported. */
+	void (*flush_tlb)(struct vcpu *vcpu, uint32_t lin, bool all);
 	/* Software engines: is the guest accepting interrupts (IF=1, no
 	 * interrupt shadow)? The kvm engine answers from struct kvm_run. */
 	bool (*irq_window_open)(struct vcpu *vcpu);
+	/* The engine honours the PV doorbell: when vcpu_pio sets
+	 * vcpu->hypercall it stops right after that OUT, before any interrupt,
+	 * and calls hypercall_handle or reports EXIT_HYPERCALL. Without it the
+	 * doorbell is an unclaimed port, and a PV guest's first call fails
+	 * (it then stays on its full-virtualization path). */
+	bool hypercalls;
 };
 
 /* The table of engines built in, in order of preference when all else is

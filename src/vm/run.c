@@ -170,10 +170,23 @@ static void handle_exit(struct vcpu *vcpu, struct vcpu_exit *ex)
 		dump_guest(vcpu);
 		vm_request_stop(vm, RINGVM_EXIT_GUEST_DEAD, "the engine cannot continue");
 		break;
+	case EXIT_HYPERCALL:
+		break; /* handled (and counted) after the switch */
 	default:
 		stats_exit(&vm->stats, ex->reason, 0);
 		break;
 	}
+}
+
+/* A hypercall (EXIT_HYPERCALL, or a doorbell seen with another exit): the
+ * engine stopped right after the doorbell. A PV halt waits here like HLT,
+ * once: the guest loops around it, so an early wake-up is harmless. */
+static void pv_call(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	bool halt = hypercall_handle(vcpu);
+	if (halt && !vm->stop && !vcpu_irq_pending(vcpu))
+		halt_wait(vm);
 }
 
 int vcpu_run_loop(struct vcpu *vcpu)
@@ -198,7 +211,10 @@ int vcpu_run_loop(struct vcpu *vcpu)
 		if (vm->cfg.trace && ex.reason != EXIT_NONE)
 			fprintf(stderr, "ringvm: exit %s\n", exit_reason_name(ex.reason));
 		handle_exit(vcpu, &ex);
+		if (vcpu->hypercall && !vm->stop)
+			pv_call(vcpu);
 	}
+	hypercall_stats_flush(vm);
 	vm->stats.end_ns = host_ns();
 	kick_timer_fini();
 	return vm->exit_status;

@@ -30,18 +30,23 @@ void stats_exit(struct stats *s, enum exit_reason r, uint64_t ns)
 
 void stats_event(struct stats *s, const char *group, const char *name)
 {
+	stats_event_n(s, group, name, 1);
+}
+
+void stats_event_n(struct stats *s, const char *group, const char *name, uint64_t n)
+{
 	char key[sizeof s->named[0].name];
 	snprintf(key, sizeof key, "%s: %s", group, name);
 	for (unsigned i = 0; i < s->n_named; i++) {
 		if (strcmp(s->named[i].name, key) == 0) {
-			s->named[i].count++;
+			s->named[i].count += n;
 			return;
 		}
 	}
 	if (s->n_named == STATS_MAX_NAMED)
 		return; /* the table is full: later kinds go uncounted rather than crash */
 	memcpy(s->named[s->n_named].name, key, sizeof key);
-	s->named[s->n_named++].count = 1;
+	s->named[s->n_named++].count = n;
 }
 
 void stats_print(const struct stats *s, const char *engine, FILE *out)

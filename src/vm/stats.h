@@ -32,6 +32,8 @@ struct stats {
 void stats_exit(struct stats *s, enum exit_reason r, uint64_t ns);
 /* Counts one event under "group: name", e.g. ("unimplemented", "fsin"). */
 void stats_event(struct stats *s, const char *group, const char *name);
+/* The same, n events at once (counters kept elsewhere, flushed at the end). */
+void stats_event_n(struct stats *s, const char *group, const char *name, uint64_t n);
 void stats_print(const struct stats *s, const char *engine, FILE *out);
 
 #endif

@@ -91,6 +91,12 @@ static uint64_t exit_clock(const struct vm *vm)
 void vcpu_pio(struct vcpu *vcpu, uint16_t port, uint8_t *data, unsigned size, bool is_write)
 {
 	struct vm *vm = vcpu->vm;
+	if (port == RINGVM_PV_PORT && size == 4 && is_write && vcpu->engine &&
+	    vcpu->engine->hypercalls) {
+		/* The hypercall doorbell: no device, the registers are the message. */
+		vcpu->hypercall = true;
+		return;
+	}
 	uint64_t t0 = exit_clock(vm);
 	const struct bus_range *r = bus_find(&vm->pio, port);
 	if (r) {
@@ -133,7 +139,8 @@ bool vcpu_mmio(struct vcpu *vcpu, uint64_t gpa, uint8_t *data, unsigned len, boo
 
 bool vcpu_irq_pending(struct vcpu *vcpu)
 {
-	return pic_has_interrupt(vcpu->vm);
+	/* A PV guest's virtual IF (its shared page) holds interrupts back. */
+	return pic_has_interrupt(vcpu->vm) && pv_irq_accepted(vcpu->vm);
 }
 
 int vcpu_irq_ack(struct vcpu *vcpu)

@@ -12,6 +12,8 @@
 
 #include "bus.h"
 #include "engine.h"
+#include "hypercall.h"
+#include "kvm_para.h"
 #include "stats.h"
 
 /* Guest RAM starts at guest-physical 0 and must stay below the 32-bit
@@ -48,6 +50,8 @@ struct vm {
 	struct bus pio, mmio;
 	struct devices *dev;
 	struct stats stats;
+	struct pv pv; /* paravirtual ABI state (hypercall.c) */
+	struct kvm_para kvm_para; /* KVM's PV interface for Linux (kvm_para.c) */
 
 	/* Set by a device (debug-exit, reset) or the run loop to end the run. */
 	bool stop;
@@ -65,6 +69,10 @@ struct vcpu {
 	const struct engine *engine;
 	void *priv;	/* the engine's own state */
 	bool halted;	/* software engines: in HLT, waiting for an interrupt */
+	/* The guest rang the PV doorbell (vcpu_pio): the engine stops right
+	 * after that instruction, before any interrupt, and reports
+	 * EXIT_HYPERCALL; the run loop calls hypercall_handle. */
+	bool hypercall;
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg);

@@ -43,6 +43,15 @@ static int interp_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 	uint64_t before = c->insns;
 	c->halted = vcpu->halted;
 	int r = cpu_run(c, UINT64_MAX / 2);
+	/* Hypercalls are handled here, not in the run loop: an emulator's
+	 * exit is a function call, so a hypercall need cost no more. */
+	while (r == EXIT_HYPERCALL && !vcpu->vm->stop && !vcpu->vm->kick) {
+		if (hypercall_handle(vcpu)) {
+			r = EXIT_HLT; /* HALT: the run loop waits as for HLT */
+			break;
+		}
+		r = cpu_run(c, UINT64_MAX / 2);
+	}
 	vcpu->vm->stats.guest_insns += c->insns - before;
 	vcpu->halted = c->halted;
 	if (r < 0 || r >= EXIT_REASON_COUNT) {
@@ -65,6 +74,14 @@ static void interp_set_state(struct vcpu *vcpu, const struct cpu_state *s)
 	cpu_set_state(vcpu->priv, s);
 }
 
+static void interp_flush_tlb(struct vcpu *vcpu, uint32_t lin, bool all)
+{
+	if (all)
+		tlb_flush(vcpu->priv);
+	else
+		tlb_flush_page(vcpu->priv, lin);
+}
+
 static bool interp_irq_window_open(struct vcpu *vcpu)
 {
 	return cpu_irq_window_open(vcpu->priv);
@@ -80,5 +97,7 @@ const struct engine engine_interp = {
 	.run = interp_run,
 	.get_state = interp_get_state,
 	.set_state = interp_set_state,
+	.flush_tlb = interp_flush_tlb,
 	.irq_window_open = interp_irq_window_open,
+	.hypercalls = true,
 };

@@ -88,6 +88,35 @@ static void seg_from_kvm(struct seg *s, const struct kvm_segment *k)
 			   .db = k->db, .g = k->g, .avl = k->avl, .unusable = k->unusable };
 }
 
+/* ringvm's PV leaves take 0x40000000, as on the other engines, and the
+ * host KVM's own leaves (its paravirtual interface for Linux) move to
+ * 0x40000100, where the software engines have theirs (kvm_para.h): Linux,
+ * and KVM itself, look for the signature every 0x100. cap: entries the
+ * array has room for. */
+static void pv_cpuid_entries(struct kvm_cpuid2 *c, uint32_t cap)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < c->nent; i++) {
+		uint32_t f = c->entries[i].function;
+		if (f >= KVM_PARA_CPUID_BASE && f <= KVM_PARA_CPUID_BASE + 0xff)
+			continue; /* none expected: the moved ones take these */
+		if (f >= RINGVM_PV_CPUID_BASE && f <= RINGVM_PV_CPUID_BASE + 0xff) {
+			c->entries[i].function = f + 0x100;
+			if (f == RINGVM_PV_CPUID_BASE && c->entries[i].eax >= f)
+				c->entries[i].eax += 0x100; /* the highest leaf, moved too */
+		}
+		c->entries[k++] = c->entries[i];
+	}
+	for (uint32_t leaf = RINGVM_PV_CPUID_BASE; leaf <= RINGVM_PV_CPUID_INFO && k < cap; leaf++) {
+		uint32_t out[4];
+		pv_cpuid(leaf, out);
+		c->entries[k++] = (struct kvm_cpuid_entry2){ .function = leaf, .eax = out[0],
+							     .ebx = out[1], .ecx = out[2],
+							     .edx = out[3] };
+	}
+	c->nent = k;
+}
+
 static int kvm_set_cpuid(struct kvm_vcpu_priv *p)
 {
 	for (int n = 64; n <= 4096; n *= 2) {
@@ -96,6 +125,7 @@ static int kvm_set_cpuid(struct kvm_vcpu_priv *p)
 			return -1;
 		c->nent = (uint32_t)n;
 		if (ioctl(p->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			pv_cpuid_entries(c, (uint32_t)n);
 			int r = ioctl(p->vcpu_fd, KVM_SET_CPUID2, c);
 			free(c);
 			return r;
@@ -194,6 +224,14 @@ static void kvm_get_state(struct vcpu *vcpu, struct cpu_state *s)
 	s->cr3 = (uint32_t)sr.cr3;
 	s->cr4 = (uint32_t)sr.cr4;
 	s->efer = sr.efer;
+	/* The guest's TSC (KVM offsets it from the host's): the pvclock
+	 * record the PV dispatcher publishes is in guest TSC ticks. */
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr = { .nmsrs = 1 }, .e = { .index = 0x10 /* IA32_TIME_STAMP_COUNTER */ } };
+	if (ioctl(p->vcpu_fd, KVM_GET_MSRS, &m) == 1)
+		s->tsc = m.e.data;
 }
 
 static void kvm_set_state(struct vcpu *vcpu, const struct cpu_state *s)
@@ -226,6 +264,18 @@ static void kvm_set_state(struct vcpu *vcpu, const struct cpu_state *s)
 	};
 	if (ioctl(p->vcpu_fd, KVM_SET_SREGS, &sr) < 0 || ioctl(p->vcpu_fd, KVM_SET_REGS, &r) < 0)
 		fprintf(stderr, "ringvm: kvm: setting registers: %s\n", strerror(errno));
+}
+
+/* Writing the segment registers back makes KVM reset its MMU context,
+ * which drops every cached translation of the guest. */
+static void kvm_flush_tlb(struct vcpu *vcpu, uint32_t lin, bool all)
+{
+	(void)lin;
+	(void)all;
+	struct kvm_vcpu_priv *p = vcpu->priv;
+	struct kvm_sregs sr;
+	if (ioctl(p->vcpu_fd, KVM_GET_SREGS, &sr) == 0)
+		ioctl(p->vcpu_fd, KVM_SET_SREGS, &sr);
 }
 
 static bool kvm_irq_window_open(struct vcpu *vcpu)
@@ -300,6 +350,16 @@ static int kvm_run(struct vcpu *vcpu, struct vcpu_exit *ex)
 			for (uint32_t i = 0; i < run->io.count; i++)
 				vcpu_pio(vcpu, run->io.port, data + i * run->io.size, run->io.size,
 					 run->io.direction == KVM_EXIT_IO_OUT);
+			if (vcpu->hypercall) {
+				/* KVM completes an OUT (EIP past it) only on the next
+				 * KVM_RUN; do that now, without running the guest, so
+				 * that the dispatcher sees and sets consistent state. */
+				run->immediate_exit = 1;
+				ioctl(p->vcpu_fd, KVM_RUN, 0);
+				run->immediate_exit = 0;
+				ex->reason = EXIT_HYPERCALL;
+				return 0;
+			}
 			if (vm->stop) {
 				ex->reason = EXIT_IO;
 				return 0;
@@ -346,5 +406,7 @@ const struct engine engine_kvm = {
 	.run = kvm_run,
 	.get_state = kvm_get_state,
 	.set_state = kvm_set_state,
+	.flush_tlb = kvm_flush_tlb,
 	.irq_window_open = kvm_irq_window_open,
+	.hypercalls = true,
 };

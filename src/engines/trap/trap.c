@@ -309,6 +309,8 @@ static bool peek_invlpg(struct trap *t, uint32_t *lin_out)
 	return found;
 }
 
+static void shadow_sync(struct trap *t, bool is_invlpg, uint32_t inv);
+
 /* Executes one instruction (or delivers one pending interrupt and runs the
  * first instruction of its handler) on the virtual CPU, then brings the
  * shadow in line with what it changed. Returns the core's exit reason. */
@@ -321,6 +323,16 @@ static int emulate_one(struct trap *t)
 	uint64_t before = c->insns;
 	int r = cpu_run(c, 1);
 	t->emulated += c->insns - before;
+	shadow_sync(t, is_invlpg, inv);
+	return r;
+}
+
+/* Brings the shadow in line with the virtual CPU after it changed (an
+ * emulated instruction, or set_state): paging registers, INVLPG, and the
+ * guest's user/kernel transitions. */
+static void shadow_sync(struct trap *t, bool is_invlpg, uint32_t inv)
+{
+	struct cpu *c = &t->cpu;
 	const uint32_t pgbits = CR0_PG | CR0_WP | CR0_PE;
 	const uint32_t cr4bits = CR4_PSE | CR4_PGE | CR4_PAE;
 	if (((c->cr0 ^ t->cr0) & pgbits) || ((c->cr4 ^ t->cr4) & cr4bits)) {
@@ -338,7 +350,6 @@ static int emulate_one(struct trap *t)
 	else if (c->cpl != 3 && t->cpl == 3)
 		kexec_set(t, true);
 	t->cpl = c->cpl;
-	return r;
 }
 
 /* Can the virtual CPU's state run natively? */
@@ -374,6 +385,10 @@ static int settle(struct trap *t)
 			break;
 		case EXIT_HLT:
 			return EXIT_HLT;
+		case EXIT_HYPERCALL:
+			if (hypercall_handle(t->vcpu))
+				return EXIT_HLT; /* the run loop waits as for HLT */
+			break;
 		default:
 			snprintf(t->msg, sizeof t->msg, "%s", c->errmsg);
 			return r;
@@ -579,6 +594,18 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 	}
 	if (!done) {
 		int er = emulate_one(t);
+		if (er == EXIT_HYPERCALL) {
+			/* Dispatched right here: this handler runs only while
+			 * guest code owned the CPU, so no VMM code was
+			 * interrupted and the dispatcher (state, guest RAM, the
+			 * console's write(2)) is as safe as the device code
+			 * emulate_one already runs. A halt leaves for the run
+			 * loop, which waits as for HLT. */
+			if (hypercall_handle(t->vcpu) || vm->stop) {
+				fill_exit(t, vm->stop ? EXIT_IO : EXIT_HLT);
+				return NATIVE_EXIT;
+			}
+		}
 		if (er == EXIT_HLT || er == EXIT_SHUTDOWN || er == EXIT_ERROR) {
 			if (er != EXIT_HLT)
 				snprintf(t->msg, sizeof t->msg, "%s", c->errmsg);
@@ -748,11 +775,19 @@ static void trap_set_state(struct vcpu *vcpu, const struct cpu_state *s)
 {
 	struct trap *t = vcpu->priv;
 	cpu_set_state(&t->cpu, s);
-	shadow_flush(t, false);
-	t->cr0 = t->cpu.cr0;
-	t->cr3 = t->cpu.cr3;
-	t->cr4 = t->cpu.cr4;
-	t->cpl = t->cpu.cpl;
+	shadow_sync(t, false, 0);
+}
+
+static void trap_flush_tlb(struct vcpu *vcpu, uint32_t lin, bool all)
+{
+	struct trap *t = vcpu->priv;
+	if (all) {
+		tlb_flush(&t->cpu);
+		shadow_flush(t, false);
+	} else {
+		tlb_flush_page(&t->cpu, lin);
+		shadow_drop(t, lin >> 12);
+	}
 }
 
 static bool trap_irq_window_open(struct vcpu *vcpu)
@@ -771,5 +806,7 @@ const struct engine engine_trap = {
 	.run = trap_run,
 	.get_state = trap_get_state,
 	.set_state = trap_set_state,
+	.flush_tlb = trap_flush_tlb,
 	.irq_window_open = trap_irq_window_open,
+	.hypercalls = true,
 };
