@@ -10,6 +10,19 @@ if ! $RINGVM engines | grep -q '^trap .*available'; then
 	skip hardening_trap "engine unavailable here: $($RINGVM engines | grep '^trap')"
 	exit 0
 fi
+# trap says what it is, where a user chooses it.
+if $RINGVM engines | grep -q '^trap .*NOT an isolation boundary'; then
+	pass trap.engines_says_not_isolation
+else
+	fail trap.engines_says_not_isolation "ringvm engines: $($RINGVM engines | grep '^trap')"
+fi
+run_vm "$TMP/o" $RINGVM run --engine trap --kernel $GUESTS/ps2_reset.elf
+if grep -q '^ringvm: trap: .*NOT an isolation boundary' "$TMP/o"; then
+	pass trap.run_banner_says_not_isolation
+else
+	fail trap.run_banner_says_not_isolation "no caveat line: $(head -n 2 "$TMP/o" | tr '\n' '|')"
+fi
+
 have_strace=0
 strace -f -o /dev/null true 2>/dev/null && have_strace=1
 

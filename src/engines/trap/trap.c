@@ -597,6 +597,9 @@ static bool trap_irq_window_open(struct vcpu *vcpu)
 const struct engine engine_trap = {
 	.name = "trap",
 	.family = "trap-and-emulate",
+	.caveat = "a teaching engine, NOT an isolation boundary: guest code runs natively in the "
+		  "VMM's process and can reach its whole address space through the host's 64-bit "
+		  "selector; run untrusted guests under another engine",
 	.available = trap_available,
 	.fast_here = NULL,
 	.create = trap_create,
