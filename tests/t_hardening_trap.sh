@@ -5,6 +5,7 @@
 # guarantee is that no host system call runs for the guest, that the VMM
 # never dies of the guest's fault, and that SIGTERM always works.
 . tests/lib.sh
+RINGVM=$UBSAN_RINGVM
 
 if ! $RINGVM engines | grep -q '^trap .*available'; then
 	skip hardening_trap "engine unavailable here: $($RINGVM engines | grep '^trap')"

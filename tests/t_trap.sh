@@ -1,7 +1,8 @@
 # The trap engine (trap-and-emulate). It runs guest code natively in the
-# low 4 GiB where ASan keeps its shadow, so these tests use the optimised
-# build (build/ringvm) and the sanitizer-free unit tests in build/tests/.
+# low 4 GiB where ASan keeps its shadow, so these tests use the UBSan-only
+# build (build/ubsan/ringvm) and unit tests (build/ubsan/tests/).
 . tests/lib.sh
+RINGVM=$UBSAN_RINGVM
 VM_TIMEOUT=120
 QEMU_ARGS="-display none -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 -m 128"
 
@@ -10,7 +11,7 @@ if ! $RINGVM engines | grep -q '^trap .*available'; then
 	exit 0
 fi
 
-for t in build/tests/test_trap*; do
+for t in build/ubsan/tests/test_trap*; do
 	[ -x "$t" ] && timeout 300 "$t"
 done
 
