@@ -5,6 +5,7 @@
 #   make test       install what is missing, build everything, run tests/run
 #   make run        install what is missing, build, boot the guest kit
 #   make bench      run the benchmark harness
+#   make fuzz       500 + 500 random guests per software engine (tests/t_fuzz.sh)
 
 CC      ?= gcc
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -30,7 +31,7 @@ UNITSRCS:= $(wildcard tests/unit/test_*.c)
 UNITS   := $(UNITSRCS:tests/unit/%.c=build/asan/tests/%)
 KIT     := build/guest/kit.elf
 
-.PHONY: all asan ubsan test run bench clean deps units guest
+.PHONY: all asan ubsan test run bench clean deps units guest fuzz
 all: build/ringvm $(KIT)
 
 -include guest/guest.mk
@@ -98,6 +99,9 @@ deps:
 test: deps
 	$(MAKE) all asan ubsan units
 	tests/run
+
+fuzz: all asan ubsan units
+	FUZZ_IMAGES=500 FUZZ_SYSTEM_IMAGES=500 bash tests/t_fuzz.sh
 
 run: deps
 	$(MAKE) all

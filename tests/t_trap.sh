@@ -54,14 +54,5 @@ else
 	fail trap.smoke "status $rc: $(tail -n 3 "$TMP/smoke" | tr '\n' '|')"
 fi
 
-# Random code runs natively here: it must still end in a guest status or
-# be running at the limit, never kill or hang the VMM (SIGTERM must work).
-python3 tests/fuzz_images.py "$TMP" 100 16
-bad=""
-for i in $(seq 100 115); do
-	timeout -k 3 2 $RINGVM run --engine trap --kernel "$TMP/fuzz$i.bin" --mem 16M >"$TMP/o" 2>&1 </dev/null
-	rc=$?
-	fuzz_ended_cleanly "$TMP/o" || bad="$bad $i:$rc"
-done
-[ -z "$bad" ] && pass "trap.fuzz_random_code" || fail trap.fuzz_random_code "images (seed:status):$bad"
+# Random guests under trap: tests/t_fuzz.sh.
 exit 0

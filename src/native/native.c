@@ -391,6 +391,16 @@ int native_sig_c(int sig, siginfo_t *si, ucontext_t *uc)
 			uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)native_bail;
 		return 0;
 	}
+	uintptr_t rip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	if (h && !guest && trap_sig && rip >= (uintptr_t)native_window_start &&
+	    rip <= (uintptr_t)native_iret) {
+		/* The entry itself faulted (a data selector load or the IRETQ
+		 * refused the guest state): not a VMM crash, a state the
+		 * engine should not have entered natively. */
+		native_exit_code = NATIVE_STOP_ENTRY_FAULT;
+		to_exit_stub(uc);
+		return 2;
+	}
 	enum native_verdict v = NATIVE_PASS;
 	if (h && h->cb && guest)
 		v = h->cb(sig, si, uc, guest, h->opaque);

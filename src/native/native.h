@@ -51,7 +51,11 @@ struct native_regs {
 };
 
 /* What a native run ended with (value returned by native_enter). */
-enum native_stop { NATIVE_STOP_EXIT = 1, NATIVE_STOP_KICKED = 2 };
+enum native_stop {
+	NATIVE_STOP_EXIT = 1,
+	NATIVE_STOP_KICKED = 2,
+	NATIVE_STOP_ENTRY_FAULT = 3, /* the host refused to enter the state given */
+};
 
 /*
  * The signal callback: called (on the alternate stack, FS/GS bases already

@@ -172,8 +172,7 @@ static int emulate_one(struct trap *t, bool in_handler)
 static bool native_ok(struct cpu *c)
 {
 	return (c->cr0 & CR0_PE) && !(c->eflags & (EFLAGS_VM | EFLAGS_TF)) && !c->shadow &&
-	       !c->halted && c->seg[S_CS].present && c->seg[S_CS].s && (c->seg[S_CS].type & 8) &&
-	       !c->seg[S_SS].unusable;
+	       !c->halted && native_sync_enterable(c);
 }
 
 /* Is a signal meant for the VMM waiting (blocked while guest code or the
@@ -554,6 +553,12 @@ static int trap_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 			t->exit = -1;
 			int rc = native_enter(&t->nh, &nr);
 			r = rc == NATIVE_STOP_KICKED ? EXIT_NONE : t->exit;
+			if (rc == NATIVE_STOP_ENTRY_FAULT) {
+				r = EXIT_ERROR;
+				snprintf(t->msg, sizeof t->msg,
+					 "internal: the host refused to enter this guest state natively "
+					 "(native_sync_enterable missed a case)");
+			}
 			if (r < 0) {
 				r = EXIT_ERROR;
 				snprintf(t->msg, sizeof t->msg, "internal: native run ended without an exit");
