@@ -86,6 +86,11 @@ for g in int80 sysenter syscall32; do
 	fi
 done
 
+# A guest's NT flag must not leak into the VMM (it made the next entry
+# into guest code fault in the VMM: a crash).
+run_vm "$TMP/o" $RINGVM run --engine trap --kernel $GUESTS/nt_spin.elf
+expect_status trap.guest_nt_flag_stays_guest "$TMP/o" 5
+
 # sigterm_stops NAME GUEST WANT: started with a pipe as stdin (ringvm makes it
 # non-blocking), sent SIGTERM after 1 s, the VMM must be gone within 1 s
 # more with status WANT (143: by SIGTERM, the guest still running; 4: it
