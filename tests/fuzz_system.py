@@ -26,7 +26,10 @@ import tempfile
 SLOTS = 48
 EVENT_LIMIT = 3000
 
-SELECTORS = [0, 3, 0x08, 0x10, 0x1b, 0x23, 0x28, 0x30, 0x2b, 0x33, 0x3b, 0x0c, 0x17, 0xffff]
+SELECTORS = [0, 3, 0x08, 0x10, 0x1b, 0x23, 0x28, 0x30, 0x3b, 0x0c, 0x17, 0xffff]
+# The host's own GDT selectors (trap cannot virtualize code that reaches
+# them: it stops the guest), kept rare so that images get deep.
+HOST_SELECTORS = [0x2b, 0x33]
 PORTS = [0x20, 0x21, 0xa0, 0xa1, 0x40, 0x41, 0x42, 0x43, 0x60, 0x61, 0x64, 0x70, 0x71,
          0x80, 0x3f8, 0x3f9, 0x3fb, 0x3fd, 0x2f8, 0xcf8, 0x92]
 MSRS = [0x10, 0x1b, 0x174, 0x175, 0x176, 0x277, 0xc0000080, 0xc0000081, 0xc0000082,
@@ -39,7 +42,10 @@ def rnd32(r):
 
 
 def sel(r):
-    return r.choice(SELECTORS) if r.random() < 0.85 else r.getrandbits(16)
+    x = r.random()
+    if x < 0.01:
+        return r.choice(HOST_SELECTORS)
+    return r.choice(SELECTORS) if x < 0.85 else r.getrandbits(16)
 
 
 def slot_insns(r, k, paging):
@@ -147,7 +153,7 @@ def slot_insns(r, k, paging):
         return [r.choice(["lgdt gdtr", "lidt idtr", "lidt bad_dtr", "lgdt bad_dtr"])]
     if c == 32:
         return [f"pushl ${sel(r):#x}", f"popl %{r.choice(['ds', 'es', 'ss'])}"]
-    if c == 33:
+    if c == 33 and r.random() < 0.1:
         return [f"ljmp $0x33, ${nxt}"]  # the host's 64-bit selector
     if c == 34:
         return [f"movl ${rnd32(r):#x}, %esp", "pushl %eax", "popl %eax"]

@@ -91,6 +91,11 @@ done
 run_vm "$TMP/o" $RINGVM run --engine trap --kernel $GUESTS/nt_spin.elf
 expect_status trap.guest_nt_flag_stays_guest "$TMP/o" 5
 
+# Kernel code in a conforming code segment (the host's modify_ldt refuses
+# to describe one natively).
+run_vm "$TMP/o" $RINGVM run --engine trap --kernel $GUESTS/conforming.elf
+expect_status trap.conforming_code_segment "$TMP/o" 9
+
 # sigterm_stops NAME GUEST WANT: started with a pipe as stdin (ringvm makes it
 # non-blocking), sent SIGTERM after 1 s, the VMM must be gone within 1 s
 # more with status WANT (143: by SIGTERM, the guest still running; 4: it

@@ -209,8 +209,12 @@ int native_ldt_set(struct native_host *h, unsigned idx, const struct seg *g, uin
 	uint8_t contents, ro;
 	bool code = g->type & 8;
 	if (code) {
-		contents = (g->type & 4) ? 3 : 2; /* conforming : non-conforming */
-		ro = !(g->type & 2);		  /* execute-only */
+		/* Linux refuses a present conforming code segment in the LDT
+		 * (contents 3). At host CPL 3 with DPL 3 conforming changes
+		 * nothing natively (privilege transitions are emulated), so it
+		 * is described as non-conforming. */
+		contents = 2;
+		ro = !(g->type & 2); /* execute-only */
 	} else {
 		contents = (g->type & 4) ? 1 : 0; /* expand-down : up */
 		ro = !(g->type & 2);		  /* read-only */
@@ -234,8 +238,13 @@ int native_ldt_set(struct native_host *h, unsigned idx, const struct seg *g, uin
 	d.limit_in_pages = pages;
 	d.seg_not_present = !present;
 	d.useable = 1;
-	if (syscall(SYS_modify_ldt, 1, &d, sizeof d) != 0)
+	/* modify_ldt returns its result as an unsigned int: an error comes
+	 * back as a large positive value that libc does not turn into errno. */
+	long rc = syscall(SYS_modify_ldt, 1, &d, sizeof d);
+	if (rc != 0) {
+		errno = rc < 0 ? errno : -(int)(unsigned int)rc;
 		return -1;
+	}
 	h->ldt_writes++;
 	e->valid = true;
 	e->base = base;
