@@ -91,6 +91,13 @@ done
 run_vm "$TMP/o" $RINGVM run --engine trap --kernel $GUESTS/nt_spin.elf
 expect_status trap.guest_nt_flag_stays_guest "$TMP/o" 5
 
+# Device timers keep working during one long emulated REP (on interp too,
+# which shares the core's REP loop).
+for e in interp trap; do
+	run_vm "$TMP/o" $(vmm_for $e) run --engine $e --kernel $GUESTS/rep_timer.elf
+	expect_status $e.timer_ticks_during_long_rep "$TMP/o" 3
+done
+
 # Kernel code in a conforming code segment (the host's modify_ldt refuses
 # to describe one natively).
 run_vm "$TMP/o" $RINGVM run --engine trap --kernel $GUESTS/conforming.elf
