@@ -148,4 +148,5 @@ sigterm_stops trap.sigterm_0x33_spin esc_spin64 4
 sigterm_stops trap.sigterm_huge_rep_io rep_huge 143
 sigterm_stops trap.sigterm_huge_rep_mmio rep_mmio 143
 sigterm_stops trap.sigterm_tf_spin tf_spin 143
+sigterm_stops trap.sigterm_interrupt_storm pit_storm 143
 exit 0
