@@ -81,11 +81,12 @@ build/asan/tests/%: tests/unit/%.c $(ALIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(ASANFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
-# The native engines' unit tests (tests/unit/test_<engine>*.c) run guest
+# The native engines' unit tests (tests/unit/test_<engine>*.c, and
+# test_native*.c for src/native/) run guest
 # code in the low 4 GiB, where ASan keeps its shadow: they are built under
 # UBSan alone (and fall back to SKIP in the ASan build).
 NATIVE_UNITS := $(patsubst tests/unit/%.c,build/ubsan/tests/%,\
-	$(foreach e,$(NATIVE_ENGINES),$(wildcard tests/unit/test_$(e)*.c)))
+	$(foreach e,native $(NATIVE_ENGINES),$(wildcard tests/unit/test_$(e)*.c)))
 
 $(NATIVE_UNITS): build/ubsan/tests/%: tests/unit/%.c $(ULIBOBJS)
 	@mkdir -p $(dir $@)

@@ -1,6 +1,6 @@
 # The trap engine (trap-and-emulate). It runs guest code natively in the
 # low 4 GiB where ASan keeps its shadow, so these tests use the UBSan-only
-# build (build/ubsan/ringvm) and unit tests (build/ubsan/tests/).
+# build (build/ubsan/ringvm).
 . tests/lib.sh
 RINGVM=$UBSAN_RINGVM
 VM_TIMEOUT=120
@@ -11,9 +11,7 @@ if ! $RINGVM engines | grep -q '^trap .*available'; then
 	exit 0
 fi
 
-for t in build/ubsan/tests/test_trap*; do
-	[ -x "$t" ] && timeout 300 "$t"
-done
+# Its unit tests (build/ubsan/tests/test_trap*) run from tests/run.
 
 # The x86 hole, exactly: these instructions are sensitive but do not trap
 # at host CPL 3, so the guest sees the host's (or UMIP's) answers. PUSHF's
