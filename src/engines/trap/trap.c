@@ -20,7 +20,10 @@
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
 #include "cpu/exec.h"
-#include "native.h"
+#include "devices/devices.h"
+#include "native/native.h"
+#include "native/shadow.h"
+#include "native/sync.h"
 #include "trap.h"
 #include "vm/vm.h"
 
@@ -29,11 +32,6 @@
  * are then unreachable from guest user mode). Accesses above it from user
  * mode are emulated, so a guest with another split is slower, not wrong. */
 #define USER_TOP 0xC0000000u
-
-#define PS_MAPPED 1u
-#define PS_WRITE 2u
-#define PS_GLOBAL 4u
-#define PS_EXEC 8u /* kernel-half page the guest kernel executes from */
 
 enum trap_reason { TR_INSN, TR_PF, TR_MMIO, TR_IRQ, TR_SYSCALL, TR_EXC, TR_KICK, TR_N };
 static const char *const trap_names[TR_N] = {
@@ -44,16 +42,13 @@ struct trap {
 	struct cpu cpu;
 	struct native_host nh;
 	struct vcpu *vcpu;
-	uint8_t *pst;	    /* per guest-linear page: PS_* */
-	uint32_t *mapped;   /* pages with PS_MAPPED (may hold stale entries) */
-	size_t nmapped, capmapped;
-	uint32_t *priv;	    /* pages below USER_TOP mapped for the guest kernel */
-	size_t npriv, cappriv;
-	uint32_t *kexec;    /* pages with PS_EXEC (may hold stale entries) */
-	size_t nkexec, capkexec;
-	uint32_t cr0, cr3, cr4;
-	uint8_t cpl;
+	struct shadow sh;
 	int exit;	    /* exit reason decided in the handler */
+	uint8_t fx_last[160]; /* the x87 part of the FXSAVE area last handed to guest code */
+	bool fx_valid;
+	bool must_emulate;  /* the instruction at EIP runs in the core first (settle) */
+	bool escaped;	    /* guest code ran under a host selector: stop the VM */
+	char escape_msg[200];
 	uint32_t last_pf_eip, last_pf_lin; /* a native #PF that mapping did not cure */
 	unsigned pf_repeats;
 	char msg[160];
@@ -63,8 +58,6 @@ struct trap {
 		uint8_t b[16];
 	} ic[256];
 	uint64_t emulated;
-	uint8_t fx_last[160]; /* the x87 part of the FXSAVE area last handed to guest code */
-	bool fx_valid;
 };
 
 static struct trap *the_trap;
@@ -102,159 +95,6 @@ static void fpu_to_native(struct trap *t)
 	t->fx_valid = true;
 }
 
-/* --- the shadow (virtual TLB) --- */
-
-static void list_add(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 1024;
-		uint32_t *p = realloc(*v, nc * sizeof *p);
-		if (!p)
-			return; /* the page stays mapped until the next full flush */
-		*v = p;
-		*cap = nc;
-	}
-	(*v)[(*n)++] = x;
-}
-
-static void shadow_drop(struct trap *t, uint32_t page)
-{
-	if (!(t->pst[page] & PS_MAPPED))
-		return;
-	native_unmap(&t->nh, page << 12, 0x1000);
-	t->pst[page] = 0;
-}
-
-/* Drops every mapping (keep_global: those of global pages survive). */
-static void shadow_flush(struct trap *t, bool keep_global)
-{
-	size_t kept = 0;
-	uint32_t run_start = 0, run_len = 0;
-	for (size_t k = 0; k < t->nmapped; k++) {
-		uint32_t p = t->mapped[k];
-		uint8_t st = t->pst[p];
-		if (!(st & PS_MAPPED))
-			continue;
-		if (keep_global && (st & PS_GLOBAL)) {
-			t->mapped[kept++] = p;
-			continue;
-		}
-		t->pst[p] = 0;
-		if (run_len && p == run_start + run_len) {
-			run_len++;
-			continue;
-		}
-		if (run_len)
-			native_unmap(&t->nh, run_start << 12, run_len << 12);
-		run_start = p;
-		run_len = 1;
-	}
-	if (run_len)
-		native_unmap(&t->nh, run_start << 12, run_len << 12);
-	t->nmapped = kept;
-	t->npriv = 0;
-}
-
-static bool pte_global(struct cpu *c, uint32_t lin)
-{
-	if (!(c->cr4 & CR4_PGE) || !(c->cr0 & CR0_PG))
-		return false;
-	uint64_t pde_pa = (c->cr3 & ~0xfffu) + ((lin >> 22) << 2);
-	if (pde_pa + 4 > c->ram_size)
-		return false;
-	uint32_t pde = load_n(c->ram + pde_pa, 4);
-	if ((pde & 0x80) && (c->cr4 & CR4_PSE))
-		return pde & 0x100;
-	uint64_t pte_pa = (pde & ~0xfffu) + (((lin >> 12) & 0x3ff) << 2);
-	if (pte_pa + 4 > c->ram_size)
-		return false;
-	return load_n(c->ram + pte_pa, 4) & 0x100;
-}
-
-/* A native #PF at lin: walk the guest's tables like the hardware (A, and D
- * on a write) and map the page if the guest may access it. False: the
- * access must be emulated (guest #PF, MMIO, page 0, above USER_TOP). */
-static bool shadow_fault(struct trap *t, uint32_t lin, bool write, bool fetch, bool *mmio)
-{
-	struct cpu *c = &t->cpu;
-	bool user = c->cpl == 3;
-	*mmio = false;
-	if ((uint32_t)(t->nh.base + lin) < 0x1000 || (user && lin >= USER_TOP))
-		return false;
-	volatile bool wok = false;
-	volatile uint32_t pa = 0;
-	if (_setjmp(c->jb))
-		return false; /* not present / no permission: the core delivers #PF */
-	bool w;
-	pa = paging_translate(c, lin, write, user, false, &w);
-	wok = w;
-	uint64_t ppage = pa & ~0xfffu;
-	if (ppage + 0x1000 > c->ram_size) {
-		*mmio = true;
-		return false;
-	}
-	uint32_t page = lin >> 12;
-	/* Guest user mode runs on a flat code segment (see to_native), so a
-	 * page of the kernel half is executable only while the guest kernel
-	 * runs, and only once the kernel fetched from it. */
-	bool kexec = lin >= USER_TOP && (fetch || (t->pst[page] & PS_EXEC));
-	if (native_map_prot(&t->nh, lin, t->vcpu->vm->memfd, ppage, wok, lin < USER_TOP || kexec) < 0)
-		return false;
-	uint8_t st = PS_MAPPED | (wok ? PS_WRITE : 0) | (pte_global(c, lin) ? PS_GLOBAL : 0) |
-		     (kexec ? PS_EXEC : 0);
-	if (kexec && !(t->pst[page] & PS_EXEC))
-		list_add(&t->kexec, &t->nkexec, &t->capkexec, page);
-	if (!(t->pst[page] & PS_MAPPED))
-		list_add(&t->mapped, &t->nmapped, &t->capmapped, page);
-	t->pst[page] = st;
-	if (!user && lin < USER_TOP)
-		list_add(&t->priv, &t->npriv, &t->cappriv, page);
-	return true;
-}
-
-/* Makes the kernel-half pages the guest kernel executes from executable
- * (guest kernel mode) or not (guest user mode), one mprotect per run of
- * contiguous pages. This, not a code-segment limit, keeps user code from
- * running supervisor code: on this host a 32-bit CS whose limit is not
- * 4 GiB slows all fetches by ~16% (docs/06-trap.md). */
-static void kexec_set(struct trap *t, bool exec)
-{
-	size_t kept = 0;
-	uint32_t start = 0, len = 0;
-	bool wr = false;
-	for (size_t k = 0; k < t->nkexec; k++) {
-		uint32_t p = t->kexec[k];
-		uint8_t st = t->pst[p];
-		if (!(st & PS_MAPPED) || !(st & PS_EXEC))
-			continue; /* dropped since: forget it */
-		t->kexec[kept++] = p;
-		bool pw = st & PS_WRITE;
-		if (len && p == start + len && pw == wr) {
-			len++;
-			continue;
-		}
-		if (len)
-			native_protect(&t->nh, start << 12, len << 12, wr, exec);
-		start = p;
-		len = 1;
-		wr = pw;
-	}
-	if (len)
-		native_protect(&t->nh, start << 12, len << 12, wr, exec);
-	t->nkexec = kept;
-}
-
-/* The guest went to user mode: whatever its kernel had mapped below
- * USER_TOP may be a supervisor page (or writable only to the kernel), and
- * the kernel's code must not be executable. */
-static void shadow_enter_user(struct trap *t)
-{
-	for (size_t k = 0; k < t->npriv; k++)
-		shadow_drop(t, t->priv[k]);
-	t->npriv = 0;
-	kexec_set(t, false);
-}
-
 /* --- emulation through the shared core --- */
 
 static void count(struct trap *t, enum trap_reason r)
@@ -289,94 +129,122 @@ static void icache_check(struct trap *t)
 	memcpy(t->ic[h].b, c->ram + pa, n);
 }
 
-/* INVLPG's linear address, if the instruction at EIP is one. */
-static bool peek_invlpg(struct trap *t, uint32_t *lin_out)
+/* The decoded instruction at EIP (a copy), if it decodes. */
+static bool peek_insn(struct trap *t, struct insn *out)
 {
 	struct cpu *c = &t->cpu;
 	volatile bool found = false;
 	if (_setjmp(c->jb))
 		return false;
 	struct block *b = block_lookup(c);
-	const struct insn *i = &b->insns[0];
-	if (b->n && i->fn == h_invlpg) {
-		const struct opnd *o = &i->op[0];
-		uint32_t ea = c->r.r32[o->base] + (c->r.r32[o->index] << o->scale) + o->disp;
-		if (o->a16)
-			ea &= 0xffff;
-		*lin_out = c->seg[o->seg].base + ea;
+	if (b->n) {
+		*out = b->insns[0];
 		found = true;
 	}
 	return found;
 }
 
-static void shadow_sync(struct trap *t, bool is_invlpg, uint32_t inv);
+/* INVLPG's linear address. */
+static uint32_t invlpg_lin(struct cpu *c, const struct insn *i)
+{
+	const struct opnd *o = &i->op[0];
+	uint32_t ea = c->r.r32[o->base] + (c->r.r32[o->index] << o->scale) + o->disp;
+	if (o->a16)
+		ea &= 0xffff;
+	return c->seg[o->seg].base + ea;
+}
+
+/* A REP string instruction with more than REP_CHUNK elements to go. The
+ * core yields from a long REP only when the VMM's kick flag is set, and
+ * the kick signal is blocked inside our signal handler: such an
+ * instruction is run from the run loop instead (settle outside the
+ * handler), where the kick interrupts it. */
+#define REP_CHUNK 1024u
+
+static bool long_rep(struct cpu *c, const struct insn *i)
+{
+	if (i->fn != h_string || !i->rep)
+		return false;
+	uint32_t cnt = i->asize == 2 ? c->r.r16[R_ECX * 2] : c->r.r32[R_ECX];
+	return cnt > REP_CHUNK;
+}
+
+#define EMULATE_DEFER (-2)
 
 /* Executes one instruction (or delivers one pending interrupt and runs the
  * first instruction of its handler) on the virtual CPU, then brings the
- * shadow in line with what it changed. Returns the core's exit reason. */
-static int emulate_one(struct trap *t)
+ * shadow in line with what it changed. Returns the core's exit reason, or
+ * EMULATE_DEFER (in_handler: the instruction must run from the run loop;
+ * nothing was executed). */
+static int emulate_one(struct trap *t, bool in_handler)
 {
 	struct cpu *c = &t->cpu;
 	icache_check(t);
-	uint32_t inv = 0;
-	bool is_invlpg = peek_invlpg(t, &inv);
+	struct insn ins;
+	bool known = peek_insn(t, &ins);
+	if (known && in_handler && long_rep(c, &ins))
+		return EMULATE_DEFER;
+	uint32_t inv = known && ins.fn == h_invlpg ? invlpg_lin(c, &ins) : 0;
 	uint64_t before = c->insns;
 	int r = cpu_run(c, 1);
 	t->emulated += c->insns - before;
-	shadow_sync(t, is_invlpg, inv);
+	shadow_track(&t->sh, c, known && ins.fn == h_invlpg ? &inv : NULL);
 	return r;
-}
-
-/* Brings the shadow in line with the virtual CPU after it changed (an
- * emulated instruction, or set_state): paging registers, INVLPG, and the
- * guest's user/kernel transitions. */
-static void shadow_sync(struct trap *t, bool is_invlpg, uint32_t inv)
-{
-	struct cpu *c = &t->cpu;
-	const uint32_t pgbits = CR0_PG | CR0_WP | CR0_PE;
-	const uint32_t cr4bits = CR4_PSE | CR4_PGE | CR4_PAE;
-	if (((c->cr0 ^ t->cr0) & pgbits) || ((c->cr4 ^ t->cr4) & cr4bits)) {
-		shadow_flush(t, false);
-	} else if (c->cr3 != t->cr3) {
-		shadow_flush(t, true);
-	} else if (is_invlpg) {
-		shadow_drop(t, inv >> 12);
-	}
-	t->cr0 = c->cr0;
-	t->cr3 = c->cr3;
-	t->cr4 = c->cr4;
-	if (c->cpl == 3 && t->cpl != 3)
-		shadow_enter_user(t);
-	else if (c->cpl != 3 && t->cpl == 3)
-		kexec_set(t, true);
-	t->cpl = c->cpl;
 }
 
 /* Can the virtual CPU's state run natively? */
 static bool native_ok(struct cpu *c)
 {
 	return (c->cr0 & CR0_PE) && !(c->eflags & (EFLAGS_VM | EFLAGS_TF)) && !c->shadow &&
-	       !c->halted && c->seg[S_CS].present && c->seg[S_CS].s && (c->seg[S_CS].type & 8) &&
-	       !c->seg[S_SS].unusable;
+	       !c->halted && native_sync_enterable(c);
 }
+
+/* Is a signal meant for the VMM waiting (blocked while guest code or the
+ * signal handler runs)? sigpending is async-signal-safe. */
+static bool vmm_signal_pending(struct trap *t)
+{
+	sigset_t p;
+	if (sigpending(&p) < 0)
+		return false;
+	return sigismember(&p, SIGINT) == 1 || sigismember(&p, SIGTERM) == 1 ||
+	       sigismember(&p, SIGHUP) == 1 || sigismember(&p, SIGQUIT) == 1 ||
+	       sigismember(&p, t->nh.kick_sig) == 1;
+}
+
+/* Inside the signal handler the kick signal and the VMM's signals are
+ * blocked: settle gives up after this many instructions (or as soon as
+ * one of those signals is pending, checked every SETTLE_POLL), and the
+ * rest runs from the run loop, where timers, input and SIGTERM work. */
+#define SETTLE_BUDGET 4096u
+#define SETTLE_POLL 128u
 
 /*
  * Runs the virtual CPU in the core until its state can go native again
- * with no interrupt to take first. Returns -1 (go native) or the exit.
+ * with no interrupt to take first. Returns -1 (go native) or the exit
+ * (EXIT_NONE: back to the run loop, nothing lost).
  */
-static int settle(struct trap *t)
+static int settle(struct trap *t, bool in_handler)
 {
 	struct cpu *c = &t->cpu;
 	struct vm *vm = t->vcpu->vm;
-	for (;;) {
+	for (unsigned n = 1;; n++) {
 		if (vm->stop || vm->kick)
 			return EXIT_NONE;
+		if (in_handler && n % SETTLE_POLL == 0 &&
+		    (n >= SETTLE_BUDGET || vmm_signal_pending(t)))
+			return EXIT_NONE;
 		bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
-		if (!irq && native_ok(c))
+		if (!irq && native_ok(c) && !t->must_emulate)
 			return -1;
 		if (irq)
 			count(t, TR_IRQ);
-		int r = emulate_one(t);
+		int r = emulate_one(t, in_handler);
+		if (r == EMULATE_DEFER) {
+			t->must_emulate = true;
+			return EXIT_NONE;
+		}
+		if (!irq)
+			t->must_emulate = false;
 		switch (r) {
 		case EXIT_NONE:
 		case EXIT_IO:
@@ -396,102 +264,37 @@ static int settle(struct trap *t)
 	}
 }
 
-/* Virtual CPU -> native registers (and the LDT). Returns -1 if the LDT
- * cannot be written. */
 static int to_native(struct trap *t, struct native_regs *r)
 {
-	struct cpu *c = &t->cpu;
-	flags_materialize(c);
-	memcpy(r->gpr, c->r.r32, sizeof r->gpr);
-	r->eip = c->eip;
-	r->eflags = c->eflags;
-	for (int s = 0; s < SREG_COUNT; s++) {
-		const struct seg *g = &c->seg[s];
-		if (g->unusable || (!g->present && s != S_CS && s != S_SS) || !(g->sel & ~3u)) {
-			r->sel[s] = 0;
-			continue;
-		}
-		/* Clip user segments (DPL 3) below USER_TOP, whatever the CPL:
-		 * a slot must describe its guest selector the same way in both
-		 * modes, since the guest may save and restore it natively. */
-		uint32_t limit_max = 0xffffffffu;
-		struct seg flat_cs;
-		if (s == S_CS && (g->dpl == 3 || c->cpl == 3)) {
-			/* User code: the guest's own limit, execute-only (a CS
-			 * override read faults and is emulated), so nothing of
-			 * the kernel half is readable through it; the kernel's
-			 * pages are not executable then (kexec_set). */
-			flat_cs = *g;
-			flat_cs.type &= ~2u;
-			g = &flat_cs;
-		} else if (g->dpl == 3 || c->cpl == 3) {
-			limit_max = g->base >= USER_TOP ? 0 : USER_TOP - 1 - g->base;
-		}
-		unsigned idx = native_slot_of(g->sel);
-		if (native_ldt_set(&t->nh, idx, g, limit_max) < 0) {
-			snprintf(t->msg, sizeof t->msg, "modify_ldt: %s", strerror(errno));
-			return -1;
-		}
-		r->sel[s] = NATIVE_SEL(idx);
-	}
-	return 0;
-}
-
-/* Native registers -> virtual CPU. A data segment register that no longer
- * holds our selector was loaded natively by the guest with a selector the
- * host's GDT accepted (e.g. 0x23): redo that load on the guest's tables. */
-static int from_native(struct trap *t, const struct native_regs *r)
-{
-	struct cpu *c = &t->cpu;
-	memcpy(c->r.r32, r->gpr, sizeof r->gpr);
-	c->eip = r->eip;
-	flags_materialize(c);
-	/* TF too: a native POPF or IRET sets it at any CPL (the host then
-	 * single-steps the guest, and the #DB handler must see TF pushed). */
-	const uint32_t host_bits = EFLAGS_ARITH | EFLAGS_DF | EFLAGS_TF | EFLAGS_AC | EFLAGS_ID;
-	c->eflags = (c->eflags & ~host_bits) | (r->eflags & host_bits);
-	static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
-	for (unsigned k = 0; k < 5; k++) {
-		int s = data_segs[k];
-		const struct seg *g = &c->seg[s];
-		uint16_t hs = r->sel[s];
-		uint16_t want = 0;
-		if (!g->unusable && (g->present || s == S_SS) && (g->sel & ~3u))
-			want = NATIVE_SEL(native_slot_of(g->sel));
-		if (hs == want)
-			continue;
-		/* Which guest selector the guest loaded: one of our slots (it
-		 * restored a saved register), or a selector of the host's GDT
-		 * that loaded without faulting, taken as the guest's own. */
-		uint16_t gs = hs;
-		if (!hs)
-			gs = 0;
-		else if ((hs & 4) && t->nh.ldt && NATIVE_SLOT_OF_SEL(hs) < NATIVE_LDT_SLOTS &&
-			 t->nh.ldt[NATIVE_SLOT_OF_SEL(hs)].valid)
-			gs = t->nh.ldt[NATIVE_SLOT_OF_SEL(hs)].guest_sel;
-		if (gs == g->sel && !(gs & ~3u))
-			continue;
-		volatile int vs = s;
-		volatile uint16_t vgs = gs;
-		switch (_setjmp(c->jb)) {
-		case 0:
-			seg_load(c, vs, vgs);
-			break;
-		case 1:
-			cpu_handle_exception(c);
-			if (c->exit >= 0)
-				return c->exit;
-			break;
-		default:
-			return c->exit;
-		}
-	}
-	return -1;
+	return native_sync_to(&t->nh, &t->cpu, USER_TOP, r, t->msg, sizeof t->msg);
 }
 
 static void fill_exit(struct trap *t, int r)
 {
 	t->exit = r;
+}
+
+/* Guest code far-jumped to a selector of the host's GDT (0x23: flat 32-bit,
+ * 0x33: 64-bit) and something trapped there (a fault, a system call the
+ * seccomp filter refused, the kick). Such code runs outside the LDT
+ * sandbox, in the VMM's address space: it cannot be virtualized, only
+ * stopped. Its registers are not a guest state to keep. */
+static void escape(struct trap *t, int sig, const ucontext_t *uc)
+{
+	uint16_t cs = native_uc_cs(uc);
+	const char *what = sig == SIGSYS	      ? "made a host system call (refused by seccomp, never run)"
+			   : sig == t->nh.kick_sig ? "kept running there"
+			   : sig == SIGILL	      ? "raised #UD there"
+			   : sig == SIGSEGV	      ? "faulted there"
+						      : "trapped there";
+	snprintf(t->escape_msg, sizeof t->escape_msg,
+		 "guest code entered host selector %#x (%s code at %#llx) and %s: trap is not an "
+		 "isolation boundary",
+		 cs, cs == 0x33 ? "64-bit" : "32-bit",
+		 (unsigned long long)uc->uc_mcontext.gregs[REG_RIP], what);
+	t->escaped = true;
+	count(t, sig == SIGSYS ? TR_SYSCALL : TR_EXC);
+	fill_exit(t, EXIT_NONE);
 }
 
 /* The signal callback (alternate stack, VMM FS/GS restored). */
@@ -502,12 +305,16 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 	struct cpu *c = &t->cpu;
 	struct vm *vm = t->vcpu->vm;
 	struct native_regs r;
+	if (native_uc_host_selector(uc)) {
+		escape(t, sig, uc);
+		return NATIVE_EXIT;
+	}
 	native_regs_from_uc(uc, &r);
 	/* The guest's x87 state (the native layer took it from the frame):
 	 * what an emulated instruction sees and changes. */
 	fpu_from_native(t);
 	c->exit = -1;
-	int fr = from_native(t, &r);
+	int fr = native_sync_from(&t->nh, c, &r);
 	if (fr >= 0) {
 		fill_exit(t, fr);
 		return NATIVE_EXIT;
@@ -538,7 +345,6 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 			uint32_t lin = (uint32_t)((uintptr_t)si->si_addr - t->nh.base);
 			bool write = uc->uc_mcontext.gregs[REG_ERR] & 2;
 			bool fetch = uc->uc_mcontext.gregs[REG_ERR] & 0x10;
-			bool mmio = false;
 			/* A fault that mapping does not cure (an access the
 			 * host cannot make natively, such as a fetch that wraps
 			 * at 4 GiB) repeats forever: after a few, emulate the
@@ -550,11 +356,14 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 				t->last_pf_lin = lin;
 				t->pf_repeats = 0;
 			}
-			if (t->pf_repeats < 4 && shadow_fault(t, lin, write, fetch, &mmio)) {
+			enum shadow_result sr = SHADOW_EMULATE;
+			if (t->pf_repeats < 4)
+				sr = shadow_fill(&t->sh, c, lin, write, fetch);
+			if (sr == SHADOW_MAPPED) {
 				count(t, TR_PF);
 				done = true;
 			} else {
-				mmio = mmio && t->pf_repeats < 4;
+				bool mmio = sr == SHADOW_MMIO;
 				t->pf_repeats = 0;
 				count(t, mmio ? TR_MMIO : TR_PF);
 			}
@@ -578,11 +387,17 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 			count(t, TR_EXC);
 			break;
 		}
+		if (trapno == 1) {
+			/* ICEBP (0xf1), a trap: back up to it and emulate it. */
+			c->eip -= 1;
+			count(t, TR_EXC);
+			break;
+		}
 		/* INT3 / INT 3 are traps: back up to the instruction. */
 		uint8_t b1 = 0;
 		uint32_t lin = c->seg[S_CS].base + c->eip - 1;
 		volatile uint8_t *p = native_host_addr(&t->nh, lin);
-		if (t->pst[lin >> 12] & PS_MAPPED)
+		if (shadow_mapped(&t->sh, lin))
 			b1 = *p;
 		c->eip -= b1 == 0xcc ? 1 : 2;
 		count(t, TR_EXC);
@@ -593,7 +408,12 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 		break;
 	}
 	if (!done) {
-		int er = emulate_one(t);
+		int er = emulate_one(t, true);
+		if (er == EMULATE_DEFER) {
+			t->must_emulate = true;
+			fill_exit(t, EXIT_NONE);
+			return NATIVE_EXIT;
+		}
 		if (er == EXIT_HYPERCALL) {
 			/* Dispatched right here: this handler runs only while
 			 * guest code owned the CPU, so no VMM code was
@@ -613,7 +433,7 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 			return NATIVE_EXIT;
 		}
 	}
-	int sr = settle(t);
+	int sr = settle(t, true);
 	if (sr >= 0) {
 		fill_exit(t, sr);
 		return NATIVE_EXIT;
@@ -646,13 +466,17 @@ static int trap_create(struct vcpu *vcpu)
 	}
 	t->vcpu = vcpu;
 	trap_debug = getenv("RINGVM_TRAP_DEBUG") != NULL;
-	t->pst = calloc(1u << 20, 1);
 	t->nh.base = 0;
 	t->nh.kick_sig = SIGRTMIN;
 	t->nh.kick = &vcpu->vm->kick;
 	t->nh.cb = on_signal;
 	t->nh.opaque = t;
-	if (!t->pst || native_reserve(&t->nh) < 0) {
+	t->nh.fatal_cleanup = devices_restore_terminal;
+	if (shadow_init(&t->sh, &t->nh, vcpu->vm->memfd, vcpu->vm->ram_size, USER_TOP) < 0) {
+		fprintf(stderr, "ringvm: trap: out of memory\n");
+		goto fail;
+	}
+	if (native_reserve(&t->nh) < 0) {
 		fprintf(stderr, "ringvm: trap: cannot reserve the low 4 GiB: %s\n", strerror(errno));
 		goto fail;
 	}
@@ -665,10 +489,7 @@ static int trap_create(struct vcpu *vcpu)
 		goto fail_res;
 	}
 	native_fpu_reset(); /* MXCSR and XMM: the core keeps only the x87 */
-	t->cr0 = t->cpu.cr0;
-	t->cr3 = t->cpu.cr3;
-	t->cr4 = t->cpu.cr4;
-	t->cpl = t->cpu.cpl;
+	shadow_reset(&t->sh, &t->cpu);
 	vcpu->priv = t;
 	the_trap = t;
 	return 0;
@@ -676,7 +497,7 @@ fail_res:
 	native_release(&t->nh);
 fail:
 	cpu_fini(&t->cpu);
-	free(t->pst);
+	shadow_fini(&t->sh);
 	free(t);
 	return -1;
 }
@@ -689,10 +510,7 @@ static void trap_destroy(struct vcpu *vcpu)
 	native_uninstall(&t->nh);
 	native_release(&t->nh);
 	cpu_fini(&t->cpu);
-	free(t->pst);
-	free(t->mapped);
-	free(t->priv);
-	free(t->kexec);
+	shadow_fini(&t->sh);
 	free(t);
 	vcpu->priv = NULL;
 	the_trap = NULL;
@@ -738,7 +556,7 @@ static int trap_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 	t->msg[0] = 0;
 	uint64_t e0 = t->emulated;
 	c->exit = -1;
-	int r = settle(t);
+	int r = settle(t, false);
 	if (r < 0) {
 		struct native_regs nr;
 		if (to_native(t, &nr) < 0) {
@@ -748,9 +566,19 @@ static int trap_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 			fpu_to_native(t);
 			int rc = native_enter(&t->nh, &nr);
 			r = rc == NATIVE_STOP_KICKED ? EXIT_NONE : t->exit;
+			if (rc == NATIVE_STOP_ENTRY_FAULT) {
+				r = EXIT_ERROR;
+				snprintf(t->msg, sizeof t->msg,
+					 "internal: the host refused to enter this guest state natively "
+					 "(native_sync_enterable missed a case)");
+			}
 			if (r < 0) {
 				r = EXIT_ERROR;
 				snprintf(t->msg, sizeof t->msg, "internal: native run ended without an exit");
+			}
+			if (t->escaped) {
+				vm_request_stop(vm, RINGVM_EXIT_GUEST_DEAD, t->escape_msg);
+				r = EXIT_NONE;
 			}
 		}
 	}
@@ -771,11 +599,15 @@ static void trap_get_state(struct vcpu *vcpu, struct cpu_state *s)
 	cpu_get_state(&t->cpu, s);
 }
 
+/* Only what changed is dropped: a hypercall sets the state after every
+ * call, and flushing all mappings each time would cost every later access
+ * a fault (shadow_track flushes on CR0/CR3/CR4 changes and follows the
+ * CPL). */
 static void trap_set_state(struct vcpu *vcpu, const struct cpu_state *s)
 {
 	struct trap *t = vcpu->priv;
 	cpu_set_state(&t->cpu, s);
-	shadow_sync(t, false, 0);
+	shadow_track(&t->sh, &t->cpu, NULL);
 }
 
 static void trap_flush_tlb(struct vcpu *vcpu, uint32_t lin, bool all)
@@ -783,10 +615,10 @@ static void trap_flush_tlb(struct vcpu *vcpu, uint32_t lin, bool all)
 	struct trap *t = vcpu->priv;
 	if (all) {
 		tlb_flush(&t->cpu);
-		shadow_flush(t, false);
+		shadow_flush(&t->sh, false);
 	} else {
 		tlb_flush_page(&t->cpu, lin);
-		shadow_drop(t, lin >> 12);
+		shadow_drop(&t->sh, lin);
 	}
 }
 
@@ -799,6 +631,9 @@ static bool trap_irq_window_open(struct vcpu *vcpu)
 const struct engine engine_trap = {
 	.name = "trap",
 	.family = "trap-and-emulate",
+	.caveat = "a teaching engine, NOT an isolation boundary: guest code runs natively in the "
+		  "VMM's process and can reach its whole address space through the host's 64-bit "
+		  "selector; run untrusted guests under another engine",
 	.available = trap_available,
 	.fast_here = NULL,
 	.create = trap_create,
@@ -806,7 +641,7 @@ const struct engine engine_trap = {
 	.run = trap_run,
 	.get_state = trap_get_state,
 	.set_state = trap_set_state,
-	.flush_tlb = trap_flush_tlb,
 	.irq_window_open = trap_irq_window_open,
+	.flush_tlb = trap_flush_tlb,
 	.hypercalls = true,
 };
