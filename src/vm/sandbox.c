@@ -150,6 +150,8 @@ static const struct rule sanitizer_rules[] = {
 	ANY(SYS_sched_yield), ANY(SYS_getppid), ANY(SYS_lseek), ANY(SYS_pread64),
 	ANY(SYS_stat), ANY(SYS_lstat), ANY(SYS_kill), ANY(SYS_tgkill),
 	ANY(SYS_prlimit64), ANY(SYS_getrlimit),
+	ANY(SYS_newfstatat), ANY(SYS_fstat),
+	{ SYS_fcntl, 1, { EQ(1, F_SETFD) } }, /* the symbolizer's close-on-exec */
 };
 #endif
 
@@ -329,7 +331,12 @@ void sandbox_report_blocked(const siginfo_t *si)
 	devices_restore_terminal();
 	ssize_t w = write(2, line, (size_t)(p - line));
 	(void)w;
-	_exit(RINGVM_EXIT_SANDBOX);
+	/* The raw exit_group, not _exit(): a sanitizer intercepts _exit() to
+	 * run its leak check, which would make more calls (maybe forbidden,
+	 * with SIGSYS now blocked: a silent kill) in a process that is in no
+	 * state for it. */
+	for (;;)
+		syscall(SYS_exit_group, RINGVM_EXIT_SANDBOX);
 }
 
 static void on_sigsys(int sig, siginfo_t *si, void *uc)
@@ -353,12 +360,6 @@ void sandbox_catch_sigsys(void)
 	sigaction(SIGSYS, &sa, NULL);
 }
 
-#ifdef SANITIZED_BUILD
-/* Lets the sanitizer runtime open what it will need to report before the
- * sandbox would stop it (its symbolizer, the memory map). */
-void __sanitizer_sandbox_on_notify(void *args);
-#endif
-
 int sandbox_install(unsigned needs, char *why, size_t why_len)
 {
 	static struct prog p;
@@ -370,9 +371,6 @@ int sandbox_install(unsigned needs, char *why, size_t why_len)
 	/* glibc loads the time zone on the first gmtime_r (the CMOS clock),
 	 * opening /etc/localtime: let it do so now. */
 	tzset();
-#ifdef SANITIZED_BUILD
-	__sanitizer_sandbox_on_notify(NULL);
-#endif
 	sandbox_catch_sigsys();
 	struct sock_fprog fp = { .len = (unsigned short)p.n, .filter = p.f };
 	/* no_new_privs: required without CAP_SYS_ADMIN, and right anyway
