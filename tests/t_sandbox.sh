@@ -56,4 +56,35 @@ if trap_ok; then
 else
 	skip sandbox.trap "trap unavailable here"
 fi
+
+# The exit paths under the sandbox: SIGTERM, SIGINT and SIGHUP still end the
+# VMM by that signal (after restoring stdin's flags), not by a blocked call.
+signals() { # name engine binary
+	local name=$1 e=$2 bin=$3 why="" sig num
+	for sig in TERM:15 INT:2 HUP:1; do
+		num=${sig#*:}
+		sig=${sig%:*}
+		sleep 1.3 | {
+			timeout --preserve-status -s "$sig" 1 "$bin" run --engine "$e" \
+				--kernel "$GUESTS/echo.elf" >/dev/null 2>"$TMP/err"
+			echo $? >"$TMP/rc"
+			python3 -c 'import fcntl, os; print("nonblock" if fcntl.fcntl(0, fcntl.F_GETFL) & os.O_NONBLOCK else "blocking")' >"$TMP/fl"
+		}
+		[ "$(cat "$TMP/rc")" -eq $((128 + num)) ] || why="$why SIG$sig: status $(cat "$TMP/rc");"
+		grep -q blocked "$TMP/err" && why="$why SIG$sig: $(cat "$TMP/err");"
+		[ "$(cat "$TMP/fl")" = blocking ] || why="$why SIG$sig: stdin left non-blocking;"
+	done
+	[ -z "$why" ] && pass "$name" || fail "$name" "$why"
+}
+signals sandbox.signals.interp interp "$ASAN_RINGVM"
+if kvm_usable; then
+	signals sandbox.signals.kvm kvm "$ASAN_RINGVM"
+else
+	skip sandbox.signals.kvm "/dev/kvm unusable"
+fi
+if trap_ok; then
+	signals sandbox.signals.trap trap "$RINGVM"
+else
+	skip sandbox.signals.trap "trap unavailable here"
+fi
 exit 0

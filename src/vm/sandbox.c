@@ -105,7 +105,7 @@ static const struct rule vmm_rules[] = {
 	ANY(SYS_clock_nanosleep), ANY(SYS_nanosleep),
 	/* signals: the kick handler, the terminal-restoring fatal handlers,
 	 * and raise() of the fatal signal afterwards (to ourselves only) */
-	ANY(SYS_rt_sigaction), ANY(SYS_rt_sigprocmask), ANY(SYS_rt_sigreturn),
+	ANY(SYS_rt_sigaction), ANY(SYS_rt_sigprocmask), ANY(SYS_rt_sigreturn), ANY(SYS_rt_sigpending),
 	ANY(SYS_sigaltstack), ANY(SYS_restart_syscall), ANY(SYS_getpid), ANY(SYS_gettid),
 	{ SYS_tgkill, 1, { EQ(0, OWN_PID) } },
 	/* the terminal: isatty, tcgetpgrp, tcsetattr on the way out */
