@@ -63,6 +63,7 @@
 /* ---- the rules, as tables */
 
 enum test_op {
+	T_NONE,	      /* the end of a rule's tests */
 	T_EQ,	      /* args[arg] == value */
 	T_MASKED_EQ,  /* (args[arg] & mask) == value */
 	T_BITS_CLEAR, /* (args[arg] & mask) == 0 */
@@ -81,11 +82,11 @@ struct arg_test {
 /* A system call, allowed if any of its tests passes, or always if it has none. */
 struct rule {
 	int nr;
-	unsigned n;
 	struct arg_test t[MAX_TESTS];
 };
 
 #define ANY(sys) { .nr = (sys) }
+#define IF(sys, ...) { .nr = (sys), .t = { __VA_ARGS__ } }
 #define EQ(a, v) { T_EQ, (a), 0, (v) }
 #define MASKED(a, m, v) { T_MASKED_EQ, (a), (m), (v) }
 #define CLEAR(a, m) { T_BITS_CLEAR, (a), (m), 0 }
@@ -107,19 +108,19 @@ static const struct rule vmm_rules[] = {
 	 * and raise() of the fatal signal afterwards (to ourselves only) */
 	ANY(SYS_rt_sigaction), ANY(SYS_rt_sigprocmask), ANY(SYS_rt_sigreturn), ANY(SYS_rt_sigpending),
 	ANY(SYS_sigaltstack), ANY(SYS_restart_syscall), ANY(SYS_getpid), ANY(SYS_gettid),
-	{ SYS_tgkill, 1, { EQ(0, OWN_PID) } },
+	IF(SYS_tgkill, EQ(0, OWN_PID)),
 	/* the terminal: isatty, tcgetpgrp, tcsetattr on the way out */
-	{ SYS_ioctl, 6, { EQ(1, TCGETS), EQ(1, TCSETS), EQ(1, TCSETSW), EQ(1, TCSETSF),
-			  EQ(1, TIOCGPGRP), EQ(1, TIOCGWINSZ) } },
+	IF(SYS_ioctl, EQ(1, TCGETS), EQ(1, TCSETS), EQ(1, TCSETSW), EQ(1, TCSETSF),
+			  EQ(1, TIOCGPGRP), EQ(1, TIOCGWINSZ)),
 	/* stdin's O_NONBLOCK, set and restored */
-	{ SYS_fcntl, 3, { EQ(1, F_GETFL), EQ(1, F_SETFL), EQ(1, F_GETFD) } },
+	IF(SYS_fcntl, EQ(1, F_GETFL), EQ(1, F_SETFL), EQ(1, F_GETFD)),
 	/* stdio's first use of a stream looks at its descriptor, by number only */
 	ANY(SYS_fstat),
-	{ SYS_newfstatat, 1, { MASKED(3, AT_EMPTY_PATH, AT_EMPTY_PATH) } },
+	IF(SYS_newfstatat, MASKED(3, AT_EMPTY_PATH, AT_EMPTY_PATH)),
 	/* malloc and the exit path; nothing may become executable */
 	ANY(SYS_brk), ANY(SYS_munmap), ANY(SYS_madvise), ANY(SYS_mremap),
-	{ SYS_mmap, 1, { CLEAR(2, PROT_EXEC) } },
-	{ SYS_mprotect, 1, { CLEAR(2, PROT_EXEC) } },
+	IF(SYS_mmap, CLEAR(2, PROT_EXEC)),
+	IF(SYS_mprotect, CLEAR(2, PROT_EXEC)),
 	ANY(SYS_close), ANY(SYS_futex),
 	ANY(SYS_exit), ANY(SYS_exit_group),
 };
@@ -127,7 +128,7 @@ static const struct rule vmm_rules[] = {
 /* SANDBOX_KVM: KVM_RUN, register access and interrupt injection on the
  * vCPU descriptor: every KVM ioctl has type 0xAE (bits 8-15). */
 static const struct rule kvm_rules[] = {
-	{ SYS_ioctl, 1, { MASKED(1, 0xff00u, KVMIO << 8) } },
+	IF(SYS_ioctl, MASKED(1, 0xff00u, KVMIO << 8)),
 };
 
 /* SANDBOX_NATIVE_CODE: the virtual TLB maps guest pages (executable ones
@@ -144,14 +145,14 @@ static const struct rule native_rules[] = {
  * only: nothing is created or written). */
 static const struct rule sanitizer_rules[] = {
 	ANY(SYS_clone), ANY(SYS_ptrace), ANY(SYS_wait4), ANY(SYS_prctl),
-	{ SYS_open, 1, { CLEAR(1, O_ACCMODE | O_CREAT | O_TRUNC) } },
-	{ SYS_openat, 1, { CLEAR(2, O_ACCMODE | O_CREAT | O_TRUNC) } },
+	IF(SYS_open, CLEAR(1, O_ACCMODE | O_CREAT | O_TRUNC)),
+	IF(SYS_openat, CLEAR(2, O_ACCMODE | O_CREAT | O_TRUNC)),
 	ANY(SYS_getdents), ANY(SYS_getdents64), ANY(SYS_readlink),
 	ANY(SYS_sched_yield), ANY(SYS_getppid), ANY(SYS_lseek), ANY(SYS_pread64),
 	ANY(SYS_stat), ANY(SYS_lstat), ANY(SYS_kill), ANY(SYS_tgkill),
 	ANY(SYS_prlimit64), ANY(SYS_getrlimit),
 	ANY(SYS_newfstatat), ANY(SYS_fstat),
-	{ SYS_fcntl, 1, { EQ(1, F_SETFD) } }, /* the symbolizer's close-on-exec */
+	IF(SYS_fcntl, EQ(1, F_SETFD)), /* the symbolizer's close-on-exec */
 };
 #endif
 
@@ -199,9 +200,11 @@ static void merge(const struct ruleset *sets, unsigned nsets, int nr, struct mer
 			const struct rule *r = &sets[s].r[i];
 			if (r->nr != nr)
 				continue;
-			if (r->n == 0)
+			if (r->t[0].op == T_NONE)
 				m->any = true;
-			for (unsigned k = 0; k < r->n && m->n < sizeof m->t / sizeof m->t[0]; k++)
+			for (unsigned k = 0; k < MAX_TESTS && r->t[k].op != T_NONE &&
+					     m->n < sizeof m->t / sizeof m->t[0];
+			     k++)
 				m->t[m->n++] = r->t[k];
 		}
 	}

@@ -148,6 +148,19 @@ static void do_kvm_ioctl(unsigned needs)
 	say(v == KVM_API_VERSION ? "kvm answered\n" : "kvm failed\n");
 }
 static void do_kvm_ioctl_interp(void) { do_kvm_ioctl(0); }
+
+/* Rules for one call from two profiles merge: with SANDBOX_KVM, the
+ * terminal's ioctls stay allowed and others stay refused. */
+static void do_tty_ioctls_kvm(void)
+{
+	install(SANDBOX_KVM);
+	char buf[64];
+	ioctl(2, TCGETS, buf);
+	say("tcgets ran\n");
+	int n;
+	ioctl(2, FIONREAD, &n);
+	say("fionread ran\n");
+}
 static void do_kvm_ioctl_kvm(void) { do_kvm_ioctl(SANDBOX_KVM); }
 
 /* A system call from below 4 GiB, where only guest code lives: it must be
@@ -315,6 +328,8 @@ int main(void)
 	 * the sandbox does not call it) */
 	expect_report("sandbox.lsan_reports", do_lsan_report, "do_lsan_report", 1, "detected memory leaks");
 #endif
+	expect("sandbox.profiles_merge", do_tty_ioctls_kvm, RINGVM_EXIT_SANDBOX,
+	       "tcgets ran\nringvm: sandbox: blocked system call 16 (ioctl)\n");
 	test_ram_sealed();
 	CHECK_DONE();
 }
