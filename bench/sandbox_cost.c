@@ -22,7 +22,7 @@
 
 #include "vm/sandbox.h"
 
-#define ROUNDS 15
+#define ROUNDS 31
 #define CALLS 200000
 #define TRAPS 20000
 
