@@ -110,6 +110,7 @@ one_line_error cli.help_extra_arg 2 'unexpected argument --bogus' -- help --bogu
 one_line_error cli.version_extra_arg 2 'unexpected argument now' -- --version now
 one_line_error cli.repeated_kernel 2 '--kernel given twice' -- run --kernel "$KIT" --kernel "$KIT"
 one_line_error cli.repeated_mem 2 '--mem given twice' -- run --mem 64M --mem=128M
+one_line_error cli.flag_with_value 2 '--stats takes no value' -- run --stats=yes
 one_line_error cli.sandbox_bad_value 2 '--sandbox maybe: expected on or off' -- run --sandbox maybe
 one_line_error cli.sandbox_missing_value 2 'needs a value' -- run --sandbox
 
