@@ -120,6 +120,17 @@ static bool out_wait(struct uart *u)
 	return r > 0;
 }
 
+/* A write that failed for good (EPIPE, EBADF, EIO, ENOSPC): stdout is gone.
+ * A reader that went away is not an error of ringvm's; anything else (a
+ * full disk) ends the run with status 6 (main.c). */
+static void out_gone(struct vm *vm, struct uart *u, int err)
+{
+	u->out_dead = true;
+	if (err != EPIPE && !vm->output_errno)
+		vm->output_errno = err;
+	stats_event(&vm->stats, "uart", "stdout gone: output dropped");
+}
+
 static void uart_output(struct vm *vm, struct uart *u, uint8_t b)
 {
 	if (u->out_dead)
@@ -136,8 +147,7 @@ static void uart_output(struct vm *vm, struct uart *u, uint8_t b)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			continue; /* out_wait bounds this */
-		u->out_dead = true; /* EPIPE, EBADF, EIO: stdout is gone for good */
-		stats_event(&vm->stats, "uart", "stdout gone: output dropped");
+		out_gone(vm, u, n < 0 ? errno : EIO);
 		return;
 	}
 	stats_event(&vm->stats, "uart", "stdout stalled: byte dropped");
@@ -298,8 +308,7 @@ void uart_console_write(struct vm *vm, const uint8_t *buf, size_t n)
 		}
 		if (k < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		u->out_dead = true;
-		stats_event(&vm->stats, "uart", "stdout gone: output dropped");
+		out_gone(vm, u, k < 0 ? errno : EIO);
 		return;
 	}
 	if (n && !u->out_dead)

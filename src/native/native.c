@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "native/native.h"
+#include "vm/sandbox.h"
 
 #define HOST_USER_CS 0x33
 #define HOST_USER_DS 0x2b
@@ -355,34 +356,6 @@ static void to_exit_stub(ucontext_t *uc)
 	uc->uc_mcontext.gregs[REG_CSGSFS] = (greg_t)csgsfs;
 }
 
-/* Writes "ringvm: host system call N refused ..." and exits with status 6
- * (RINGVM_EXIT_HOST); async-signal-safe (write, _exit). */
-static void vmm_sigsys_exit(int nr)
-{
-	char buf[128];
-	static const char a[] = "ringvm: the VMM's host system call ";
-	static const char b[] = " was refused by a seccomp filter: exit status 6\n";
-	size_t n = 0;
-	memcpy(buf, a, sizeof a - 1);
-	n += sizeof a - 1;
-	char digits[12];
-	int k = 0;
-	unsigned u = nr < 0 ? 0u - (unsigned)nr : (unsigned)nr;
-	do {
-		digits[k++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (nr < 0)
-		buf[n++] = '-';
-	while (k)
-		buf[n++] = digits[--k];
-	memcpy(buf + n, b, sizeof b - 1);
-	n += sizeof b - 1;
-	ssize_t w = write(2, buf, n);
-	(void)w;
-	_exit(6);
-}
-
 /* Returns 0: resume as interrupted, 1: resume guest (load data
  * selectors), 2: return to the exit stub. */
 int native_sig_c(int sig, siginfo_t *si, ucontext_t *uc)
@@ -428,14 +401,14 @@ int native_sig_c(int sig, siginfo_t *si, ucontext_t *uc)
 		break;
 	}
 	/* Not guest code. The VMM itself made a system call a seccomp
-	 * filter refuses: say which, and end with the host-failure status.
+	 * filter refuses: say which, as the sandbox does (status 8).
 	 * Otherwise a VMM bug: let the default action report it. Either way
 	 * the terminal is restored first (h->fatal_cleanup). Only
 	 * async-signal-safe calls from here on. */
 	if (h && h->fatal_cleanup)
 		h->fatal_cleanup();
 	if (sig == SIGSYS)
-		vmm_sigsys_exit(si->si_syscall);
+		sandbox_report_blocked(si);
 	signal(sig, SIG_DFL);
 	if (sig == SIGSYS || sig == SIGTRAP)
 		raise(sig);

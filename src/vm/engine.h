@@ -12,6 +12,7 @@
 
 #include "cpustate.h"
 #include "exit.h"
+#include "sandbox.h"
 
 struct vcpu;
 
@@ -48,6 +49,9 @@ struct engine {
 	 * doorbell is an unclaimed port, and a PV guest's first call fails
 	 * (it then stays on its full-virtualization path). */
 	bool hypercalls;
+	/* What the engine needs from the host once the guest runs, beyond the
+	 * VMM's own system calls: SANDBOX_* bits of src/vm/sandbox.h. */
+	unsigned sandbox_needs;
 };
 
 /* The table of engines built in, in order of preference when all else is

@@ -409,4 +409,5 @@ const struct engine engine_kvm = {
 	.flush_tlb = kvm_flush_tlb,
 	.irq_window_open = kvm_irq_window_open,
 	.hypercalls = true,
+	.sandbox_needs = SANDBOX_KVM,
 };

@@ -644,4 +644,5 @@ const struct engine engine_trap = {
 	.irq_window_open = trap_irq_window_open,
 	.flush_tlb = trap_flush_tlb,
 	.hypercalls = true,
+	.sandbox_needs = SANDBOX_NATIVE_CODE,
 };
