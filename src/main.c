@@ -192,6 +192,12 @@ static int load_guest(struct vm *vm, struct cpu_state *entry)
 		image_free(&kernel);
 		return -1;
 	}
+	if (linux_is_bzimage(&kernel)) {
+		int lr = linux_load(vm, &kernel, cfg->initrd ? &initrd : NULL, cfg->append, entry);
+		image_free(&kernel);
+		image_free(&initrd);
+		return lr;
+	}
 	/* Like QEMU and GRUB, the Multiboot command line starts with the
 	 * kernel's own name. */
 	size_t n = strlen(kernel.name) + strlen(cfg->append) + 2;
