@@ -40,8 +40,9 @@ static void usage(FILE *out)
 		"  --trace        print every exit to stderr\n"
 		"\n"
 		"exit status: the guest's debug-exit status ((v << 1) | 1 for a write of v to\n"
-		"port 0xf4, as QEMU's isa-debug-exit), else 0 guest reset, 2 bad usage or input,\n"
-		"4 guest died (triple fault, dead halt), 6 host failure (engine unavailable).\n");
+		"port 0xf4, as QEMU's isa-debug-exit), else 0 guest reset or powered off (halt\n"
+		"with interrupts off), 2 bad usage or input, 4 guest died (triple fault, halt\n"
+		"that nothing can wake), 6 host failure (engine unavailable).\n");
 }
 
 /* Parses 64M, 1G, 512K, 1048576B or a plain number of MiB. */
