@@ -5,6 +5,10 @@
  * guest user mode are clipped below user_top (segment truncation: the
  * engine keeps what lies above out of the guest's reach; trap puts its
  * top at the guest kernel split, bt lower, under its VMM window).
+ * While the guest kernel runs (CPL 0), its segments, DPL-3 ones included
+ * (Linux's kernel runs on __USER_DS), are given their whole limit, up to
+ * 4 GiB: an engine with a VMM window in guest linear space cannot use
+ * this as it is.
  */
 #ifndef RINGVM_NATIVE_SYNC_H
 #define RINGVM_NATIVE_SYNC_H
