@@ -98,6 +98,13 @@ for e in interp trap; do
 	expect_status $e.timer_ticks_during_long_rep "$TMP/o" 3
 done
 
+# Guest user mode with its own code segment in ES (a slot trap shares with
+# its execute-only view of CS): must run, not kill the VMM.
+for e in interp trap; do
+	run_vm "$TMP/o" $(vmm_for $e) run --engine $e --kernel $GUESTS/es_user_code.elf
+	expect_status $e.user_code_segment_in_es "$TMP/o" 7
+done
+
 # Kernel code in a conforming code segment (the host's modify_ldt refuses
 # to describe one natively).
 run_vm "$TMP/o" $RINGVM run --engine trap --kernel $GUESTS/conforming.elf

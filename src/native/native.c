@@ -356,6 +356,41 @@ static void to_exit_stub(ucontext_t *uc)
 	uc->uc_mcontext.gregs[REG_CSGSFS] = (greg_t)csgsfs;
 }
 
+/* Would the host load these selectors? LAR reads a descriptor as the CPU
+ * sees it from CPL 3 (ZF clear: not accessible). */
+static bool sel_rights(uint16_t sel, uint32_t *ar)
+{
+	uint32_t v = 0;
+	uint8_t ok;
+	__asm__("lar %2, %0; setz %1" : "=r"(v), "=q"(ok) : "r"((uint32_t)sel) : "cc");
+	*ar = v;
+	return ok;
+}
+
+static bool resume_sels_ok(const ucontext_t *uc)
+{
+	uint32_t ar;
+	uint64_t csgsfs = (uint64_t)uc->uc_mcontext.gregs[REG_CSGSFS];
+	uint16_t cs = (uint16_t)csgsfs, ss = (uint16_t)(csgsfs >> 48);
+	/* CS: present code (bit 15 P, bit 12 S, bit 11 code). */
+	if (!sel_rights(cs, &ar) || (ar & 0x9800) != 0x9800)
+		return false;
+	/* SS: present writable data. */
+	if (!sel_rights(ss, &ar) || (ar & 0x9a00) != 0x9200)
+		return false;
+	static const int data[] = { 0, 3, 4, 5 }; /* ES DS FS GS */
+	for (int k = 0; k < 4; k++) {
+		uint16_t sel = native_resume_sel[data[k]];
+		if (!(sel & ~3u))
+			continue;
+		/* Present, and data or readable code. */
+		if (!sel_rights(sel, &ar) || !(ar & 0x8000) || !(ar & 0x1000) ||
+		    ((ar & 0x0800) && !(ar & 0x0200)))
+			return false;
+	}
+	return true;
+}
+
 /* Returns 0: resume as interrupted, 1: resume guest (load data
  * selectors), 2: return to the exit stub. */
 int native_sig_c(int sig, siginfo_t *si, ucontext_t *uc)
@@ -392,8 +427,15 @@ int native_sig_c(int sig, siginfo_t *si, ucontext_t *uc)
 	}
 	switch (v) {
 	case NATIVE_RESUME:
-		native_fpu_to_uc(uc);
-		return 1;
+		if (resume_sels_ok(uc)) {
+			native_fpu_to_uc(uc);
+			return 1;
+		}
+		/* The epilogue or sigreturn would fault in the VMM's own
+		 * context (where the host kills it): end the run instead. */
+		native_exit_code = NATIVE_STOP_ENTRY_FAULT;
+		to_exit_stub(uc);
+		return 2;
 	case NATIVE_EXIT:
 		to_exit_stub(uc);
 		return 2;

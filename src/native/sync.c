@@ -124,15 +124,37 @@ bool native_sync_enterable(const struct cpu *c)
 		return false;
 	if (ss->unusable || !ss->present || !ss->s || (ss->type & 8) || !(ss->type & 2))
 		return false;
+	/* User code runs on an execute-only view of its segment
+	 * (native_sync_to): a data register holding the same slot would get
+	 * that view and fault on its load. */
+	bool cs_exec_only = cs->dpl == 3 || c->cpl == 3;
+	unsigned cs_slot = native_slot_of(cs->sel);
 	static const int data_segs[] = { S_ES, S_DS, S_FS, S_GS };
+	unsigned slots[4];
+	uint16_t sels[4];
+	unsigned n = 0;
 	for (unsigned k = 0; k < 4; k++) {
 		const struct seg *g = &c->seg[data_segs[k]];
 		if (g->unusable || !g->present || !(g->sel & ~3u))
 			continue; /* loaded as the null selector */
 		if (!g->s || ((g->type & 8) && !(g->type & 2)))
 			return false;
+		unsigned slot = native_slot_of(g->sel);
+		if (cs_exec_only && slot == cs_slot)
+			return false;
+		/* Two selectors sharing a slot (GDT indices 4080 apart) would
+		 * both get the descriptor written last. */
+		for (unsigned j = 0; j < n; j++)
+			if (slots[j] == slot && sels[j] != g->sel)
+				return false;
+		slots[n] = slot;
+		sels[n++] = g->sel;
 	}
-	return true;
+	unsigned ss_slot = native_slot_of(ss->sel);
+	for (unsigned j = 0; j < n; j++)
+		if (slots[j] == ss_slot && sels[j] != ss->sel)
+			return false;
+	return ss_slot != cs_slot;
 }
 
 int native_sync_from(struct native_host *h, struct cpu *c, const struct native_regs *r)
