@@ -13,8 +13,8 @@
  *   - the shadow: guest pages mapped from the RAM memfd at B + linear.
  * One native context per process (signals are per process): single vCPU.
  */
-#ifndef RINGVM_TRAP_NATIVE_H
-#define RINGVM_TRAP_NATIVE_H
+#ifndef RINGVM_NATIVE_NATIVE_H
+#define RINGVM_NATIVE_NATIVE_H
 
 #include <signal.h>
 #include <stdbool.h>
