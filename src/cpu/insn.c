@@ -131,6 +131,8 @@ static enum insn_sens sensitive_kind(ZydisMnemonic m)
 	}
 }
 
+static enum insn_sens sensitive_kind(ZydisMnemonic m);
+
 static void classify_branch(const ZydisDecodedInstruction *zi, const ZydisDecodedOperand *zo,
 			    uint32_t eip, struct insn_info *info)
 {
@@ -156,10 +158,20 @@ static void classify_branch(const ZydisDecodedInstruction *zi, const ZydisDecode
 	case ZYDIS_MNEMONIC_JCXZ: case ZYDIS_MNEMONIC_JECXZ:
 		info->branch = BR_LOOP;
 		break;
-	default:
+	case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JNO: case ZYDIS_MNEMONIC_JB:
+	case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JZ: case ZYDIS_MNEMONIC_JNZ:
+	case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JNBE: case ZYDIS_MNEMONIC_JS:
+	case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JNP:
+	case ZYDIS_MNEMONIC_JL: case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JLE:
+	case ZYDIS_MNEMONIC_JNLE:
 		info->branch = BR_JCC;
 		info->cc = zi->opcode & 0xf;
 		break;
+	default: /* iret and anything else that transfers control */
+		info->cls = INSN_SENSITIVE;
+		info->sens = sensitive_kind(m);
+		info->branch = BR_NONE;
+		return;
 	}
 	/* A 16-bit operand size wraps IP at 64 KiB: rare, left to the core. */
 	if (info->osize != 4) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "engines/bt/bt.h"
 #include "engines/interp/interp.h"
 #include "engines/kvm/kvm.h"
 #include "engines/trap/trap.h"
@@ -19,6 +20,7 @@ const struct engine *const engines[] = {
 	&engine_kvm,
 	&engine_interp,
 	&engine_trap,
+	&engine_bt,
 	NULL,
 };
 

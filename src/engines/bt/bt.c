@@ -1,0 +1,551 @@
+/*
+ * The bt engine: the run loop, VMM calls from translated code, and the
+ * signal callback. See bt.h for the idea and translate.c for the code.
+ *
+ * Where things run:
+ *   - the run loop (bt_run) translates, chains, invalidates and emulates;
+ *   - translated code runs natively until an exit stub far-jumps to
+ *     bt_exit64 (a VMM call, no signal) or a host signal arrives;
+ *   - the signal callback (on_signal, alternate stack, VMM FS/GS bases
+ *     restored by the shared prologue) only ever interrupts translated
+ *     code or an exit snippet, never the VMM itself. It does as little as
+ *     it can: a hidden page fault is filled (mmap) and the guest resumes;
+ *     anything else records the precise guest state (cache address ->
+ *     guest EIP) and ends the native run, so that the emulation happens
+ *     in the run loop. Everything it touches (the cpu, the shadow, the
+ *     cache-address map) is not in use by the interrupted code.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "bt.h"
+#include "bt_priv.h"
+#include "cpu/insn.h"
+#include "vm/vm.h"
+
+static struct bt *the_bt; /* signals are per process: one vCPU */
+static bool bt_debug;	  /* RINGVM_BT_DEBUG=1: one line per VMM call on stderr */
+
+static const char *const why_names[BT_WHY_N] = {
+	[SENS_CLI] = "cli", [SENS_STI] = "sti", [SENS_PUSHF] = "pushf", [SENS_POPF] = "popf",
+	[SENS_SREG_READ] = "segment read", [SENS_SREG_LOAD] = "segment load",
+	[SENS_DESC_READ] = "descriptor read", [SENS_CPUID] = "cpuid", [SENS_RDTSC] = "rdtsc",
+	[SENS_IO] = "port io", [SENS_HLT] = "hlt", [SENS_CTL] = "control register/table",
+	[SENS_FAR] = "far transfer/iret", [SENS_INT] = "int n", [SENS_SYSCALL] = "sysenter/syscall",
+	[SENS_CS_MEM] = "cs memory operand", [SENS_16BIT] = "16-bit branch",
+	[SENS_OTHER] = "other instruction", [BT_WHY_INDIRECT] = "indirect branch",
+	[BT_WHY_INVALID] = "invalid opcode",
+};
+
+static bool bt_available(char *why, size_t why_len)
+{
+	if (!native_probe(why, why_len))
+		return false;
+	snprintf(why, why_len,
+		 "modify_ldt, FSGSBASE and seccomp available: all guest code is translated, "
+		 "sensitive instructions become VMM calls");
+	return true;
+}
+
+/* --- state between the virtual CPU and native code --- */
+
+/* Can the virtual CPU's state run as translated code? (32-bit protected
+ * mode, no single-step, no interrupt shadow, a usable flat-enough stack) */
+static bool native_ok(const struct cpu *c)
+{
+	const struct seg *cs = &c->seg[S_CS], *ss = &c->seg[S_SS];
+	return (c->cr0 & CR0_PE) && !(c->eflags & (EFLAGS_VM | EFLAGS_TF)) && !c->shadow &&
+	       !c->halted && cs->present && cs->s && (cs->type & 8) && cs->db && !ss->unusable &&
+	       ss->present && !(ss->type & 4) && ss->base < BT_USER_TOP;
+}
+
+/* Writes the LDT slot of one guest data segment, clipped below the VMM
+ * window (and below BT_USER_TOP for user segments); 0 (null: every access
+ * faults and is emulated) when nothing of it can be native. */
+static int data_sel(struct bt *t, const struct seg *g, uint16_t *out)
+{
+	*out = 0;
+	if (g->unusable || !g->present || !(g->sel & ~3u) || !g->s || (g->type & 8))
+		return 0;
+	if (g->type & 4)
+		return 0; /* expand-down: its reach would include the window */
+	uint32_t top = g->dpl == 3 ? BT_USER_TOP : BT_WIN_BASE;
+	if (g->base >= top)
+		return 0;
+	unsigned idx = native_slot_of(g->sel);
+	if (native_ldt_set(&t->nh, idx, g, top - 1 - g->base) < 0) {
+		snprintf(t->msg, sizeof t->msg, "modify_ldt: %s", strerror(errno));
+		return -1;
+	}
+	*out = NATIVE_SEL(idx);
+	return 0;
+}
+
+static int to_native(struct bt *t, uint32_t host_eip, struct native_regs *r)
+{
+	struct cpu *c = &t->cpu;
+	flags_materialize(c);
+	memcpy(r->gpr, c->r.r32, sizeof r->gpr);
+	r->eip = host_eip;
+	r->eflags = c->eflags;
+	static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
+	for (unsigned k = 0; k < 5; k++)
+		if (data_sel(t, &c->seg[data_segs[k]], &r->sel[data_segs[k]]) < 0)
+			return -1;
+	r->sel[S_CS] = t->code_sel;
+	return r->sel[S_SS] ? 0 : 1; /* 1: the stack cannot be native */
+}
+
+/* Registers of translated code -> virtual CPU. Translated code loads no
+ * segment register and changes no system flag: only GPRs and the flags
+ * the host lets it change. */
+static void regs_in(struct cpu *c, const uint32_t gpr[8], uint32_t eflags, uint32_t eip)
+{
+	memcpy(c->r.r32, gpr, 8 * sizeof(uint32_t));
+	flags_materialize(c);
+	const uint32_t host_bits = EFLAGS_ARITH | EFLAGS_DF | EFLAGS_AC;
+	c->eflags = (c->eflags & ~host_bits) | (eflags & host_bits);
+	c->eip = eip;
+}
+
+/* --- emulation through the shared core --- */
+
+/* Fetches and decodes the instruction at CS:EIP (for INVLPG's address). */
+static bool peek_invlpg(struct bt *t, uint32_t *lin)
+{
+	struct cpu *c = &t->cpu;
+	uint32_t at = c->seg[S_CS].base + c->eip;
+	volatile uint32_t pa = 0;
+	if (_setjmp(c->jb))
+		return false;
+	bool w;
+	pa = paging_translate(c, at, false, c->cpl == 3, true, &w);
+	if ((uint64_t)pa + INSN_MAX_LEN > c->ram_size || (pa & 0xfff) > 0x1000 - INSN_MAX_LEN)
+		return false; /* near a page end: an INVLPG there is rare, flush instead */
+	struct insn_info in;
+	if (insn_decode(c->ram + pa, INSN_MAX_LEN, c->eip, c->code16, &in) < 0 || !in.is_invlpg)
+		return false;
+	*lin = c->seg[in.mem.seg].base + insn_ea(&in, c->r.r32);
+	return true;
+}
+
+/* Executes one instruction (or delivers one pending interrupt) in the
+ * core, then brings the shadow and the translations in line with what it
+ * changed. Returns the core's exit reason. */
+static int emulate_one(struct bt *t)
+{
+	struct cpu *c = &t->cpu;
+	uint32_t inv = 0;
+	bool is_invlpg = peek_invlpg(t, &inv);
+	uint32_t cr0 = c->cr0, cr3 = c->cr3, cr4 = c->cr4;
+	uint64_t before = c->insns;
+	int r = cpu_run(c, 1);
+	t->emulated += c->insns - before;
+	const uint32_t pgbits = CR0_PG | CR0_WP | CR0_PE;
+	const uint32_t cr4bits = CR4_PSE | CR4_PGE | CR4_PAE;
+	/* Translations are keyed by linear address: a new mapping of any
+	 * page invalidates them all. */
+	if (((c->cr0 ^ cr0) & pgbits) || ((c->cr4 ^ cr4) & cr4bits) ||
+	    ((c->cr0 & CR0_PG) && (c->cr3 != cr3 || is_invlpg)))
+		bt_flush(t);
+	shadow_track(&t->sh, c, is_invlpg ? &inv : NULL);
+	return r;
+}
+
+/* The core wrote to a physical page flagged in code_page. */
+static void on_core_code_write(struct cpu *c, uint32_t ppn)
+{
+	struct bt *t = the_bt;
+	if (t && c == &t->cpu && ppn < (c->ram_size >> 12))
+		bt_invalidate_page(t, ppn);
+}
+
+/* The shadow asks before a native write reaches a page holding code: no,
+ * the write is emulated in the run loop (so that a store into the running
+ * block ends it), which then invalidates the page (on_core_code_write). */
+static bool on_native_code_write(struct shadow *s, uint64_t gpa_page, void *opaque)
+{
+	(void)s;
+	(void)gpa_page;
+	(void)opaque;
+	return false;
+}
+
+/* --- the signal callback --- */
+
+static enum native_verdict resume_live(const ucontext_t *uc)
+{
+	struct native_regs r;
+	native_regs_from_uc(uc, &r);
+	memcpy(native_resume_sel, r.sel, sizeof native_resume_sel);
+	return NATIVE_RESUME;
+}
+
+static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, bool guest,
+				     void *opaque)
+{
+	struct bt *t = opaque;
+	struct cpu *c = &t->cpu;
+	struct vm *vm = t->vcpu->vm;
+	(void)guest;
+	uint32_t pc = (uint32_t)uc->uc_mcontext.gregs[REG_RIP];
+	if ((uint16_t)uc->uc_mcontext.gregs[REG_CSGSFS] != t->code_sel) {
+		/* An exit snippet (64-bit, in the window) on its way to the
+		 * VMM: a kick just waits for it to arrive. Anything else
+		 * there is a VMM bug: let it crash visibly. */
+		if (sig == t->nh.kick_sig && pc >= BT_WIN_BASE) {
+			vm->kick = 1;
+			return resume_live(uc);
+		}
+		return NATIVE_PASS;
+	}
+	const struct bt_pc *at = bt_pc_find(t, pc);
+	if (!at) {
+		snprintf(t->msg, sizeof t->msg,
+			 "internal: signal %d at cache address %08x that maps to no guest state", sig,
+			 pc);
+		native_exit_code = BT_STOP_SIGNAL;
+		t->sig_emulate = false;
+		vm->stop = true;
+		vm->exit_status = RINGVM_EXIT_HOST;
+		vm->stop_why = "bt: internal error";
+		return NATIVE_EXIT;
+	}
+	if (sig == SIGSEGV && uc->uc_mcontext.gregs[REG_TRAPNO] == 14) {
+		uint32_t lin = (uint32_t)((uintptr_t)si->si_addr - t->nh.base);
+		bool write = uc->uc_mcontext.gregs[REG_ERR] & 2;
+		if (lin < BT_WIN_BASE && shadow_fill(&t->sh, c, lin, write, false) == SHADOW_MAPPED) {
+			t->n.hidden_faults++;
+			return resume_live(uc);
+		}
+	}
+	uint32_t gpr[8];
+	static const int greg_of[8] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX,
+					REG_RSP, REG_RBP, REG_RSI, REG_RDI };
+	for (int k = 0; k < 8; k++)
+		gpr[k] = (uint32_t)uc->uc_mcontext.gregs[greg_of[k]];
+	regs_in(c, gpr, (uint32_t)uc->uc_mcontext.gregs[REG_EFL], at->eip);
+	if (sig == t->nh.kick_sig) {
+		vm->kick = 1;
+		t->n.kicks++;
+		t->sig_emulate = false;
+	} else {
+		/* A fault of a copied instruction (guest #PF, #GP on the
+		 * truncated segments, MMIO, #DE, a write to a code page):
+		 * the core redoes that instruction on the guest's state. */
+		t->n.emulated_faults++;
+		t->sig_emulate = true;
+	}
+	native_exit_code = BT_STOP_SIGNAL;
+	return NATIVE_EXIT;
+}
+
+/* --- the run loop --- */
+
+static void count_call(struct bt *t, unsigned why)
+{
+	if (why < BT_WHY_N)
+		t->n.calls[why]++;
+}
+
+/* Runs one exit's consequences (the VMM call proper). Returns -1 to go on,
+ * or an exit reason for the run loop. */
+static int settle_one(struct bt *t)
+{
+	int r = emulate_one(t);
+	switch (r) {
+	case EXIT_NONE:
+	case EXIT_IO:
+	case EXIT_MMIO:
+	case EXIT_IRQ_WINDOW:
+		return -1;
+	case EXIT_HLT:
+		return EXIT_HLT;
+	default:
+		snprintf(t->msg, sizeof t->msg, "%s", t->cpu.errmsg);
+		return r;
+	}
+}
+
+static int run_loop(struct bt *t)
+{
+	struct cpu *c = &t->cpu;
+	struct vm *vm = t->vcpu->vm;
+	for (;;) {
+		if (vm->stop || vm->kick)
+			return EXIT_NONE;
+		bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
+		struct bt_block *b = NULL;
+		if (!irq && native_ok(c)) {
+			uint32_t lin = c->seg[S_CS].base + c->eip;
+			b = bt_lookup(t, lin, c->seg[S_CS].base, c->cpl == 3);
+			if (!b)
+				b = bt_translate(t);
+		}
+		struct native_regs nr;
+		int tn = b ? to_native(t, b->host, &nr) : 1;
+		if (tn < 0)
+			return EXIT_ERROR;
+		if (tn > 0) {
+			t->chain_from = -1;
+			if (!b && !irq)
+				t->n.interpreted++;
+			int r = settle_one(t);
+			if (r >= 0)
+				return r;
+			continue;
+		}
+		if (t->chain_from >= 0)
+			bt_chain(t, t->chain_from, b);
+		t->chain_from = -1;
+		t->sig_emulate = false;
+		int rc = native_enter(&t->nh, &nr);
+		if (rc == NATIVE_STOP_KICKED)
+			return EXIT_NONE;
+		if (rc == BT_STOP_CALL) {
+			struct bt_vpage *vp = (struct bt_vpage *)(uintptr_t)BT_VPAGE;
+			uint32_t id = vp->exit_id;
+			if (id >= t->nexits) {
+				snprintf(t->msg, sizeof t->msg, "internal: exit id %u out of range", id);
+				return EXIT_ERROR;
+			}
+			const struct bt_exit *x = &t->exits[id];
+			regs_in(c, bt_gregs, bt_gflags, x->eip);
+			if (bt_debug)
+				fprintf(stderr, "bt: exit %u kind %u why %u eip %08x eax %08x esp %08x\n",
+					id, x->kind, x->why, x->eip, c->r.r32[0], c->r.r32[4]);
+			if (x->kind == EX_BRANCH) {
+				t->chain_from = (int)id;
+				continue;
+			}
+			count_call(t, x->why);
+			int r = settle_one(t);
+			if (r >= 0)
+				return r;
+			continue;
+		}
+		if (rc != BT_STOP_SIGNAL) {
+			snprintf(t->msg, sizeof t->msg, "internal: native run ended with %d", rc);
+			return EXIT_ERROR;
+		}
+		if (vm->stop)
+			return t->msg[0] ? EXIT_ERROR : EXIT_NONE;
+		if (bt_debug)
+			fprintf(stderr, "bt: signal exit eip %08x emulate %d\n", c->eip, t->sig_emulate);
+		if (t->sig_emulate) {
+			int r = settle_one(t);
+			if (r >= 0)
+				return r;
+		}
+	}
+}
+
+static void flush_stats(struct bt *t)
+{
+	struct stats *st = &t->vcpu->vm->stats;
+	struct {
+		const char *name;
+		uint64_t *now, *then;
+	} rows[] = {
+		{ "blocks translated", &t->n.blocks, &t->flushed.blocks },
+		{ "chained transfers", &t->n.chained, &t->flushed.chained },
+		{ "cache flushes", &t->n.flushes, &t->flushed.flushes },
+		{ "code page invalidations", &t->n.invalidations, &t->flushed.invalidations },
+		{ "pages interpreted (written too often)", &t->n.volatile_pages, &t->flushed.volatile_pages },
+		{ "hidden page faults", &t->n.hidden_faults, &t->flushed.hidden_faults },
+		{ "faults emulated", &t->n.emulated_faults, &t->flushed.emulated_faults },
+		{ "host kicks", &t->n.kicks, &t->flushed.kicks },
+		{ "instructions interpreted", &t->n.interpreted, &t->flushed.interpreted },
+	};
+	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++)
+		for (; *rows[k].then < *rows[k].now; (*rows[k].then)++)
+			stats_event(st, "bt", rows[k].name);
+	for (unsigned w = 0; w < BT_WHY_N; w++) {
+		if (!why_names[w])
+			continue;
+		char name[40];
+		snprintf(name, sizeof name, "call %s", why_names[w]);
+		for (; t->flushed.calls[w] < t->n.calls[w]; t->flushed.calls[w]++)
+			stats_event(st, "bt", name);
+	}
+}
+
+static int bt_run(struct vcpu *vcpu, struct vcpu_exit *exit)
+{
+	struct bt *t = vcpu->priv;
+	struct cpu *c = &t->cpu;
+	struct vm *vm = vcpu->vm;
+	native_install_kick(&t->nh);
+	/* As in trap: the VMM's own signals wait until the guest is out. */
+	sigset_t vmm_only, saved;
+	sigemptyset(&vmm_only);
+	sigaddset(&vmm_only, SIGINT);
+	sigaddset(&vmm_only, SIGTERM);
+	sigaddset(&vmm_only, SIGHUP);
+	sigaddset(&vmm_only, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &vmm_only, &saved);
+	c->halted = vcpu->halted;
+	t->msg[0] = 0;
+	uint64_t e0 = t->emulated;
+	c->exit = -1;
+	int r = run_loop(t);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	vm->stats.guest_insns += t->emulated - e0;
+	vcpu->halted = c->halted;
+	flush_stats(t);
+	exit->reason = (enum exit_reason)r;
+	if (r == EXIT_ERROR || r == EXIT_SHUTDOWN)
+		snprintf(exit->error.msg, sizeof exit->error.msg, "%s",
+			 t->msg[0] ? t->msg : c->errmsg);
+	return 0;
+}
+
+/* --- life cycle --- */
+
+static int window_map(struct bt *t)
+{
+	void *w = mmap((void *)(uintptr_t)BT_WIN_BASE, BT_WIN_SIZE - 0x1000,
+		       PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+		       -1, 0);
+	if (w != (void *)(uintptr_t)BT_WIN_BASE)
+		return -1;
+	struct bt_vpage *vp = w;
+	vp->exit64 = (uint64_t)(uintptr_t)bt_exit64;
+	/* The code segment of translated code: flat, 32-bit, readable (the
+	 * lookup tables are read through CS), ring 3 as every LDT entry. */
+	struct seg code = { .base = 0, .limit = 0xffffffffu, .type = 0xb, .s = 1, .dpl = 3,
+			    .present = 1, .db = 1, .g = 1 };
+	if (native_ldt_set(&t->nh, BT_CODE_SLOT, &code, 0xffffffffu) < 0)
+		return -1;
+	t->code_sel = NATIVE_SEL(BT_CODE_SLOT);
+	t->cache_used = BT_CACHE;
+	return 0;
+}
+
+static void bt_free(struct bt *t)
+{
+	cpu_fini(&t->cpu);
+	shadow_fini(&t->sh);
+	free(t->blocks);
+	free(t->page_blocks);
+	free(t->smc_count);
+	free(t->code_pages);
+	free(t->pcs);
+	free(t->exits);
+	free(t);
+}
+
+static int bt_create(struct vcpu *vcpu)
+{
+	char why[256];
+	if (!bt_available(why, sizeof why)) {
+		fprintf(stderr, "ringvm: bt: %s\n", why);
+		return -1;
+	}
+	if (the_bt) {
+		fprintf(stderr, "ringvm: bt: one vCPU per process\n");
+		return -1;
+	}
+	struct vm *vm = vcpu->vm;
+	struct bt *t = calloc(1, sizeof *t);
+	if (!t || cpu_init(&t->cpu, vm->ram, vm->ram_size, vcpu) < 0) {
+		fprintf(stderr, "ringvm: bt: out of memory\n");
+		free(t);
+		return -1;
+	}
+	t->vcpu = vcpu;
+	t->chain_from = -1;
+	bt_debug = getenv("RINGVM_BT_DEBUG") != NULL;
+	t->capblocks = 1u << 18;
+	t->blocks = malloc(t->capblocks * sizeof *t->blocks);
+	t->page_blocks = calloc(vm->ram_size >> 12, sizeof *t->page_blocks);
+	t->smc_count = calloc(vm->ram_size >> 12, 1);
+	t->nh.base = 0;
+	t->nh.kick_sig = SIGRTMIN;
+	t->nh.kick = &vm->kick;
+	t->nh.cb = on_signal;
+	t->nh.opaque = t;
+	if (!t->blocks || !t->page_blocks || !t->smc_count ||
+	    shadow_init(&t->sh, &t->nh, vm->memfd, vm->ram_size, BT_USER_TOP) < 0) {
+		fprintf(stderr, "ringvm: bt: out of memory\n");
+		bt_free(t);
+		return -1;
+	}
+	t->sh.code_written = on_native_code_write;
+	t->sh.opaque = t;
+	t->cpu.code_written = on_core_code_write;
+	if (native_reserve(&t->nh) < 0) {
+		fprintf(stderr, "ringvm: bt: cannot reserve the low 4 GiB: %s\n", strerror(errno));
+		bt_free(t);
+		return -1;
+	}
+	if (window_map(t) < 0) {
+		fprintf(stderr, "ringvm: bt: cannot map the VMM window: %s\n", strerror(errno));
+		goto fail_res;
+	}
+	if (native_seccomp_install(why, sizeof why) < 0) {
+		fprintf(stderr, "ringvm: bt: %s\n", why);
+		goto fail_res;
+	}
+	if (native_install(&t->nh) < 0) {
+		fprintf(stderr, "ringvm: bt: signal handlers: %s\n", strerror(errno));
+		goto fail_res;
+	}
+	shadow_reset(&t->sh, &t->cpu);
+	vcpu->priv = t;
+	the_bt = t;
+	return 0;
+fail_res:
+	native_release(&t->nh);
+	bt_free(t);
+	return -1;
+}
+
+static void bt_destroy(struct vcpu *vcpu)
+{
+	struct bt *t = vcpu->priv;
+	if (!t)
+		return;
+	native_uninstall(&t->nh);
+	native_release(&t->nh);
+	bt_free(t);
+	vcpu->priv = NULL;
+	the_bt = NULL;
+}
+
+static void bt_get_state(struct vcpu *vcpu, struct cpu_state *s)
+{
+	struct bt *t = vcpu->priv;
+	cpu_get_state(&t->cpu, s);
+}
+
+static void bt_set_state(struct vcpu *vcpu, const struct cpu_state *s)
+{
+	struct bt *t = vcpu->priv;
+	cpu_set_state(&t->cpu, s);
+	shadow_reset(&t->sh, &t->cpu);
+	bt_flush(t);
+}
+
+static bool bt_irq_window_open(struct vcpu *vcpu)
+{
+	struct bt *t = vcpu->priv;
+	return cpu_irq_window_open(&t->cpu);
+}
+
+const struct engine engine_bt = {
+	.name = "bt",
+	.family = "binary translation",
+	.available = bt_available,
+	.fast_here = NULL,
+	.create = bt_create,
+	.destroy = bt_destroy,
+	.run = bt_run,
+	.get_state = bt_get_state,
+	.set_state = bt_set_state,
+	.irq_window_open = bt_irq_window_open,
+};

@@ -1,0 +1,133 @@
+/*
+ * What the bt engine's files share: the VMM window layout, the translation
+ * cache with its block map and cache-address map, and the engine state.
+ *
+ * Address space (B = 0: guest linear x is host address x):
+ *   [0, BT_WIN_BASE)            guest linear space, shadow-mapped on demand
+ *   [BT_WIN_BASE, 4 GiB)        the VMM window: vCPU page, translation cache
+ * Guest data segments stop below the window (segment truncation); guest
+ * accesses into it fault and are emulated on the guest's own memory. The
+ * code segment translated code runs on is flat (a truncated CS costs ~16%
+ * here), which is safe because only translated code ever runs on it.
+ */
+#ifndef RINGVM_BT_PRIV_H
+#define RINGVM_BT_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/cpu.h"
+#include "native/native.h"
+#include "native/shadow.h"
+
+#define BT_WIN_BASE 0xff000000u
+#define BT_WIN_SIZE (16u << 20)
+#define BT_VPAGE BT_WIN_BASE		   /* struct bt_vpage */
+#define BT_CACHE (BT_WIN_BASE + 0x10000u) /* translation cache, to the top */
+#define BT_CACHE_END 0xfffff000u	   /* the last page stays unmapped */
+/* Guest user-mode data segments stop here (the kit's kernel split), so
+ * supervisor pages of a higher-half kernel stay out of reach natively. */
+#define BT_USER_TOP 0xc0000000u
+
+/* LDT slot of the code segment translated code runs on (below the slots
+ * guest selectors use, NATIVE_LDT_FIRST and up). */
+#define BT_CODE_SLOT 15
+
+/* native_enter()'s return value when translated code called the VMM. */
+#define BT_STOP_CALL 3
+/* ... when the signal callback ended the run (state already in the cpu). */
+#define BT_STOP_SIGNAL 4
+
+/* The vCPU page, at BT_VPAGE: what emitted code reads and writes. */
+struct bt_vpage {
+	uint32_t exit_id; /* written by a 64-bit exit snippet */
+	uint32_t pad;
+	uint64_t exit64;  /* &bt_exit64, read by exit snippets (jmp [rip+x]) */
+};
+
+/* Exit kinds: what the VMM does when translated code leaves at an exit. */
+enum bt_exit_kind {
+	EX_BRANCH,  /* continue at eip; the exit's jmp is patched to chain */
+	EX_EMULATE, /* the instruction at eip is emulated by the core */
+};
+
+struct bt_exit {
+	uint32_t eip;
+	uint8_t kind;
+	uint8_t why;	 /* EX_EMULATE: enum insn_sens or BT_WHY_* */
+	uint32_t jmp_at; /* EX_BRANCH: cache address of its jmp rel32 */
+};
+
+/* EX_EMULATE reasons beyond enum insn_sens. */
+#define BT_WHY_INDIRECT 32 /* ret, jmp/call r/m */
+#define BT_WHY_INVALID 33  /* does not decode */
+#define BT_WHY_N 34
+
+/* One cache address where a signal can land, and the guest EIP whose
+ * exact state the guest registers hold there. */
+struct bt_pc {
+	uint32_t host;
+	uint32_t eip;
+};
+
+struct bt_block {
+	uint32_t lin, eip, cs_base; /* guest linear address, EIP, CS base */
+	uint8_t user;		    /* translated for CPL 3 */
+	bool dead;
+	uint32_t ppage;		    /* guest physical page its code is on */
+	uint32_t host, host_end;    /* [host, host_end) in the cache */
+	struct bt_block *hnext;	    /* hash chain */
+	struct bt_block *pnext;	    /* blocks of the same physical page */
+};
+
+#define BT_HASH_BITS 14
+#define BT_BLOCK_MAX_INSNS 32
+#define BT_VOLATILE_AFTER 8 /* invalidations before a page is interpreted */
+
+struct bt_counts {
+	uint64_t blocks, chained, flushes, invalidations, volatile_pages;
+	uint64_t hidden_faults, emulated_faults, kicks, interpreted;
+	uint64_t calls[BT_WHY_N];
+};
+
+struct bt {
+	struct cpu cpu;
+	struct native_host nh;
+	struct shadow sh;
+	struct vcpu *vcpu;
+	uint16_t code_sel;
+
+	/* The translation cache (append only until a flush). */
+	uint32_t cache_used; /* next free cache address */
+	struct bt_block *blocks;
+	size_t nblocks, capblocks;
+	struct bt_block *hash[1u << BT_HASH_BITS];
+	struct bt_block **page_blocks; /* per guest physical page */
+	uint8_t *smc_count;	       /* per guest physical page: invalidations */
+	uint32_t *code_pages;	       /* physical pages flagged as code */
+	size_t ncode_pages, capcode_pages;
+	struct bt_pc *pcs;
+	size_t npcs, cappcs;
+	struct bt_exit *exits;
+	size_t nexits, capexits;
+
+	/* Set by the signal callback for the run loop. */
+	bool sig_emulate; /* emulate the instruction at the cpu's EIP */
+	int chain_from;	  /* exit whose jmp may be chained to the next block, or -1 */
+	char msg[160];
+	struct bt_counts n, flushed;
+	uint64_t emulated;
+};
+
+/* translate.c */
+struct bt_block *bt_lookup(struct bt *t, uint32_t lin, uint32_t cs_base, bool user);
+struct bt_block *bt_translate(struct bt *t);
+void bt_chain(struct bt *t, int exit_id, const struct bt_block *to);
+void bt_flush(struct bt *t);
+void bt_invalidate_page(struct bt *t, uint32_t ppn);
+const struct bt_pc *bt_pc_find(const struct bt *t, uint32_t host);
+
+extern uint32_t bt_gregs[8], bt_gflags;
+void bt_exit64(void);
+
+#endif
