@@ -60,7 +60,7 @@ static bool native_ok(const struct cpu *c)
 	const struct seg *cs = &c->seg[S_CS], *ss = &c->seg[S_SS];
 	return (c->cr0 & CR0_PE) && !(c->eflags & (EFLAGS_VM | EFLAGS_TF)) && !c->shadow &&
 	       !c->halted && cs->present && cs->s && (cs->type & 8) && cs->db && !ss->unusable &&
-	       ss->present && !(ss->type & 4) && ss->base < BT_USER_TOP;
+	       ss->present && ss->db && !(ss->type & 4) && ss->base < BT_USER_TOP;
 }
 
 /* Writes the LDT slot of one guest data segment, clipped below the VMM
@@ -175,6 +175,39 @@ static bool on_native_code_write(struct shadow *s, uint64_t gpa_page, void *opaq
 	return false;
 }
 
+/* --- exact guest state from a cache address --- */
+
+/* Reads the guest dword at SS:ESP+off (a spill slot) through the core. */
+static bool spill_read(struct cpu *c, int off, uint32_t *v)
+{
+	volatile uint32_t val = 0;
+	if (_setjmp(c->jb))
+		return false;
+	uint32_t lin = c->seg[S_SS].base + c->r.r32[R_ESP] + (uint32_t)off;
+	val = lin_read_slow(c, lin, 4, c->cpl == 3, false);
+	*v = val;
+	return true;
+}
+
+/* The registers of translated code are in the cpu; make them the guest's
+ * exact state at the position 'at' describes. */
+static bool pc_recover(struct cpu *c, const struct bt_pc *at)
+{
+	c->eip = at->fix == PC_MISS ? c->r.r32[R_ECX] : at->eip;
+	uint32_t v;
+	if (at->ecx_at) {
+		if (!spill_read(c, at->ecx_at, &v))
+			return false;
+		c->r.r32[R_ECX] = v;
+	}
+	if (at->edx_at) {
+		if (!spill_read(c, at->edx_at, &v))
+			return false;
+		c->r.r32[R_EDX] = v;
+	}
+	return true;
+}
+
 /* --- the signal callback --- */
 
 static enum native_verdict resume_live(const ucontext_t *uc)
@@ -183,6 +216,20 @@ static enum native_verdict resume_live(const ucontext_t *uc)
 	native_regs_from_uc(uc, &r);
 	memcpy(native_resume_sel, r.sel, sizeof native_resume_sel);
 	return NATIVE_RESUME;
+}
+
+static enum native_verdict internal_error(struct bt *t, int sig, uint32_t pc)
+{
+	struct vm *vm = t->vcpu->vm;
+	snprintf(t->msg, sizeof t->msg,
+		 "internal: signal %d at cache address %08x that maps to no guest state", sig, pc);
+	native_exit_code = BT_STOP_SIGNAL;
+	t->sig_emulate = false;
+	t->stepping = false;
+	vm->stop = true;
+	vm->exit_status = RINGVM_EXIT_HOST;
+	vm->stop_why = "bt: internal error";
+	return NATIVE_EXIT;
 }
 
 static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, bool guest,
@@ -204,17 +251,8 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 		return NATIVE_PASS;
 	}
 	const struct bt_pc *at = bt_pc_find(t, pc);
-	if (!at) {
-		snprintf(t->msg, sizeof t->msg,
-			 "internal: signal %d at cache address %08x that maps to no guest state", sig,
-			 pc);
-		native_exit_code = BT_STOP_SIGNAL;
-		t->sig_emulate = false;
-		vm->stop = true;
-		vm->exit_status = RINGVM_EXIT_HOST;
-		vm->stop_why = "bt: internal error";
-		return NATIVE_EXIT;
-	}
+	if (!at || (at->fix == PC_STEP && sig != t->nh.kick_sig && sig != SIGTRAP))
+		return internal_error(t, sig, pc);
 	if (sig == SIGSEGV && uc->uc_mcontext.gregs[REG_TRAPNO] == 14) {
 		uint32_t lin = (uint32_t)((uintptr_t)si->si_addr - t->nh.base);
 		bool write = uc->uc_mcontext.gregs[REG_ERR] & 2;
@@ -223,23 +261,37 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 			return resume_live(uc);
 		}
 	}
+	if (sig == t->nh.kick_sig) {
+		vm->kick = 1;
+		t->n.kicks++;
+	}
+	if (at->fix == PC_STEP) {
+		/* Two instructions of an indirect-branch sequence have no
+		 * exact guest state: single-step to the next that has. */
+		t->stepping = true;
+		uc->uc_mcontext.gregs[REG_EFL] |= EFLAGS_TF;
+		return resume_live(uc);
+	}
+	if (t->stepping)
+		uc->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)EFLAGS_TF;
 	uint32_t gpr[8];
 	static const int greg_of[8] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX,
 					REG_RSP, REG_RBP, REG_RSI, REG_RDI };
 	for (int k = 0; k < 8; k++)
 		gpr[k] = (uint32_t)uc->uc_mcontext.gregs[greg_of[k]];
 	regs_in(c, gpr, (uint32_t)uc->uc_mcontext.gregs[REG_EFL], at->eip);
-	if (sig == t->nh.kick_sig) {
-		vm->kick = 1;
-		t->n.kicks++;
+	if (!pc_recover(c, at))
+		return internal_error(t, sig, pc);
+	if (sig == t->nh.kick_sig || (sig == SIGTRAP && t->stepping)) {
 		t->sig_emulate = false;
 	} else {
 		/* A fault of a copied instruction (guest #PF, #GP on the
-		 * truncated segments, MMIO, #DE, a write to a code page):
-		 * the core redoes that instruction on the guest's state. */
+		 * truncated segments, MMIO, #DE, a write to a code page) or
+		 * of a spill: the core redoes that guest instruction. */
 		t->n.emulated_faults++;
 		t->sig_emulate = true;
 	}
+	t->stepping = false;
 	native_exit_code = BT_STOP_SIGNAL;
 	return NATIVE_EXIT;
 }
@@ -292,6 +344,7 @@ static int run_loop(struct bt *t)
 			return EXIT_ERROR;
 		if (tn > 0) {
 			t->chain_from = -1;
+			t->fill_lookup = false;
 			if (!b && !irq)
 				t->n.interpreted++;
 			int r = settle_one(t);
@@ -302,6 +355,14 @@ static int run_loop(struct bt *t)
 		if (t->chain_from >= 0)
 			bt_chain(t, t->chain_from, b);
 		t->chain_from = -1;
+		if (c->seg[S_CS].base != t->table_cs_base) {
+			/* The lookup tables hold guest EIPs of one CS base. */
+			bt_tables_reset(t);
+			t->table_cs_base = c->seg[S_CS].base;
+		}
+		if (t->fill_lookup)
+			bt_lookup_fill(t, b);
+		t->fill_lookup = false;
 		t->sig_emulate = false;
 		int rc = native_enter(&t->nh, &nr);
 		if (rc == NATIVE_STOP_KICKED)
@@ -320,6 +381,18 @@ static int run_loop(struct bt *t)
 					id, x->kind, x->why, x->eip, c->r.r32[0], c->r.r32[4]);
 			if (x->kind == EX_BRANCH) {
 				t->chain_from = (int)id;
+				continue;
+			}
+			if (x->kind == EX_MISS) {
+				static const struct bt_pc miss = { 0, 0, PC_MISS, BT_SPILL_ECX,
+								   BT_SPILL_EDX };
+				if (!pc_recover(c, &miss)) {
+					snprintf(t->msg, sizeof t->msg,
+						 "internal: lookup miss with unreadable spill slots");
+					return EXIT_ERROR;
+				}
+				t->n.misses++;
+				t->fill_lookup = true;
 				continue;
 			}
 			count_call(t, x->why);
@@ -353,6 +426,8 @@ static void flush_stats(struct bt *t)
 	} rows[] = {
 		{ "blocks translated", &t->n.blocks, &t->flushed.blocks },
 		{ "chained transfers", &t->n.chained, &t->flushed.chained },
+		{ "lookup misses (indirect)", &t->n.misses, &t->flushed.misses },
+		{ "lookup entries filled", &t->n.lookups_filled, &t->flushed.lookups_filled },
 		{ "cache flushes", &t->n.flushes, &t->flushed.flushes },
 		{ "code page invalidations", &t->n.invalidations, &t->flushed.invalidations },
 		{ "pages interpreted (written too often)", &t->n.volatile_pages, &t->flushed.volatile_pages },
@@ -496,6 +571,8 @@ static int bt_create(struct vcpu *vcpu)
 		goto fail_res;
 	}
 	shadow_reset(&t->sh, &t->cpu);
+	bt_flush(t); /* the miss exit and the lookup tables */
+	t->n.flushes = 0;
 	vcpu->priv = t;
 	the_bt = t;
 	return 0;

@@ -22,8 +22,11 @@
 
 #define BT_WIN_BASE 0xff000000u
 #define BT_WIN_SIZE (16u << 20)
-#define BT_VPAGE BT_WIN_BASE		   /* struct bt_vpage */
-#define BT_CACHE (BT_WIN_BASE + 0x10000u) /* translation cache, to the top */
+#define BT_VPAGE BT_WIN_BASE		     /* struct bt_vpage */
+#define BT_TABLE_K (BT_WIN_BASE + 0x1000u)  /* indirect lookup, guest kernel code */
+#define BT_TABLE_U (BT_WIN_BASE + 0x41000u) /* indirect lookup, guest user code */
+#define BT_TABLE_ENTRIES 0x10000u	     /* indexed by the target's low 16 bits */
+#define BT_CACHE (BT_WIN_BASE + 0x100000u)  /* translation cache, to the top */
 #define BT_CACHE_END 0xfffff000u	   /* the last page stays unmapped */
 /* Guest user-mode data segments stop here (the kit's kernel split), so
  * supervisor pages of a higher-half kernel stay out of reach natively. */
@@ -49,6 +52,7 @@ struct bt_vpage {
 enum bt_exit_kind {
 	EX_BRANCH,  /* continue at eip; the exit's jmp is patched to chain */
 	EX_EMULATE, /* the instruction at eip is emulated by the core */
+	EX_MISS,    /* indirect lookup missed: target in ECX, ECX/EDX spilled */
 };
 
 struct bt_exit {
@@ -63,12 +67,29 @@ struct bt_exit {
 #define BT_WHY_INVALID 33  /* does not decode */
 #define BT_WHY_N 34
 
-/* One cache address where a signal can land, and the guest EIP whose
- * exact state the guest registers hold there. */
+/* One cache address where a signal can land, and how to get the exact
+ * guest state at guest EIP eip from the registers there. */
 struct bt_pc {
 	uint32_t host;
 	uint32_t eip;
+	uint8_t fix;	      /* PC_* */
+	int8_t ecx_at, edx_at; /* PC_SPILL: guest ECX/EDX at [ESP + x] (0: live) */
 };
+
+enum {
+	PC_EXACT, /* the registers are the guest's */
+	PC_SPILL, /* ... once ECX/EDX are reloaded from their spill slots */
+	PC_MISS,  /* between an indirect branch and its target: the guest is
+		     at EIP = ECX, once ECX/EDX are reloaded from their slots */
+	PC_STEP,  /* no exact state here (two positions of an indirect-branch
+		     sequence): a kick single-steps to the next one */
+};
+
+/* Indirect transfers leave the target in ECX and spill the guest's ECX
+ * and EDX just below the final ESP, where the destination's check reloads
+ * them (the guest cannot rely on memory below ESP: interrupts write it). */
+#define BT_SPILL_ECX (-4)
+#define BT_SPILL_EDX (-8)
 
 struct bt_block {
 	uint32_t lin, eip, cs_base; /* guest linear address, EIP, CS base */
@@ -76,6 +97,7 @@ struct bt_block {
 	bool dead;
 	uint32_t ppage;		    /* guest physical page its code is on */
 	uint32_t host, host_end;    /* [host, host_end) in the cache */
+	uint32_t ind;		    /* entry for indirect transfers (checks ECX) */
 	struct bt_block *hnext;	    /* hash chain */
 	struct bt_block *pnext;	    /* blocks of the same physical page */
 };
@@ -85,7 +107,7 @@ struct bt_block {
 #define BT_VOLATILE_AFTER 8 /* invalidations before a page is interpreted */
 
 struct bt_counts {
-	uint64_t blocks, chained, flushes, invalidations, volatile_pages;
+	uint64_t blocks, chained, lookups_filled, misses, flushes, invalidations, volatile_pages;
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted;
 	uint64_t calls[BT_WHY_N];
 };
@@ -113,6 +135,10 @@ struct bt {
 
 	/* Set by the signal callback for the run loop. */
 	bool sig_emulate; /* emulate the instruction at the cpu's EIP */
+	bool stepping;	  /* single-stepping to a recorded state for a kick */
+	bool fill_lookup; /* enter the next block into the lookup table */
+	uint32_t miss_stub; /* cache address of the shared lookup-miss exit */
+	uint32_t table_cs_base; /* the CS base the lookup tables are valid for */
 	int chain_from;	  /* exit whose jmp may be chained to the next block, or -1 */
 	char msg[160];
 	struct bt_counts n, flushed;
@@ -124,6 +150,8 @@ struct bt_block *bt_lookup(struct bt *t, uint32_t lin, uint32_t cs_base, bool us
 struct bt_block *bt_translate(struct bt *t);
 void bt_chain(struct bt *t, int exit_id, const struct bt_block *to);
 void bt_flush(struct bt *t);
+void bt_tables_reset(struct bt *t);
+void bt_lookup_fill(struct bt *t, const struct bt_block *b);
 void bt_invalidate_page(struct bt *t, uint32_t ppn);
 const struct bt_pc *bt_pc_find(const struct bt *t, uint32_t host);
 

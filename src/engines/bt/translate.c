@@ -78,22 +78,6 @@ const struct bt_pc *bt_pc_find(const struct bt *t, uint32_t host)
 	return lo < t->npcs && t->pcs[lo].host == host ? &t->pcs[lo] : NULL;
 }
 
-/* Drops every translation (cache full, paging changed). */
-void bt_flush(struct bt *t)
-{
-	for (size_t k = 0; k < t->ncode_pages; k++)
-		shadow_code_set(&t->sh, (uint64_t)t->code_pages[k] << 12, false);
-	t->ncode_pages = 0;
-	memset(t->hash, 0, sizeof t->hash);
-	memset(t->page_blocks, 0, (t->cpu.ram_size >> 12) * sizeof *t->page_blocks);
-	t->nblocks = 0;
-	t->npcs = 0;
-	t->nexits = 0;
-	t->cache_used = BT_CACHE;
-	t->chain_from = -1;
-	t->n.flushes++;
-}
-
 /* --- emission --- */
 
 struct emit {
@@ -107,14 +91,73 @@ static uint32_t here(const struct emit *e)
 	return (uint32_t)(uintptr_t)e->p;
 }
 
-static void pc_add(struct emit *e, uint32_t eip)
+static void emit_exit(struct emit *e, uint32_t eip, uint8_t kind, uint8_t why);
+
+/* Drops every translation (cache full, paging changed). */
+void bt_flush(struct bt *t)
+{
+	for (size_t k = 0; k < t->ncode_pages; k++)
+		shadow_code_set(&t->sh, (uint64_t)t->code_pages[k] << 12, false);
+	t->ncode_pages = 0;
+	memset(t->hash, 0, sizeof t->hash);
+	memset(t->page_blocks, 0, (t->cpu.ram_size >> 12) * sizeof *t->page_blocks);
+	t->nblocks = 0;
+	t->npcs = 0;
+	t->nexits = 0;
+	t->cache_used = BT_CACHE;
+	t->chain_from = -1;
+	t->fill_lookup = false;
+	t->n.flushes++;
+	/* The shared lookup-miss exit, first in the cache. */
+	struct emit e = { t, host_ptr(BT_CACHE), false };
+	t->miss_stub = BT_CACHE;
+	emit_exit(&e, 0, EX_MISS, 0);
+	t->cache_used = (here(&e) + 15) & ~15u;
+	bt_tables_reset(t);
+}
+
+/* Every lookup entry leads to the miss exit (entered with the target in
+ * ECX, which no entry checks). */
+void bt_tables_reset(struct bt *t)
+{
+	uint32_t *k = (uint32_t *)host_ptr(BT_TABLE_K), *u = (uint32_t *)host_ptr(BT_TABLE_U);
+	for (uint32_t i = 0; i < BT_TABLE_ENTRIES; i++)
+		k[i] = u[i] = t->miss_stub;
+}
+
+void bt_lookup_fill(struct bt *t, const struct bt_block *b)
+{
+	uint32_t *tab = (uint32_t *)host_ptr(b->user ? BT_TABLE_U : BT_TABLE_K);
+	tab[b->eip & (BT_TABLE_ENTRIES - 1)] = b->ind;
+	t->n.lookups_filled++;
+}
+
+
+static void pc_fix(struct emit *e, uint32_t eip, uint8_t fix, int8_t ecx_at, int8_t edx_at)
 {
 	struct bt *t = e->t;
 	if (!grow((void **)&t->pcs, &t->cappcs, t->npcs, sizeof *t->pcs)) {
 		e->oom = true;
 		return;
 	}
-	t->pcs[t->npcs++] = (struct bt_pc){ here(e), eip };
+	t->pcs[t->npcs++] = (struct bt_pc){ here(e), eip, fix, ecx_at, edx_at };
+}
+
+static void pc_add(struct emit *e, uint32_t eip)
+{
+	pc_fix(e, eip, PC_EXACT, 0, 0);
+}
+
+static void out(struct emit *e, const void *bytes, unsigned n)
+{
+	memcpy(e->p, bytes, n);
+	e->p += n;
+}
+
+static void out32(struct emit *e, uint32_t v)
+{
+	put32(e->p, v);
+	e->p += 4;
 }
 
 static int exit_new(struct emit *e, uint32_t eip, uint8_t kind, uint8_t why)
@@ -139,7 +182,10 @@ static void emit_exit(struct emit *e, uint32_t eip, uint8_t kind, uint8_t why)
 		put32(e->p + 1, 0);
 		e->p += 5;
 	}
-	pc_add(e, eip);
+	if (kind == EX_MISS)
+		pc_fix(e, 0, PC_MISS, BT_SPILL_ECX, BT_SPILL_EDX);
+	else
+		pc_add(e, eip);
 	uint32_t snippet = here(e) + 7;
 	e->p[0] = 0xea;
 	put32(e->p + 1, snippet);
@@ -171,6 +217,122 @@ void bt_chain(struct bt *t, int exit_id, const struct bt_block *to)
 		return;
 	patch_jmp(t->exits[exit_id].jmp_at, to->host);
 	t->n.chained++;
+}
+
+/* mov [esp+d8], reg (reg 1 = ecx, 2 = edx) */
+static void st_spill(struct emit *e, unsigned reg, int8_t d)
+{
+	const uint8_t b[4] = { 0x89, (uint8_t)(0x44 | reg << 3), 0x24, (uint8_t)d };
+	out(e, b, 4);
+}
+
+/* The lookup, entered with the target in ECX, ESP final and the guest's
+ * ECX/EDX spilled: index by the target's low 16 bits and jump through the
+ * table (read through CS, the only segment that reaches the window). */
+static void emit_lookup_jump(struct emit *e)
+{
+	static const uint8_t movzx_edx_cx[] = { 0x0f, 0xb7, 0xd1 };
+	static const uint8_t jmp_tab[] = { 0x2e, 0xff, 0x24, 0x95 };
+	bool user = e->t->cpu.cpl == 3;
+	pc_fix(e, 0, PC_MISS, BT_SPILL_ECX, BT_SPILL_EDX);
+	out(e, movzx_edx_cx, 3);
+	pc_fix(e, 0, PC_MISS, BT_SPILL_ECX, BT_SPILL_EDX);
+	out(e, jmp_tab, 4);
+	out32(e, user ? BT_TABLE_U : BT_TABLE_K);
+}
+
+/*
+ * ret, jmp r/m, call r/m, without leaving translated code and without
+ * touching the guest's flags: the target goes to ECX, the guest's ECX and
+ * EDX to their spill slots below the final ESP, and the jump goes through
+ * the lookup table to the destination's check (emit_check). The guest
+ * memory access (the operand, the return address) comes before any
+ * register changes, so a fault there is exact, and every position can be
+ * mapped back to guest state (bt_pc) except two, which a kick steps over.
+ */
+static void emit_indirect(struct emit *e, const struct insn_info *in, const uint8_t *code,
+			  uint32_t eip)
+{
+	static const uint8_t mov_ecx_edx[] = { 0x89, 0xd1 };
+	if (in->branch == BR_RET) {
+		/* final ESP F = ESP + 4 + d: ECX goes to F-4 = ESP+d, EDX to
+		 * F-8 = ESP+d-4 (for d = 0 over the return address, once read) */
+		int d = in->ret_imm;
+		if (d > 100) {
+			emit_exit(e, eip, EX_EMULATE, BT_WHY_INDIRECT);
+			return;
+		}
+		pc_add(e, eip);
+		st_spill(e, 2, (int8_t)(d - 4));
+		pc_fix(e, eip, PC_SPILL, 0, (int8_t)(d - 4));
+		static const uint8_t ld_edx[] = { 0x8b, 0x14, 0x24 }; /* mov edx, [esp] */
+		out(e, ld_edx, 3);
+		pc_fix(e, eip, PC_SPILL, 0, (int8_t)(d - 4));
+		st_spill(e, 1, (int8_t)d);
+		pc_fix(e, eip, PC_STEP, 0, 0);
+		out(e, mov_ecx_edx, 2);
+		pc_fix(e, eip, PC_STEP, 0, 0);
+		const uint8_t lea[] = { 0x8d, 0x64, 0x24, (uint8_t)(4 + d) }; /* lea esp,[esp+4+d] */
+		out(e, lea, 4);
+		emit_lookup_jump(e);
+		return;
+	}
+	/* jmp/call r/m32 -> mov edx, r/m: the same bytes, opcode 8B and
+	 * ModRM.reg = EDX, so the operand is read exactly as the guest's. */
+	bool call = in->branch == BR_CALL_IND;
+	int8_t fe = call ? -12 : -8, fc = call ? -8 : -4; /* relative to ESP before the push */
+	pc_add(e, eip);
+	st_spill(e, 2, fe);
+	pc_fix(e, eip, PC_SPILL, 0, fe);
+	unsigned op = in->modrm_off - 1u; /* the FF opcode byte */
+	memcpy(e->p, code, in->len);
+	e->p[op] = 0x8b;
+	e->p[in->modrm_off] = (uint8_t)((code[in->modrm_off] & 0xc7) | (2 << 3));
+	e->p += in->len;
+	pc_fix(e, eip, PC_SPILL, 0, fe);
+	st_spill(e, 1, fc);
+	pc_fix(e, eip, PC_SPILL, 0, fe);
+	out(e, mov_ecx_edx, 2);
+	if (call) {
+		pc_fix(e, eip, PC_SPILL, fc, fe);
+		e->p[0] = 0x68;
+		put32(e->p + 1, eip + in->len); /* the guest's return address */
+		e->p += 5;
+	}
+	emit_lookup_jump(e);
+}
+
+/* The entry for indirect transfers into a block at guest EIP g, in the
+ * lookup state (target in ECX, guest ECX/EDX spilled): lea and jecxz
+ * compare without touching the flags. */
+static uint32_t emit_check(struct emit *e, uint32_t g)
+{
+	uint32_t at = here(e);
+	pc_fix(e, 0, PC_MISS, BT_SPILL_ECX, BT_SPILL_EDX);
+	e->p[0] = 0x8d;
+	e->p[1] = 0x89;
+	put32(e->p + 2, (uint32_t)-g); /* lea ecx, [ecx - g] */
+	e->p += 6;
+	pc_fix(e, g, PC_STEP, 0, 0);
+	e->p[0] = 0xe3; /* jecxz hit */
+	e->p[1] = 11;
+	e->p += 2;
+	pc_fix(e, g, PC_STEP, 0, 0);
+	e->p[0] = 0x8d;
+	e->p[1] = 0x89;
+	put32(e->p + 2, g); /* lea ecx, [ecx + g]: the target again */
+	e->p += 6;
+	pc_fix(e, 0, PC_MISS, BT_SPILL_ECX, BT_SPILL_EDX);
+	e->p[0] = 0xe9;
+	put32(e->p + 1, e->t->miss_stub - (here(e) + 5));
+	e->p += 5;
+	pc_fix(e, g, PC_SPILL, BT_SPILL_ECX, BT_SPILL_EDX);
+	static const uint8_t ld_ecx[] = { 0x8b, 0x4c, 0x24, (uint8_t)BT_SPILL_ECX };
+	out(e, ld_ecx, 4);
+	pc_fix(e, g, PC_SPILL, 0, BT_SPILL_EDX);
+	static const uint8_t ld_edx[] = { 0x8b, 0x54, 0x24, (uint8_t)BT_SPILL_EDX };
+	out(e, ld_edx, 4);
+	return at;
 }
 
 /* Emits one branch instruction and the exits it needs. */
@@ -224,7 +386,12 @@ static void emit_branch(struct emit *e, const struct insn_info *in, const uint8_
 		emit_exit(e, in->target, EX_BRANCH, 0);
 		return;
 	}
-	default: /* ret, jmp/call r/m: the core does them for now */
+	case BR_RET:
+	case BR_JMP_IND:
+	case BR_CALL_IND:
+		emit_indirect(e, in, code, eip);
+		return;
+	default:
 		emit_exit(e, eip, EX_EMULATE, BT_WHY_INDIRECT);
 		return;
 	}
@@ -277,8 +444,9 @@ struct bt_block *bt_translate(struct bt *t)
 	const uint8_t *page = c->ram + (pa & ~0xfffu);
 	uint32_t off = pa & 0xfff;
 	struct emit e = { t, host_ptr(t->cache_used), false };
-	uint32_t start = here(&e);
 	size_t pcs0 = t->npcs, exits0 = t->nexits;
+	uint32_t ind = emit_check(&e, eip);
+	uint32_t start = here(&e);
 	unsigned n = 0;
 	for (;;) {
 		struct insn_info in;
@@ -321,7 +489,7 @@ struct bt_block *bt_translate(struct bt *t)
 		goto fail;
 	struct bt_block *b = &t->blocks[t->nblocks++];
 	*b = (struct bt_block){ .lin = lin, .eip = c->eip, .cs_base = cs_base, .user = user,
-				.ppage = ppn, .host = start, .host_end = here(&e) };
+				.ppage = ppn, .host = start, .host_end = here(&e), .ind = ind };
 	block_link(t, b);
 	t->cache_used = (here(&e) + 15) & ~15u;
 	t->n.blocks++;
