@@ -71,6 +71,10 @@ int main(void)
 	CHECK("insn.push_ds_sensitive", i.sens == SENS_SREG_READ, "sens %d", i.sens);
 	i = dec(pushes[3], 1, 0);
 	CHECK("insn.movsb_innocuous", i.cls == INSN_INNOCUOUS, "cls %d sens %d", i.cls, i.sens);
+	static const uint8_t iret[] = { 0xcf };
+	i = dec(iret, 1, 0);
+	CHECK("insn.iret_sensitive", i.cls == INSN_SENSITIVE && i.sens == SENS_FAR && i.branch == BR_NONE,
+	      "cls %d sens %d branch %d", i.cls, i.sens, i.branch);
 	struct insn_info b;
 	int r = insn_decode(bad, sizeof bad, 0, false, &b);
 	CHECK("insn.truncated_invalid", r < 0 && b.cls == INSN_INVALID, "r %d cls %d", r, b.cls);

@@ -60,6 +60,8 @@ struct bt_exit {
 	uint8_t kind;
 	uint8_t why;	 /* EX_EMULATE: enum insn_sens or BT_WHY_* */
 	uint32_t jmp_at; /* EX_BRANCH: cache address of its jmp rel32 */
+	uint32_t src_at; /* the jcc rel32 / jmp rel32 that leads to the stub, or 0:
+			    chaining patches it too, saving a jump per transfer */
 };
 
 /* EX_EMULATE reasons beyond enum insn_sens. */

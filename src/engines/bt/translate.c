@@ -167,7 +167,7 @@ static int exit_new(struct emit *e, uint32_t eip, uint8_t kind, uint8_t why)
 		e->oom = true;
 		return 0;
 	}
-	t->exits[t->nexits] = (struct bt_exit){ eip, kind, why, 0 };
+	t->exits[t->nexits] = (struct bt_exit){ eip, kind, why, 0, 0 };
 	return (int)t->nexits++;
 }
 
@@ -215,7 +215,14 @@ void bt_chain(struct bt *t, int exit_id, const struct bt_block *to)
 {
 	if (exit_id < 0 || (size_t)exit_id >= t->nexits || t->exits[exit_id].kind != EX_BRANCH)
 		return;
-	patch_jmp(t->exits[exit_id].jmp_at, to->host);
+	const struct bt_exit *x = &t->exits[exit_id];
+	patch_jmp(x->jmp_at, to->host);
+	if (x->src_at) {
+		/* jcc rel32 (0F 8x) or jmp rel32 (E9) */
+		uint8_t *src = host_ptr(x->src_at);
+		uint32_t len = src[0] == 0x0f ? 6 : 5;
+		put32(src + len - 4, to->host - (x->src_at + len));
+	}
 	t->n.chained++;
 }
 
@@ -363,6 +370,7 @@ static void emit_branch(struct emit *e, const struct insn_info *in, const uint8_
 		emit_exit(e, next, EX_BRANCH, 0);
 		put32(jcc + 2, here(e) - (uint32_t)(uintptr_t)(jcc + 6));
 		emit_exit(e, in->target, EX_BRANCH, 0);
+		e->t->exits[e->t->nexits - 1].src_at = (uint32_t)(uintptr_t)jcc;
 		return;
 	}
 	case BR_LOOP: {
@@ -384,6 +392,7 @@ static void emit_branch(struct emit *e, const struct insn_info *in, const uint8_
 		emit_exit(e, next, EX_BRANCH, 0);
 		put32(j + 1, here(e) - (uint32_t)(uintptr_t)(j + 5));
 		emit_exit(e, in->target, EX_BRANCH, 0);
+		e->t->exits[e->t->nexits - 1].src_at = (uint32_t)(uintptr_t)j;
 		return;
 	}
 	case BR_RET:
