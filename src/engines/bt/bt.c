@@ -59,6 +59,7 @@ static bool native_ok(const struct cpu *c)
 {
 	const struct seg *cs = &c->seg[S_CS], *ss = &c->seg[S_SS];
 	return (c->cr0 & CR0_PE) && !(c->eflags & (EFLAGS_VM | EFLAGS_TF)) && !c->shadow &&
+	       (c->cpl == 0 || c->cpl == 3) &&
 	       !c->halted && cs->present && cs->s && (cs->type & 8) && cs->db && !ss->unusable &&
 	       ss->present && ss->db && !(ss->type & 4) && ss->base < BT_USER_TOP;
 }
@@ -97,18 +98,25 @@ static int to_native(struct bt *t, uint32_t host_eip, struct native_regs *r)
 		if (data_sel(t, &c->seg[data_segs[k]], &r->sel[data_segs[k]]) < 0)
 			return -1;
 	r->sel[S_CS] = t->code_sel;
+	struct bt_vpage *vp = BT_VPAGE_PTR;
+	vp->vif = c->eflags & EFLAGS_IF;
+	vp->vflags = c->eflags & ~(BT_HOST_FLAGS | EFLAGS_IF);
+	vp->irq_pending = vcpu_irq_pending(t->vcpu);
+	for (int s = 0; s < SREG_COUNT; s++)
+		vp->gsel[s] = c->seg[s].sel;
 	return r->sel[S_SS] ? 0 : 1; /* 1: the stack cannot be native */
 }
 
 /* Registers of translated code -> virtual CPU. Translated code loads no
- * segment register and changes no system flag: only GPRs and the flags
- * the host lets it change. */
+ * guest segment register: only GPRs, the host-held flags and the virtual
+ * ones in the vCPU page (cli/sti/popf) change. */
 static void regs_in(struct cpu *c, const uint32_t gpr[8], uint32_t eflags, uint32_t eip)
 {
+	const struct bt_vpage *vp = BT_VPAGE_PTR;
 	memcpy(c->r.r32, gpr, 8 * sizeof(uint32_t));
 	flags_materialize(c);
-	const uint32_t host_bits = EFLAGS_ARITH | EFLAGS_DF | EFLAGS_AC;
-	c->eflags = (c->eflags & ~host_bits) | (eflags & host_bits);
+	c->eflags = (eflags & BT_HOST_FLAGS) | (vp->vflags & ~(BT_HOST_FLAGS | EFLAGS_IF)) |
+		    (vp->vif & EFLAGS_IF);
 	c->eip = eip;
 }
 
@@ -379,6 +387,8 @@ static int run_loop(struct bt *t)
 			if (bt_debug)
 				fprintf(stderr, "bt: exit %u kind %u why %u eip %08x eax %08x esp %08x\n",
 					id, x->kind, x->why, x->eip, c->r.r32[0], c->r.r32[4]);
+			if (x->kind == EX_IRQ)
+				continue;
 			if (x->kind == EX_BRANCH) {
 				t->chain_from = (int)id;
 				continue;
@@ -435,6 +445,7 @@ static void flush_stats(struct bt *t)
 		{ "faults emulated", &t->n.emulated_faults, &t->flushed.emulated_faults },
 		{ "host kicks", &t->n.kicks, &t->flushed.kicks },
 		{ "instructions interpreted", &t->n.interpreted, &t->flushed.interpreted },
+		{ "sensitive instructions inlined", &t->n.inline_sens, &t->flushed.inline_sens },
 	};
 	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++)
 		for (; *rows[k].then < *rows[k].now; (*rows[k].then)++)
@@ -497,6 +508,12 @@ static int window_map(struct bt *t)
 	if (native_ldt_set(&t->nh, BT_CODE_SLOT, &code, 0xffffffffu) < 0)
 		return -1;
 	t->code_sel = NATIVE_SEL(BT_CODE_SLOT);
+	/* The VMM data segment: the vCPU page only, writable. */
+	struct seg data = { .base = BT_VPAGE, .limit = 0xfff, .type = 0x3, .s = 1, .dpl = 3,
+			    .present = 1, .db = 1 };
+	if (native_ldt_set(&t->nh, BT_DATA_SLOT, &data, 0xfff) < 0)
+		return -1;
+	vp->data_sel = NATIVE_SEL(BT_DATA_SLOT);
 	t->cache_used = BT_CACHE;
 	return 0;
 }

@@ -35,24 +35,39 @@
 /* LDT slot of the code segment translated code runs on (below the slots
  * guest selectors use, NATIVE_LDT_FIRST and up). */
 #define BT_CODE_SLOT 15
+#define BT_DATA_SLOT 14 /* the VMM data segment (the vCPU page) */
 
 /* native_enter()'s return value when translated code called the VMM. */
 #define BT_STOP_CALL 3
 /* ... when the signal callback ended the run (state already in the cpu). */
 #define BT_STOP_SIGNAL 4
 
-/* The vCPU page, at BT_VPAGE: what emitted code reads and writes. */
+/* The vCPU page, at BT_VPAGE: what emitted code reads and writes.
+ * Translated code reads it through CS (flat) and writes it only through
+ * the VMM data segment (base BT_VPAGE, one page), which it loads into DS
+ * for a few instructions and then restores the guest's DS. */
 struct bt_vpage {
-	uint32_t exit_id; /* written by a 64-bit exit snippet */
+	uint32_t exit_id;     /* written by a 64-bit exit snippet */
 	uint32_t pad;
-	uint64_t exit64;  /* &bt_exit64, read by exit snippets (jmp [rip+x]) */
+	uint64_t exit64;      /* &bt_exit64, read by exit snippets (jmp [rip+x]) */
+	uint32_t vif;	      /* the guest's IF: 0 or EFLAGS_IF */
+	uint32_t vflags;      /* guest EFLAGS bits the host does not hold, but IF */
+	uint32_t irq_pending; /* an interrupt waits (set at each entry) */
+	uint32_t spill;	      /* scratch for inline sequences */
+	uint16_t data_sel;    /* the VMM data selector */
+	uint16_t gsel[6];     /* the guest's selectors (mov r, sreg) */
 };
+/* Guest EFLAGS bits that live in the host's EFLAGS while translated code
+ * runs; the rest is virtual (vif, vflags). */
+#define BT_HOST_FLAGS (EFLAGS_ARITH | EFLAGS_DF | EFLAGS_AC)
+#define BT_VPAGE_PTR ((struct bt_vpage *)(uintptr_t)BT_VPAGE)
 
 /* Exit kinds: what the VMM does when translated code leaves at an exit. */
 enum bt_exit_kind {
 	EX_BRANCH,  /* continue at eip; the exit's jmp is patched to chain */
 	EX_EMULATE, /* the instruction at eip is emulated by the core */
 	EX_MISS,    /* indirect lookup missed: target in ECX, ECX/EDX spilled */
+	EX_IRQ,	    /* continue at eip, where an interrupt may be taken: never chained */
 };
 
 struct bt_exit {
@@ -110,7 +125,7 @@ struct bt_block {
 
 struct bt_counts {
 	uint64_t blocks, chained, lookups_filled, misses, flushes, invalidations, volatile_pages;
-	uint64_t hidden_faults, emulated_faults, kicks, interpreted;
+	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens;
 	uint64_t calls[BT_WHY_N];
 };
 
