@@ -38,7 +38,7 @@ static const char *const why_names[BT_WHY_N] = {
 	[SENS_FAR] = "far transfer/iret", [SENS_INT] = "int n", [SENS_SYSCALL] = "sysenter/syscall",
 	[SENS_CS_MEM] = "cs memory operand", [SENS_16BIT] = "16-bit branch",
 	[SENS_OTHER] = "other instruction", [BT_WHY_INDIRECT] = "indirect branch",
-	[BT_WHY_INVALID] = "invalid opcode",
+	[BT_WHY_INVALID] = "invalid opcode", [BT_WHY_GS] = "gs override (kernel)",
 };
 
 static bool bt_available(char *why, size_t why_len)
@@ -99,6 +99,8 @@ static int to_native(struct bt *t, uint32_t host_eip, struct native_regs *r)
 			return -1;
 	r->sel[S_CS] = t->code_sel;
 	struct bt_vpage *vp = BT_VPAGE_PTR;
+	if (c->cpl == 0)
+		r->sel[S_GS] = vp->data_sel;
 	vp->vif = c->eflags & EFLAGS_IF;
 	vp->vflags = c->eflags & ~(BT_HOST_FLAGS | EFLAGS_IF);
 	vp->irq_pending = vcpu_irq_pending(t->vcpu);

@@ -43,9 +43,12 @@
 #define BT_STOP_SIGNAL 4
 
 /* The vCPU page, at BT_VPAGE: what emitted code reads and writes.
- * Translated code reads it through CS (flat) and writes it only through
- * the VMM data segment (base BT_VPAGE, one page), which it loads into DS
- * for a few instructions and then restores the guest's DS. */
+ * Translated code reads it through CS (flat) and, in guest kernel mode
+ * only, writes it through GS: while the guest kernel runs, GS holds the
+ * VMM data segment (base BT_VPAGE, one page), VMware's reserved segment
+ * register. Guest kernel instructions with a GS override are emulated;
+ * the guest's own GS selector is in gsel[] for mov r, gs. In guest user
+ * mode GS is the guest's (glibc's TLS) and no inline sequence writes. */
 struct bt_vpage {
 	uint32_t exit_id;     /* written by a 64-bit exit snippet */
 	uint32_t pad;
@@ -82,7 +85,8 @@ struct bt_exit {
 /* EX_EMULATE reasons beyond enum insn_sens. */
 #define BT_WHY_INDIRECT 32 /* ret, jmp/call r/m */
 #define BT_WHY_INVALID 33  /* does not decode */
-#define BT_WHY_N 34
+#define BT_WHY_GS 34	   /* a GS override in guest kernel mode */
+#define BT_WHY_N 35
 
 /* One cache address where a signal can land, and how to get the exact
  * guest state at guest EIP eip from the registers there. */

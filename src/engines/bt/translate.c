@@ -345,49 +345,14 @@ static uint32_t emit_check(struct emit *e, uint32_t g)
 /* --- sensitive instructions as inline code on the vCPU page --- */
 
 #define VP(field) ((uint32_t)offsetof(struct bt_vpage, field))
+#define GS 0x65 /* segment override: the VMM data segment in guest kernel mode */
 
 /* The positions of an inline sequence after its first have no exact guest
- * state (DS holds the VMM's segment, a value sits below ESP): they are
- * PC_STEP, and none of them can fault, because the first instruction of
- * each sequence touches every guest byte the sequence will touch. */
+ * state: they are PC_STEP, and none of them can fault, because the first
+ * instruction of each sequence touches every guest byte the sequence will. */
 static void step(struct emit *e)
 {
 	pc_fix(e, 0, PC_STEP, 0, 0);
-}
-
-static void ds_to_vmm(struct emit *e)
-{
-	static const uint8_t push_ds = 0x1e;
-	static const uint8_t mov_ds[] = { 0x2e, 0x8e, 0x1d }; /* mov ds, cs:[abs32] */
-	out(e, &push_ds, 1);
-	step(e);
-	out(e, mov_ds, 3);
-	out32(e, BT_VPAGE + VP(data_sel));
-	step(e);
-}
-
-static void ds_back(struct emit *e)
-{
-	static const uint8_t pop_ds = 0x1f;
-	out(e, &pop_ds, 1);
-}
-
-/* op [vpage field] with a 32-bit operand: 89/8B/09/23 with ModRM ecx,[abs] */
-static void vp_op(struct emit *e, uint8_t opcode, uint32_t field)
-{
-	const uint8_t b[2] = { opcode, 0x0d };
-	out(e, b, 2);
-	out32(e, field);
-	step(e);
-}
-
-static void vp_store_imm(struct emit *e, uint32_t field, uint32_t imm)
-{
-	static const uint8_t b[2] = { 0xc7, 0x05 };
-	out(e, b, 2);
-	out32(e, field);
-	out32(e, imm);
-	step(e);
 }
 
 static void raw(struct emit *e, const uint8_t *b, unsigned n)
@@ -396,98 +361,113 @@ static void raw(struct emit *e, const uint8_t *b, unsigned n)
 	step(e);
 }
 
+/* gs: op ecx <-> [vpage field]: 89 (store), 8B (load), 09 (or to mem),
+ * 23 (and ecx, mem), 0B (or ecx, mem) */
+static void vp_op(struct emit *e, uint8_t opcode, uint32_t field)
+{
+	const uint8_t b[3] = { GS, opcode, 0x0d };
+	out(e, b, 3);
+	out32(e, field);
+	step(e);
+}
+
+static void vp_store_imm(struct emit *e, uint32_t field, uint32_t imm)
+{
+	static const uint8_t b[3] = { GS, 0xc7, 0x05 };
+	out(e, b, 3);
+	out32(e, field);
+	out32(e, imm);
+	step(e);
+}
+
 /* cli/sti at CPL 0 on the virtual IF; sti leaves for the VMM first if an
  * interrupt waits (the core then runs sti, its shadow, the delivery). */
 static void emit_cli_sti(struct emit *e, bool sti, uint32_t eip)
 {
-	pc_add(e, eip);
-	ds_to_vmm(e);
 	if (!sti) {
-		vp_store_imm(e, VP(vif), 0);
-		ds_back(e);
+		pc_add(e, eip);
+		static const uint8_t b[3] = { GS, 0xc7, 0x05 };
+		out(e, b, 3);
+		out32(e, VP(vif));
+		out32(e, 0);
 		return;
 	}
-	vp_op(e, 0x89, VP(spill));	 /* mov [spill], ecx */
-	vp_op(e, 0x8b, VP(irq_pending)); /* mov ecx, [irq_pending] */
+	pc_add(e, eip);
+	vp_op(e, 0x89, VP(spill));	 /* mov gs:[spill], ecx */
+	vp_op(e, 0x8b, VP(irq_pending)); /* mov ecx, gs:[irq_pending] */
 	uint8_t *jz = e->p;
 	raw(e, (const uint8_t[]){ 0xe3, 0 }, 2); /* jecxz ok */
-	vp_op(e, 0x8b, VP(spill));
-	ds_back(e);
+	static const uint8_t ld[3] = { GS, 0x8b, 0x0d };
+	out(e, ld, 3);
+	out32(e, VP(spill));
 	emit_exit(e, eip, EX_EMULATE, SENS_STI);
 	jz[1] = (uint8_t)(e->p - (jz + 2));
 	step(e);
 	vp_store_imm(e, VP(vif), EFLAGS_IF);
-	vp_op(e, 0x8b, VP(spill));
-	ds_back(e);
+	out(e, ld, 3);
+	out32(e, VP(spill));
 }
 
-/* pushfd: the host's arithmetic flags, the guest's virtual ones. */
+/* pushfd: the host's arithmetic flags, the guest's virtual ones (read
+ * through CS, so this works in guest user mode too). */
 static void emit_pushf(struct emit *e, uint32_t eip)
 {
 	pc_add(e, eip);
 	raw(e, (const uint8_t[]){ 0x89, 0x44, 0x24, 0xf4 }, 4); /* mov [esp-12], eax: probe */
 	raw(e, (const uint8_t[]){ 0x9c }, 1);			 /* pushfd: the value */
-	ds_to_vmm(e);
-	raw(e, (const uint8_t[]){ 0x9c }, 1); /* pushfd: the live flags, kept */
-	uint8_t and_[8] = { 0x81, 0x64, 0x24, 0x08 };	/* and dword [esp+8], H */
+	raw(e, (const uint8_t[]){ 0x9c }, 1);			 /* pushfd: the live flags, kept */
+	raw(e, (const uint8_t[]){ 0x51 }, 1);			 /* push ecx */
+	uint8_t and_[8] = { 0x81, 0x64, 0x24, 0x08 };		 /* and dword [esp+8], H */
 	put32(and_ + 4, BT_HOST_FLAGS);
 	raw(e, and_, 8);
-	vp_op(e, 0x89, VP(spill));
-	vp_op(e, 0x8b, VP(vflags));
+	uint8_t ld[7] = { 0x2e, 0x8b, 0x0d }; /* mov ecx, cs:[vflags] */
+	put32(ld + 3, BT_VPAGE + VP(vflags));
+	raw(e, ld, 7);
+	uint8_t or_[7] = { 0x2e, 0x0b, 0x0d }; /* or ecx, cs:[vif] */
+	put32(or_ + 3, BT_VPAGE + VP(vif));
+	raw(e, or_, 7);
 	raw(e, (const uint8_t[]){ 0x09, 0x4c, 0x24, 0x08 }, 4); /* or [esp+8], ecx */
-	vp_op(e, 0x8b, VP(vif));
-	raw(e, (const uint8_t[]){ 0x09, 0x4c, 0x24, 0x08 }, 4);
-	vp_op(e, 0x8b, VP(spill));
-	raw(e, (const uint8_t[]){ 0x9d }, 1); /* popfd: the live flags back */
-	ds_back(e);
+	raw(e, (const uint8_t[]){ 0x59 }, 1);			 /* pop ecx */
+	out(e, (const uint8_t[]){ 0x9d }, 1);			 /* popfd: the live flags back */
 }
 
 /* popfd at CPL 0: the host takes the arithmetic flags (popfd), the vCPU
  * page IF, IOPL, NT and ID; RF is cleared. If that enables interrupts
- * while one waits, the block ends in an exit that is never chained. */
+ * while one waits, the block leaves by an exit that is never chained. */
 static void emit_popf(struct emit *e, uint32_t eip, uint32_t next)
 {
 	pc_add(e, eip);
-	raw(e, (const uint8_t[]){ 0x89, 0x44, 0x24, 0xf8 }, 4); /* mov [esp-8], eax: probe */
-	raw(e, (const uint8_t[]){ 0xff, 0x34, 0x24 }, 3);	 /* push dword [esp]: a copy */
-	ds_to_vmm(e);
+	raw(e, (const uint8_t[]){ 0xff, 0x34, 0x24 }, 3); /* push dword [esp]: a copy */
 	vp_op(e, 0x89, VP(spill));
-	raw(e, (const uint8_t[]){ 0x8b, 0x4c, 0x24, 0x04 }, 4); /* mov ecx, [esp+4] */
+	raw(e, (const uint8_t[]){ 0x8b, 0x0c, 0x24 }, 3); /* mov ecx, [esp] */
 	uint8_t and_if[6] = { 0x81, 0xe1 };
 	put32(and_if + 2, EFLAGS_IF);
 	raw(e, and_if, 6);
 	vp_op(e, 0x89, VP(vif));
-	raw(e, (const uint8_t[]){ 0x8b, 0x4c, 0x24, 0x04 }, 4);
+	raw(e, (const uint8_t[]){ 0x8b, 0x0c, 0x24 }, 3);
 	const uint32_t taken = EFLAGS_IOPL | EFLAGS_NT | EFLAGS_ID;
 	uint8_t and_t[6] = { 0x81, 0xe1 };
 	put32(and_t + 2, taken);
 	raw(e, and_t, 6);
-	uint8_t and_v[10] = { 0x81, 0x25 };
-	put32(and_v + 2, VP(vflags));
-	put32(and_v + 6, ~(taken | EFLAGS_RF));
-	raw(e, and_v, 10);
-	vp_op(e, 0x09, VP(vflags));	 /* or [vflags], ecx */
+	uint8_t and_v[11] = { GS, 0x81, 0x25 };
+	put32(and_v + 3, VP(vflags));
+	put32(and_v + 7, ~(taken | EFLAGS_RF));
+	raw(e, and_v, 11);
+	vp_op(e, 0x09, VP(vflags)); /* or gs:[vflags], ecx */
 	vp_op(e, 0x8b, VP(irq_pending));
-	vp_op(e, 0x23, VP(vif));	 /* and ecx, [vif] */
+	vp_op(e, 0x23, VP(vif)); /* and ecx, gs:[vif] */
 	uint8_t *jz = e->p;
 	raw(e, (const uint8_t[]){ 0xe3, 0 }, 2);
-	static const uint8_t tail[] = { 0x8b, 0x0d }; /* mov ecx, [spill] */
-	static const uint8_t end[] = { 0x1f, 0x9d, 0x8d, 0x64, 0x24, 0x04 }; /* pop ds; popfd; lea esp,[esp+4] */
-	out(e, tail, 2);
-	out32(e, VP(spill));
-	step(e);
-	raw(e, end, 1);
-	raw(e, end + 1, 1);
-	out(e, end + 2, 4);
-	emit_exit(e, next, EX_IRQ, 0);
-	jz[1] = (uint8_t)(e->p - (jz + 2));
-	step(e);
-	out(e, tail, 2);
-	out32(e, VP(spill));
-	step(e);
-	raw(e, end, 1);
-	raw(e, end + 1, 1);
-	out(e, end + 2, 4);
+	for (int pass = 0; pass < 2; pass++) {
+		vp_op(e, 0x8b, VP(spill));
+		raw(e, (const uint8_t[]){ 0x9d }, 1);			/* popfd (the copy) */
+		out(e, (const uint8_t[]){ 0x8d, 0x64, 0x24, 0x04 }, 4); /* lea esp, [esp+4] */
+		if (pass == 0) {
+			emit_exit(e, next, EX_IRQ, 0);
+			jz[1] = (uint8_t)(e->p - (jz + 2));
+			step(e);
+		}
+	}
 }
 
 /* mov r, sreg: the guest's selector, read from the vCPU page via CS. */
@@ -670,6 +650,11 @@ struct bt_block *bt_translate(struct bt *t)
 		}
 		if (r < 0) {
 			emit_exit(&e, eip, EX_EMULATE, BT_WHY_INVALID);
+			break;
+		}
+		if (c->cpl == 0 && memchr(code, GS, in.prefix_len)) {
+			/* GS is the VMM's in guest kernel mode (bt_priv.h). */
+			emit_exit(&e, eip, EX_EMULATE, BT_WHY_GS);
 			break;
 		}
 		if (in.cls == INSN_INNOCUOUS) {
