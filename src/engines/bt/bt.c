@@ -86,27 +86,32 @@ static int data_sel(struct bt *t, const struct seg *g, uint16_t *out)
 	return 0;
 }
 
-static int to_native(struct bt *t, uint32_t host_eip, struct native_regs *r)
+/* Virtual CPU -> what bt_enter_asm and the trampoline load. Returns 0,
+ * 1 if the stack cannot be native, -1 on a host error. */
+static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 {
 	struct cpu *c = &t->cpu;
+	struct bt_vpage *vp = BT_VPAGE_PTR;
 	flags_materialize(c);
-	memcpy(r->gpr, c->r.r32, sizeof r->gpr);
-	r->eip = host_eip;
-	r->eflags = c->eflags;
+	memcpy(vp->entry_gpr, c->r.r32, sizeof vp->entry_gpr);
+	vp->entry_eip = host_eip;
+	vp->entry_flags = (c->eflags & BT_HOST_FLAGS) | 0x202;
 	static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
 	for (unsigned k = 0; k < 5; k++)
-		if (data_sel(t, &c->seg[data_segs[k]], &r->sel[data_segs[k]]) < 0)
+		if (data_sel(t, &c->seg[data_segs[k]], &en->sel[data_segs[k]]) < 0)
 			return -1;
-	r->sel[S_CS] = t->code_sel;
-	struct bt_vpage *vp = BT_VPAGE_PTR;
+	en->sel[S_CS] = t->code_sel;
 	if (c->cpl == 0)
-		r->sel[S_GS] = vp->data_sel;
+		en->sel[S_GS] = vp->data_sel;
+	en->fs_base = t->nh.base + c->seg[S_FS].base;
+	en->gs_base = c->cpl == 0 ? BT_VPAGE : t->nh.base + c->seg[S_GS].base;
+	en->esp = c->r.r32[R_ESP];
 	vp->vif = c->eflags & EFLAGS_IF;
 	vp->vflags = c->eflags & ~(BT_HOST_FLAGS | EFLAGS_IF);
 	vp->irq_pending = vcpu_irq_pending(t->vcpu);
 	for (int s = 0; s < SREG_COUNT; s++)
 		vp->gsel[s] = c->seg[s].sel;
-	return r->sel[S_SS] ? 0 : 1; /* 1: the stack cannot be native */
+	return en->sel[S_SS] ? 0 : 1;
 }
 
 /* Registers of translated code -> virtual CPU. Translated code loads no
@@ -242,6 +247,26 @@ static enum native_verdict internal_error(struct bt *t, int sig, uint32_t pc)
 	return NATIVE_EXIT;
 }
 
+/* A signal in the entry trampoline: no guest instruction has run yet and
+ * the virtual CPU still holds the whole state. */
+static enum native_verdict on_tramp_signal(struct bt *t, int sig, siginfo_t *si, ucontext_t *uc)
+{
+	uint32_t lin = (uint32_t)((uintptr_t)si->si_addr - t->nh.base);
+	if (sig == SIGSEGV && uc->uc_mcontext.gregs[REG_TRAPNO] == 14 && lin < BT_WIN_BASE &&
+	    shadow_fill(&t->sh, &t->cpu, lin, true, false) == SHADOW_MAPPED) {
+		return resume_live(uc); /* pushing the flags touched an unmapped stack page */
+	} else if (sig == t->nh.kick_sig) {
+		t->vcpu->vm->kick = 1;
+		t->sig_emulate = false;
+	} else {
+		/* The flags push faulted (ESP in no usable page, or at the
+		 * segment limit): the core runs the first instruction. */
+		t->sig_emulate = true;
+	}
+	native_exit_code = BT_STOP_SIGNAL;
+	return NATIVE_EXIT;
+}
+
 static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, bool guest,
 				     void *opaque)
 {
@@ -260,6 +285,8 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 		}
 		return NATIVE_PASS;
 	}
+	if (pc >= BT_TRAMP && pc < BT_TRAMP + 0x100)
+		return on_tramp_signal(t, sig, si, uc);
 	const struct bt_pc *at = bt_pc_find(t, pc);
 	if (!at || (at->fix == PC_STEP && sig != t->nh.kick_sig && sig != SIGTRAP))
 		return internal_error(t, sig, pc);
@@ -337,7 +364,12 @@ static int run_loop(struct bt *t)
 {
 	struct cpu *c = &t->cpu;
 	struct vm *vm = t->vcpu->vm;
+	struct bt_vpage *vp = BT_VPAGE_PTR;
 	for (;;) {
+		if (vp->kick) {
+			vp->kick = 0;
+			vm->kick = 1;
+		}
 		if (vm->stop || vm->kick)
 			return EXIT_NONE;
 		bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
@@ -348,8 +380,8 @@ static int run_loop(struct bt *t)
 			if (!b)
 				b = bt_translate(t);
 		}
-		struct native_regs nr;
-		int tn = b ? to_native(t, b->host, &nr) : 1;
+		struct bt_entry en;
+		int tn = b ? to_native(t, b->host, &en) : 1;
 		if (tn < 0)
 			return EXIT_ERROR;
 		if (tn > 0) {
@@ -374,12 +406,12 @@ static int run_loop(struct bt *t)
 			bt_lookup_fill(t, b);
 		t->fill_lookup = false;
 		t->sig_emulate = false;
-		int rc = native_enter(&t->nh, &nr);
-		if (rc == NATIVE_STOP_KICKED)
-			return EXIT_NONE;
+		native_exit_code = 0;
+		int rc = bt_enter_asm(&en);
 		if (rc == BT_STOP_CALL) {
-			struct bt_vpage *vp = (struct bt_vpage *)(uintptr_t)BT_VPAGE;
 			uint32_t id = vp->exit_id;
+			if (id == BT_EXIT_BAIL)
+				continue; /* kicked before any guest code ran */
 			if (id >= t->nexits) {
 				snprintf(t->msg, sizeof t->msg, "internal: exit id %u out of range", id);
 				return EXIT_ERROR;
@@ -494,6 +526,46 @@ static int bt_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 
 /* --- life cycle --- */
 
+/* The entry trampoline (32-bit, in the window): bail out if a kick came
+ * since the run loop looked, else load the guest's flags and registers
+ * (through CS) and jump to the block. Kicks and faults here reach
+ * on_tramp_signal. */
+static void tramp_emit(void)
+{
+	uint8_t *p = (uint8_t *)(uintptr_t)BT_TRAMP;
+	uint32_t vp = BT_VPAGE;
+#define F(field) (vp + (uint32_t)offsetof(struct bt_vpage, field))
+	uint8_t *bail_jne;
+	*p++ = 0x2e; *p++ = 0x83; *p++ = 0x3d; /* cmp dword cs:[kick], 0 */
+	memcpy(p, &(uint32_t){ F(kick) }, 4); p += 4;
+	*p++ = 0;
+	*p++ = 0x75; bail_jne = p++;		/* jne bail */
+	*p++ = 0x2e; *p++ = 0xff; *p++ = 0x35;	/* push dword cs:[entry_flags] */
+	memcpy(p, &(uint32_t){ F(entry_flags) }, 4); p += 4;
+	*p++ = 0x9d;				/* popfd */
+	for (unsigned r = 0; r < 8; r++) {
+		if (r == R_ESP)
+			continue;
+		*p++ = 0x2e; *p++ = 0x8b; *p++ = (uint8_t)(r << 3 | 5); /* mov r, cs:[gpr] */
+		memcpy(p, &(uint32_t){ F(entry_gpr) + 4 * r }, 4); p += 4;
+	}
+	*p++ = 0x2e; *p++ = 0xff; *p++ = 0x25;	/* jmp dword cs:[entry_eip] */
+	memcpy(p, &(uint32_t){ F(entry_eip) }, 4); p += 4;
+	*bail_jne = (uint8_t)(p - (bail_jne + 1));
+	uint32_t here = (uint32_t)(uintptr_t)p;
+	*p++ = 0xea;				/* ljmp 0x33:snippet */
+	memcpy(p, &(uint32_t){ here + 7 }, 4); p += 4;
+	*p++ = 0x33; *p++ = 0;
+	here = (uint32_t)(uintptr_t)p;
+	*p++ = 0xc7; *p++ = 0x05;		/* mov dword [rip+x], BT_EXIT_BAIL */
+	memcpy(p, &(uint32_t){ F(exit_id) - (here + 10) }, 4); p += 4;
+	memcpy(p, &(uint32_t){ BT_EXIT_BAIL }, 4); p += 4;
+	here = (uint32_t)(uintptr_t)p;
+	*p++ = 0xff; *p++ = 0x25;		/* jmp [rip+x] (bt_exit64) */
+	memcpy(p, &(uint32_t){ F(exit64) - (here + 6) }, 4); p += 4;
+#undef F
+}
+
 static int window_map(struct bt *t)
 {
 	void *w = mmap((void *)(uintptr_t)BT_WIN_BASE, BT_WIN_SIZE - 0x1000,
@@ -516,6 +588,10 @@ static int window_map(struct bt *t)
 	if (native_ldt_set(&t->nh, BT_DATA_SLOT, &data, 0xfff) < 0)
 		return -1;
 	vp->data_sel = NATIVE_SEL(BT_DATA_SLOT);
+	tramp_emit();
+	bt_tramp_far.off = BT_TRAMP;
+	bt_tramp_far.sel = t->code_sel;
+	t->nh.kick = (volatile sig_atomic_t *)&vp->kick;
 	t->cache_used = BT_CACHE;
 	return 0;
 }

@@ -59,6 +59,22 @@ struct bt_vpage {
 	uint32_t spill;	      /* scratch for inline sequences */
 	uint16_t data_sel;    /* the VMM data selector */
 	uint16_t gsel[6];     /* the guest's selectors (mov r, sreg) */
+	/* Entry (bt_enter_asm and the trampoline). kick is where the
+	 * native layer's signal handler records a kick (native_host.kick),
+	 * so that the trampoline, running as guest code, can see it. */
+	uint32_t kick;
+	uint32_t entry_flags;
+	uint32_t entry_gpr[8];
+	uint32_t entry_eip;
+};
+#define BT_TRAMP (BT_VPAGE + 0x800u) /* the entry trampoline, 32-bit code */
+#define BT_EXIT_BAIL 0xffffffffu     /* exit id: kicked before guest code ran */
+
+/* What bt_enter_asm loads before the far jump (offsets fixed in bt_asm.S). */
+struct bt_entry {
+	uint16_t sel[6];
+	uint32_t fs_base, gs_base;
+	uint32_t esp;
 };
 /* Guest EFLAGS bits that live in the host's EFLAGS while translated code
  * runs; the rest is virtual (vif, vflags). */
@@ -177,6 +193,8 @@ void bt_invalidate_page(struct bt *t, uint32_t ppn);
 const struct bt_pc *bt_pc_find(const struct bt *t, uint32_t host);
 
 extern uint32_t bt_gregs[8], bt_gflags;
+extern struct { uint32_t off; uint16_t sel; } __attribute__((packed)) bt_tramp_far;
 void bt_exit64(void);
+int bt_enter_asm(const struct bt_entry *e);
 
 #endif
