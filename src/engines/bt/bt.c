@@ -96,10 +96,19 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	memcpy(vp->entry_gpr, c->r.r32, sizeof vp->entry_gpr);
 	vp->entry_eip = host_eip;
 	vp->entry_flags = (c->eflags & BT_HOST_FLAGS) | 0x202;
-	static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
-	for (unsigned k = 0; k < 5; k++)
-		if (data_sel(t, &c->seg[data_segs[k]], &en->sel[data_segs[k]]) < 0)
-			return -1;
+	/* The LDT slots only change when a segment register does (always
+	 * through the core): skip them while the segments are as last time. */
+	if (!t->seg_cache_ok || t->seg_cache_cpl != c->cpl ||
+	    memcmp(t->seg_cache, c->seg, sizeof t->seg_cache) != 0) {
+		static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
+		for (unsigned k = 0; k < 5; k++)
+			if (data_sel(t, &c->seg[data_segs[k]], &t->seg_sel[data_segs[k]]) < 0)
+				return -1;
+		memcpy(t->seg_cache, c->seg, sizeof t->seg_cache);
+		t->seg_cache_cpl = c->cpl;
+		t->seg_cache_ok = true;
+	}
+	memcpy(en->sel, t->seg_sel, sizeof en->sel);
 	en->sel[S_CS] = t->code_sel;
 	if (c->cpl == 0)
 		en->sel[S_GS] = vp->data_sel;
@@ -151,11 +160,11 @@ static bool peek_invlpg(struct bt *t, uint32_t *lin)
 /* Executes one instruction (or delivers one pending interrupt) in the
  * core, then brings the shadow and the translations in line with what it
  * changed. Returns the core's exit reason. */
-static int emulate_one(struct bt *t)
+static int emulate_one(struct bt *t, bool may_invlpg)
 {
 	struct cpu *c = &t->cpu;
 	uint32_t inv = 0;
-	bool is_invlpg = peek_invlpg(t, &inv);
+	bool is_invlpg = may_invlpg && peek_invlpg(t, &inv);
 	uint32_t cr0 = c->cr0, cr3 = c->cr3, cr4 = c->cr4;
 	uint64_t before = c->insns;
 	int r = cpu_run(c, 1);
@@ -165,8 +174,10 @@ static int emulate_one(struct bt *t)
 	/* Translations are keyed by linear address: a new mapping of any
 	 * page invalidates them all. */
 	if (((c->cr0 ^ cr0) & pgbits) || ((c->cr4 ^ cr4) & cr4bits) ||
-	    ((c->cr0 & CR0_PG) && (c->cr3 != cr3 || is_invlpg)))
+	    ((c->cr0 & CR0_PG) && c->cr3 != cr3))
 		bt_flush(t);
+	else if (is_invlpg)
+		bt_invalidate_lin(t, inv);
 	shadow_track(&t->sh, c, is_invlpg ? &inv : NULL);
 	return r;
 }
@@ -176,7 +187,7 @@ static void on_core_code_write(struct cpu *c, uint32_t ppn)
 {
 	struct bt *t = the_bt;
 	if (t && c == &t->cpu && ppn < (c->ram_size >> 12))
-		bt_invalidate_page(t, ppn);
+		bt_invalidate_page(t, ppn, true);
 }
 
 /* The shadow asks before a native write reaches a page holding code: no,
@@ -343,9 +354,9 @@ static void count_call(struct bt *t, unsigned why)
 
 /* Runs one exit's consequences (the VMM call proper). Returns -1 to go on,
  * or an exit reason for the run loop. */
-static int settle_one(struct bt *t)
+static int settle_one(struct bt *t, bool may_invlpg)
 {
-	int r = emulate_one(t);
+	int r = emulate_one(t, may_invlpg);
 	switch (r) {
 	case EXIT_NONE:
 	case EXIT_IO:
@@ -389,7 +400,7 @@ static int run_loop(struct bt *t)
 			t->fill_lookup = false;
 			if (!b && !irq)
 				t->n.interpreted++;
-			int r = settle_one(t);
+			int r = settle_one(t, true);
 			if (r >= 0)
 				return r;
 			continue;
@@ -440,7 +451,7 @@ static int run_loop(struct bt *t)
 				continue;
 			}
 			count_call(t, x->why);
-			int r = settle_one(t);
+			int r = settle_one(t, x->why == SENS_CTL);
 			if (r >= 0)
 				return r;
 			continue;
@@ -454,11 +465,24 @@ static int run_loop(struct bt *t)
 		if (bt_debug)
 			fprintf(stderr, "bt: signal exit eip %08x emulate %d\n", c->eip, t->sig_emulate);
 		if (t->sig_emulate) {
-			int r = settle_one(t);
+			int r = settle_one(t, false); /* a copied instruction faulted */
 			if (r >= 0)
 				return r;
 		}
 	}
+}
+
+/* Adds d to the "bt: name" counter (one lookup, whatever d is). */
+static void stats_add(struct stats *st, const char *name, uint64_t d)
+{
+	if (!d)
+		return;
+	stats_event(st, "bt", name);
+	char key[sizeof st->named[0].name];
+	snprintf(key, sizeof key, "bt: %s", name);
+	for (unsigned i = 0; i < st->n_named; i++)
+		if (strcmp(st->named[i].name, key) == 0)
+			st->named[i].count += d - 1;
 }
 
 static void flush_stats(struct bt *t)
@@ -481,16 +505,17 @@ static void flush_stats(struct bt *t)
 		{ "instructions interpreted", &t->n.interpreted, &t->flushed.interpreted },
 		{ "sensitive instructions inlined", &t->n.inline_sens, &t->flushed.inline_sens },
 	};
-	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++)
-		for (; *rows[k].then < *rows[k].now; (*rows[k].then)++)
-			stats_event(st, "bt", rows[k].name);
+	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+		stats_add(st, rows[k].name, *rows[k].now - *rows[k].then);
+		*rows[k].then = *rows[k].now;
+	}
 	for (unsigned w = 0; w < BT_WHY_N; w++) {
 		if (!why_names[w])
 			continue;
 		char name[40];
-		snprintf(name, sizeof name, "call %s", why_names[w]);
-		for (; t->flushed.calls[w] < t->n.calls[w]; t->flushed.calls[w]++)
-			stats_event(st, "bt", name);
+		snprintf(name, sizeof name, "VMM call: %s", why_names[w]);
+		stats_add(st, name, t->n.calls[w] - t->flushed.calls[w]);
+		t->flushed.calls[w] = t->n.calls[w];
 	}
 }
 
@@ -603,6 +628,8 @@ static void bt_free(struct bt *t)
 	free(t->blocks);
 	free(t->page_blocks);
 	free(t->smc_count);
+	free(t->lin_code);
+	free(t->filled);
 	free(t->code_pages);
 	free(t->pcs);
 	free(t->exits);
@@ -634,12 +661,15 @@ static int bt_create(struct vcpu *vcpu)
 	t->blocks = malloc(t->capblocks * sizeof *t->blocks);
 	t->page_blocks = calloc(vm->ram_size >> 12, sizeof *t->page_blocks);
 	t->smc_count = calloc(vm->ram_size >> 12, 1);
+	t->lin_code = calloc(1u << 20, 1);
+	t->capfilled = 4096;
+	t->filled = calloc(t->capfilled, sizeof *t->filled);
 	t->nh.base = 0;
 	t->nh.kick_sig = SIGRTMIN;
 	t->nh.kick = &vm->kick;
 	t->nh.cb = on_signal;
 	t->nh.opaque = t;
-	if (!t->blocks || !t->page_blocks || !t->smc_count ||
+	if (!t->blocks || !t->page_blocks || !t->smc_count || !t->lin_code || !t->filled ||
 	    shadow_init(&t->sh, &t->nh, vm->memfd, vm->ram_size, BT_USER_TOP) < 0) {
 		fprintf(stderr, "ringvm: bt: out of memory\n");
 		bt_free(t);

@@ -162,6 +162,7 @@ struct bt {
 	size_t nblocks, capblocks;
 	struct bt_block *hash[1u << BT_HASH_BITS];
 	struct bt_block **page_blocks; /* per guest physical page */
+	uint8_t *lin_code;	       /* per guest linear page: blocks were translated from it */
 	uint8_t *smc_count;	       /* per guest physical page: invalidations */
 	uint32_t *code_pages;	       /* physical pages flagged as code */
 	size_t ncode_pages, capcode_pages;
@@ -176,8 +177,16 @@ struct bt {
 	bool fill_lookup; /* enter the next block into the lookup table */
 	uint32_t miss_stub; /* cache address of the shared lookup-miss exit */
 	uint32_t table_cs_base; /* the CS base the lookup tables are valid for */
+	uint32_t *filled;	/* lookup entries filled since the last reset (address) */
+	size_t nfilled, capfilled;
+	bool tables_clean;	/* every entry leads to the miss exit */
 	int chain_from;	  /* exit whose jmp may be chained to the next block, or -1 */
 	char msg[160];
+	/* The guest segments the LDT slots were last written for. */
+	struct seg seg_cache[SREG_COUNT];
+	uint16_t seg_sel[SREG_COUNT];
+	uint8_t seg_cache_cpl;
+	bool seg_cache_ok;
 	struct bt_counts n, flushed;
 	uint64_t emulated;
 };
@@ -189,7 +198,8 @@ void bt_chain(struct bt *t, int exit_id, const struct bt_block *to);
 void bt_flush(struct bt *t);
 void bt_tables_reset(struct bt *t);
 void bt_lookup_fill(struct bt *t, const struct bt_block *b);
-void bt_invalidate_page(struct bt *t, uint32_t ppn);
+void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written);
+void bt_invalidate_lin(struct bt *t, uint32_t lin);
 const struct bt_pc *bt_pc_find(const struct bt *t, uint32_t host);
 
 extern uint32_t bt_gregs[8], bt_gflags;

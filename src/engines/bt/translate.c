@@ -107,6 +107,7 @@ void bt_flush(struct bt *t)
 	t->cache_used = BT_CACHE;
 	t->chain_from = -1;
 	t->fill_lookup = false;
+	memset(t->lin_code, 0, 1u << 20);
 	t->n.flushes++;
 	/* The shared lookup-miss exit, first in the cache. */
 	struct emit e = { t, host_ptr(BT_CACHE), false };
@@ -117,18 +118,29 @@ void bt_flush(struct bt *t)
 }
 
 /* Every lookup entry leads to the miss exit (entered with the target in
- * ECX, which no entry checks). */
+ * ECX, which no entry checks). Only the entries filled since the last
+ * reset are rewritten, unless the list overflowed. */
 void bt_tables_reset(struct bt *t)
 {
-	uint32_t *k = (uint32_t *)host_ptr(BT_TABLE_K), *u = (uint32_t *)host_ptr(BT_TABLE_U);
-	for (uint32_t i = 0; i < BT_TABLE_ENTRIES; i++)
-		k[i] = u[i] = t->miss_stub;
+	if (t->tables_clean && t->nfilled <= t->capfilled) {
+		for (size_t k = 0; k < t->nfilled; k++)
+			*(uint32_t *)host_ptr(t->filled[k]) = t->miss_stub;
+	} else {
+		uint32_t *k = (uint32_t *)host_ptr(BT_TABLE_K), *u = (uint32_t *)host_ptr(BT_TABLE_U);
+		for (uint32_t i = 0; i < BT_TABLE_ENTRIES; i++)
+			k[i] = u[i] = t->miss_stub;
+	}
+	t->nfilled = 0;
+	t->tables_clean = true;
 }
 
 void bt_lookup_fill(struct bt *t, const struct bt_block *b)
 {
-	uint32_t *tab = (uint32_t *)host_ptr(b->user ? BT_TABLE_U : BT_TABLE_K);
-	tab[b->eip & (BT_TABLE_ENTRIES - 1)] = b->ind;
+	uint32_t at = (b->user ? BT_TABLE_U : BT_TABLE_K) + 4 * (b->eip & (BT_TABLE_ENTRIES - 1));
+	*(uint32_t *)host_ptr(at) = b->ind;
+	if (t->nfilled < t->capfilled)
+		t->filled[t->nfilled] = at;
+	t->nfilled++; /* past capfilled: the next reset rewrites everything */
 	t->n.lookups_filled++;
 }
 
@@ -695,6 +707,7 @@ struct bt_block *bt_translate(struct bt *t)
 	*b = (struct bt_block){ .lin = lin, .eip = c->eip, .cs_base = cs_base, .user = user,
 				.ppage = ppn, .host = start, .host_end = here(&e), .ind = ind };
 	block_link(t, b);
+	t->lin_code[lin >> 12] = 1;
 	t->cache_used = (here(&e) + 15) & ~15u;
 	t->n.blocks++;
 	return b;
@@ -717,7 +730,7 @@ static void unlink_hash(struct bt *t, struct bt_block *b)
  * die. A dead block's entry becomes a jump to a fresh exit to its guest
  * EIP, so the chained jumps that still lead there reach the VMM, which
  * translates the new code and chains that exit to it. */
-void bt_invalidate_page(struct bt *t, uint32_t ppn)
+void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written)
 {
 	struct bt_block *b = t->page_blocks[ppn];
 	if (!b)
@@ -725,7 +738,7 @@ void bt_invalidate_page(struct bt *t, uint32_t ppn)
 	t->page_blocks[ppn] = NULL;
 	shadow_code_set(&t->sh, (uint64_t)ppn << 12, false);
 	t->n.invalidations++;
-	if (t->smc_count[ppn] < 255 && ++t->smc_count[ppn] == BT_VOLATILE_AFTER)
+	if (written && t->smc_count[ppn] < 255 && ++t->smc_count[ppn] == BT_VOLATILE_AFTER)
 		t->n.volatile_pages++;
 	bool room = BT_CACHE_END - t->cache_used >= 4096;
 	for (; b; b = b->pnext) {
@@ -744,4 +757,19 @@ void bt_invalidate_page(struct bt *t, uint32_t ppn)
 	}
 	if (!room)
 		bt_flush(t); /* no room for trampolines: start afresh */
+}
+
+/* INVLPG: translations made through that linear page may no longer be
+ * what the guest would fetch there. */
+void bt_invalidate_lin(struct bt *t, uint32_t lin)
+{
+	uint32_t page = lin >> 12;
+	if (!t->lin_code[page])
+		return;
+	t->lin_code[page] = 0;
+	for (size_t k = 0; k < t->nblocks; k++) {
+		struct bt_block *b = &t->blocks[k];
+		if (!b->dead && (b->lin >> 12) == page)
+			bt_invalidate_page(t, b->ppage, false);
+	}
 }
