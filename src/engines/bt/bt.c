@@ -313,6 +313,8 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 		vm->kick = 1;
 		t->n.kicks++;
 	}
+	if (sig == SIGSYS)
+		t->n.sigsys++; /* never expected: no system call instruction is copied */
 	if (at->fix == PC_STEP) {
 		/* Two instructions of an indirect-branch sequence have no
 		 * exact guest state: single-step to the next that has. */
@@ -385,6 +387,7 @@ static int run_loop(struct bt *t)
 			return EXIT_NONE;
 		bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
 		struct bt_block *b = NULL;
+		t->volatile_ppn = ~0u;
 		if (!irq && native_ok(c)) {
 			uint32_t lin = c->seg[S_CS].base + c->eip;
 			b = bt_lookup(t, lin, c->seg[S_CS].base, c->cpl == 3);
@@ -400,6 +403,10 @@ static int run_loop(struct bt *t)
 			t->fill_lookup = false;
 			if (!b && !irq)
 				t->n.interpreted++;
+			/* A page written too often is interpreted, and written
+			 * natively: the core's decoded copy may be stale. */
+			if (t->volatile_ppn != ~0u)
+				code_page_written(c, t->volatile_ppn);
 			int r = settle_one(t, true);
 			if (r >= 0)
 				return r;
@@ -504,6 +511,7 @@ static void flush_stats(struct bt *t)
 		{ "host kicks", &t->n.kicks, &t->flushed.kicks },
 		{ "instructions interpreted", &t->n.interpreted, &t->flushed.interpreted },
 		{ "sensitive instructions inlined", &t->n.inline_sens, &t->flushed.inline_sens },
+		{ "host system calls from guest code (refused)", &t->n.sigsys, &t->flushed.sigsys },
 	};
 	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
 		stats_add(st, rows[k].name, *rows[k].now - *rows[k].then);

@@ -145,7 +145,7 @@ struct bt_block {
 
 struct bt_counts {
 	uint64_t blocks, chained, lookups_filled, misses, flushes, invalidations, volatile_pages;
-	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens;
+	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys;
 	uint64_t calls[BT_WHY_N];
 };
 
@@ -180,6 +180,7 @@ struct bt {
 	uint32_t *filled;	/* lookup entries filled since the last reset (address) */
 	size_t nfilled, capfilled;
 	bool tables_clean;	/* every entry leads to the miss exit */
+	uint32_t volatile_ppn;	/* bt_translate refused this volatile page, or ~0 */
 	int chain_from;	  /* exit whose jmp may be chained to the next block, or -1 */
 	char msg[160];
 	/* The guest segments the LDT slots were last written for. */

@@ -636,8 +636,12 @@ struct bt_block *bt_translate(struct bt *t)
 	bool w;
 	pa = paging_translate(c, lin, false, user, true, &w);
 	uint32_t ppn = pa >> 12;
-	if ((uint64_t)(pa | 0xfff) >= c->ram_size || t->smc_count[ppn] >= BT_VOLATILE_AFTER)
+	if ((uint64_t)(pa | 0xfff) >= c->ram_size)
 		return NULL;
+	if (t->smc_count[ppn] >= BT_VOLATILE_AFTER) {
+		t->volatile_ppn = ppn;
+		return NULL;
+	}
 	/* The block array never moves (the hash points into it): when it or
 	 * the cache is full, everything is flushed. */
 	if (BT_CACHE_END - t->cache_used < 4096 || t->nblocks == t->capblocks)
