@@ -30,7 +30,7 @@ static void usage(FILE *out)
 		"\n"
 		"ringvm run [--engine E] [--mem SIZE] [--kernel FILE] [--initrd FILE]\n"
 		"           [--append STR] [--stats] [--trace]\n"
-		"  --engine E     interp, trap, kvm (default: the fastest correct engine here)\n"
+		"  --engine E     interp, trap, bt, kvm (default: the fastest correct engine here)\n"
 		"  --mem SIZE     guest RAM, e.g. 64M, 1G (plain number: MiB; 2M..3G; default 128M)\n"
 		"  --kernel FILE  a Multiboot v1 kernel (32-bit ELF or a.out kludge)\n"
 		"  --initrd FILE  loaded as Multiboot module 0\n"
