@@ -11,6 +11,7 @@
 
 #include <Zydis/Zydis.h>
 
+#include "cpu.h"
 #include "insn.h"
 #include "vm/cpustate.h"
 
@@ -289,4 +290,35 @@ const char *insn_sens_name(enum insn_sens s)
 		"int", "syscall", "cs memory", "16-bit branch", "other",
 	};
 	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+int insn_fetch(struct cpu *c, struct insn_info *info)
+{
+	volatile unsigned got = 0;
+	uint8_t buf[INSN_MAX_LEN];
+	uint32_t at = c->seg[S_CS].base + c->eip;
+	info->cls = INSN_INVALID;
+	if (_setjmp(c->jb) == 0) {
+		/* Byte by byte only across a page end: at most two walks. */
+		while (got < INSN_MAX_LEN) {
+			bool w;
+			uint32_t lin = at + got;
+			uint32_t pa = paging_translate(c, lin, false, c->cpl == 3, true, &w);
+			unsigned n = 0x1000 - (lin & 0xfff);
+			if (n > INSN_MAX_LEN - got)
+				n = INSN_MAX_LEN - got;
+			if ((uint64_t)pa + n > c->ram_size)
+				break;
+			memcpy(buf + got, c->ram + pa, n);
+			got += n;
+		}
+	}
+	if (!got)
+		return -1;
+	return insn_decode(buf, got, c->eip, c->code16, info);
+}
+
+uint32_t insn_lin(const struct cpu *c, const struct insn_info *info)
+{
+	return c->seg[info->mem.seg].base + insn_ea(info, c->r.r32);
 }

@@ -92,4 +92,13 @@ uint32_t insn_ea(const struct insn_info *info, const uint32_t gpr[8]);
 
 const char *insn_sens_name(enum insn_sens s);
 
+struct cpu;
+/* Fetches (through the guest's page tables, as an instruction fetch at the
+ * current CPL) and decodes the instruction at the virtual CPU's CS:EIP.
+ * Returns 0, or -1 if the fetch would fault or is not RAM (nothing is
+ * raised: the caller's emulation will do that). */
+int insn_fetch(struct cpu *c, struct insn_info *info);
+/* The linear address of info->mem for the virtual CPU's registers. */
+uint32_t insn_lin(const struct cpu *c, const struct insn_info *info);
+
 #endif

@@ -138,22 +138,13 @@ static void regs_in(struct cpu *c, const uint32_t gpr[8], uint32_t eflags, uint3
 
 /* --- emulation through the shared core --- */
 
-/* Fetches and decodes the instruction at CS:EIP (for INVLPG's address). */
+/* INVLPG's linear address, if the instruction at CS:EIP is one. */
 static bool peek_invlpg(struct bt *t, uint32_t *lin)
 {
-	struct cpu *c = &t->cpu;
-	uint32_t at = c->seg[S_CS].base + c->eip;
-	volatile uint32_t pa = 0;
-	if (_setjmp(c->jb))
-		return false;
-	bool w;
-	pa = paging_translate(c, at, false, c->cpl == 3, true, &w);
-	if ((uint64_t)pa + INSN_MAX_LEN > c->ram_size || (pa & 0xfff) > 0x1000 - INSN_MAX_LEN)
-		return false; /* near a page end: an INVLPG there is rare, flush instead */
 	struct insn_info in;
-	if (insn_decode(c->ram + pa, INSN_MAX_LEN, c->eip, c->code16, &in) < 0 || !in.is_invlpg)
+	if (insn_fetch(&t->cpu, &in) < 0 || !in.is_invlpg)
 		return false;
-	*lin = c->seg[in.mem.seg].base + insn_ea(&in, c->r.r32);
+	*lin = insn_lin(&t->cpu, &in);
 	return true;
 }
 

@@ -18,8 +18,7 @@
 #include <sys/mman.h>
 
 #include "cpu/cpu.h"
-#include "cpu/decode.h"
-#include "cpu/exec.h"
+#include "cpu/insn.h"
 #include "native/native.h"
 #include "native/shadow.h"
 #include "native/sync.h"
@@ -94,9 +93,9 @@ static void icache_check(struct trap *t)
 	unsigned h = (pa ^ (pa >> 8)) & 255;
 	if (t->ic[h].pa == pa && memcmp(t->ic[h].b, c->ram + pa, n) == 0)
 		return;
-	decode_invalidate_page(c, pa >> 12);
+	code_page_written(c, pa >> 12);
 	if (n < 16 && (uint64_t)pa + 0x1000 < c->ram_size)
-		decode_invalidate_page(c, (pa >> 12) + 1);
+		code_page_written(c, (pa >> 12) + 1);
 	t->ic[h].pa = pa;
 	memcpy(t->ic[h].b, c->ram + pa, n);
 }
@@ -104,21 +103,11 @@ static void icache_check(struct trap *t)
 /* INVLPG's linear address, if the instruction at EIP is one. */
 static bool peek_invlpg(struct trap *t, uint32_t *lin_out)
 {
-	struct cpu *c = &t->cpu;
-	volatile bool found = false;
-	if (_setjmp(c->jb))
+	struct insn_info in;
+	if (insn_fetch(&t->cpu, &in) < 0 || !in.is_invlpg)
 		return false;
-	struct block *b = block_lookup(c);
-	const struct insn *i = &b->insns[0];
-	if (b->n && i->fn == h_invlpg) {
-		const struct opnd *o = &i->op[0];
-		uint32_t ea = c->r.r32[o->base] + (c->r.r32[o->index] << o->scale) + o->disp;
-		if (o->a16)
-			ea &= 0xffff;
-		*lin_out = c->seg[o->seg].base + ea;
-		found = true;
-	}
-	return found;
+	*lin_out = insn_lin(&t->cpu, &in);
+	return true;
 }
 
 /* Executes one instruction (or delivers one pending interrupt and runs the
