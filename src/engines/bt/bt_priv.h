@@ -96,6 +96,10 @@ struct bt_exit {
 	uint32_t jmp_at; /* EX_BRANCH: cache address of its jmp rel32 */
 	uint32_t src_at; /* the jcc rel32 / jmp rel32 that leads to the stub, or 0:
 			    chaining patches it too, saving a jump per transfer */
+	/* EX_EMULATE of a plain in/out in guest kernel code: done by the run
+	 * loop itself (io_size 0: not such an exit). */
+	uint8_t io_size, io_out, io_dx, len;
+	uint16_t io_port;
 };
 
 /* EX_EMULATE reasons beyond enum insn_sens. */
@@ -145,7 +149,7 @@ struct bt_block {
 
 struct bt_counts {
 	uint64_t blocks, chained, lookups_filled, misses, flushes, invalidations, volatile_pages;
-	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys;
+	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
 	uint64_t calls[BT_WHY_N];
 };
 

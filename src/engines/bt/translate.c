@@ -179,7 +179,7 @@ static int exit_new(struct emit *e, uint32_t eip, uint8_t kind, uint8_t why)
 		e->oom = true;
 		return 0;
 	}
-	t->exits[t->nexits] = (struct bt_exit){ eip, kind, why, 0, 0 };
+	t->exits[t->nexits] = (struct bt_exit){ .eip = eip, .kind = kind, .why = why };
 	return (int)t->nexits++;
 }
 
@@ -534,6 +534,24 @@ static bool emit_sensitive(struct emit *e, const struct insn_info *in, const uin
 	return true;
 }
 
+/* in/out with an immediate or DX port, no prefix but the operand size:
+ * the run loop performs them without the core (guest kernel only: CPL 0
+ * is always allowed port IO). */
+static void io_describe(struct bt_exit *x, const struct insn_info *in, const uint8_t *code)
+{
+	bool o16 = in->prefix_len == 1 && code[0] == 0x66;
+	if (in->prefix_len > (o16 ? 1u : 0u))
+		return;
+	uint8_t op = code[in->prefix_len];
+	if ((op & 0xf4) != 0xe4)
+		return; /* not E4-E7 / EC-EF */
+	x->io_out = (op & 2) != 0;
+	x->io_dx = (op & 8) != 0;
+	x->io_size = (op & 1) ? (o16 ? 2 : 4) : 1;
+	x->io_port = x->io_dx ? 0 : code[in->prefix_len + 1];
+	x->len = in->len;
+}
+
 /* Emits one branch instruction and the exits it needs. */
 static void emit_branch(struct emit *e, const struct insn_info *in, const uint8_t *code,
 			uint32_t eip)
@@ -701,6 +719,8 @@ struct bt_block *bt_translate(struct bt *t)
 			continue;
 		}
 		emit_exit(&e, eip, EX_EMULATE, (uint8_t)in.sens);
+		if (in.sens == SENS_IO && c->cpl == 0)
+			io_describe(&t->exits[t->nexits - 1], &in, code);
 		break;
 	}
 	if (e.oom)
