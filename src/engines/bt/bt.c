@@ -39,6 +39,7 @@ static const char *const why_names[BT_WHY_N] = {
 	[SENS_CS_MEM] = "cs memory operand", [SENS_16BIT] = "16-bit branch",
 	[SENS_OTHER] = "other instruction", [BT_WHY_INDIRECT] = "indirect branch",
 	[BT_WHY_INVALID] = "invalid opcode", [BT_WHY_GS] = "gs override (kernel)",
+	[BT_WHY_ADAPT] = "kept faulting (adaptive)",
 };
 
 static bool bt_available(char *why, size_t why_len)
@@ -470,7 +471,12 @@ static int run_loop(struct bt *t)
 				fast_io(t, x);
 				continue;
 			}
+			uint32_t at = c->seg[S_CS].base + c->eip, cpl = c->cpl;
 			int r = settle_one(t, x->why == SENS_CTL);
+			/* an innocuous instruction that did not fault only moves EIP on */
+			if (x->why == BT_WHY_ADAPT && c->cpl == cpl &&
+			    c->seg[S_CS].base + c->eip - at <= INSN_MAX_LEN)
+				bt_adapt_clean(t, at);
 			if (r >= 0)
 				return r;
 			continue;
@@ -484,7 +490,9 @@ static int run_loop(struct bt *t)
 		if (bt_debug)
 			fprintf(stderr, "bt: signal exit eip %08x emulate %d\n", c->eip, t->sig_emulate);
 		if (t->sig_emulate) {
-			int r = settle_one(t, false); /* a copied instruction faulted */
+			/* a copied instruction faulted for the guest */
+			bt_adapt_note(t, c->seg[S_CS].base + c->eip);
+			int r = settle_one(t, false);
 			if (r >= 0)
 				return r;
 		}
@@ -525,6 +533,7 @@ static void flush_stats(struct bt *t)
 		{ "sensitive instructions inlined", &t->n.inline_sens, &t->flushed.inline_sens },
 		{ "host system calls from guest code (refused)", &t->n.sigsys, &t->flushed.sigsys },
 		{ "port io done by the run loop", &t->n.fast_io, &t->flushed.fast_io },
+		{ "instructions retranslated as VMM calls", &t->n.adapted, &t->flushed.adapted },
 	};
 	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
 		stats_add(st, rows[k].name, *rows[k].now - *rows[k].then);

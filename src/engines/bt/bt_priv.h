@@ -106,7 +106,8 @@ struct bt_exit {
 #define BT_WHY_INDIRECT 32 /* ret, jmp/call r/m */
 #define BT_WHY_INVALID 33  /* does not decode */
 #define BT_WHY_GS 34	   /* a GS override in guest kernel mode */
-#define BT_WHY_N 35
+#define BT_WHY_ADAPT 35	   /* a copied instruction that kept faulting */
+#define BT_WHY_N 36
 
 /* One cache address where a signal can land, and how to get the exact
  * guest state at guest EIP eip from the registers there. */
@@ -146,10 +147,14 @@ struct bt_block {
 #define BT_HASH_BITS 14
 #define BT_BLOCK_MAX_INSNS 32
 #define BT_VOLATILE_AFTER 8 /* invalidations before a page is interpreted */
+#define BT_ADAPT_AFTER 4    /* faults of one copied instruction before it becomes a VMM call */
+#define BT_ADAPT_BITS 10
+#define BT_ADAPT_CLEAN 64   /* ... and fault-free emulations before it is copied again */
 
 struct bt_counts {
 	uint64_t blocks, chained, lookups_filled, misses, flushes, invalidations, volatile_pages;
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
+	uint64_t adapted;
 	uint64_t calls[BT_WHY_N];
 };
 
@@ -185,6 +190,11 @@ struct bt {
 	size_t nfilled, capfilled;
 	bool tables_clean;	/* every entry leads to the miss exit */
 	uint32_t volatile_ppn;	/* bt_translate refused this volatile page, or ~0 */
+	/* Adaptive translation: guest linear addresses of copied instructions
+	 * that faulted (for the guest: #DE, #PF, MMIO...), with counts; those
+	 * that reach BT_ADAPT_AFTER are translated as VMM calls from then on,
+	 * which costs ~1/20 of a host signal. Direct-mapped, tag 0 = empty. */
+	struct { uint32_t lin; uint8_t faults, clean; } adapt[1u << BT_ADAPT_BITS];
 	int chain_from;	  /* exit whose jmp may be chained to the next block, or -1 */
 	char msg[160];
 	/* The guest segments the LDT slots were last written for. */
@@ -206,6 +216,9 @@ void bt_lookup_fill(struct bt *t, const struct bt_block *b);
 void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written);
 void bt_invalidate_lin(struct bt *t, uint32_t lin);
 const struct bt_pc *bt_pc_find(const struct bt *t, uint32_t host);
+void bt_adapt_note(struct bt *t, uint32_t lin);
+void bt_adapt_clean(struct bt *t, uint32_t lin);
+bool bt_adapted(const struct bt *t, uint32_t lin);
 
 extern uint32_t bt_gregs[8], bt_gflags;
 extern struct { uint32_t off; uint16_t sel; } __attribute__((packed)) bt_tramp_far;

@@ -691,6 +691,10 @@ struct bt_block *bt_translate(struct bt *t)
 			emit_exit(&e, eip, EX_EMULATE, BT_WHY_GS);
 			break;
 		}
+		if (in.cls == INSN_INNOCUOUS && bt_adapted(t, cs_base + eip)) {
+			emit_exit(&e, eip, EX_EMULATE, BT_WHY_ADAPT);
+			break;
+		}
 		if (in.cls == INSN_INNOCUOUS) {
 			pc_add(&e, eip);
 			memcpy(e.p, code, in.len);
@@ -794,6 +798,59 @@ void bt_invalidate_lin(struct bt *t, uint32_t lin)
 	for (size_t k = 0; k < t->nblocks; k++) {
 		struct bt_block *b = &t->blocks[k];
 		if (!b->dead && (b->lin >> 12) == page)
+			bt_invalidate_page(t, b->ppage, false);
+	}
+}
+
+static void drop_lin_blocks(struct bt *t, uint32_t lin);
+
+static unsigned adapt_slot(uint32_t lin)
+{
+	return (lin ^ (lin >> BT_ADAPT_BITS) ^ (lin >> 20)) & ((1u << BT_ADAPT_BITS) - 1);
+}
+
+bool bt_adapted(const struct bt *t, uint32_t lin)
+{
+	unsigned k = adapt_slot(lin);
+	return lin && t->adapt[k].lin == lin && t->adapt[k].faults >= BT_ADAPT_AFTER;
+}
+
+/* A copied instruction at guest linear lin faulted for the guest (the
+ * core redid it). The BT_ADAPT_AFTER'th time, its translations die and it
+ * is translated as a VMM call from then on (Adams & Agesen's adaptive BT:
+ * page-table writes, MMIO, divide errors at one site). */
+void bt_adapt_note(struct bt *t, uint32_t lin)
+{
+	unsigned k = adapt_slot(lin);
+	if (t->adapt[k].lin != lin) {
+		t->adapt[k].lin = lin;
+		t->adapt[k].faults = 0;
+	}
+	t->adapt[k].clean = 0;
+	if (t->adapt[k].faults >= BT_ADAPT_AFTER || ++t->adapt[k].faults < BT_ADAPT_AFTER)
+		return;
+	t->n.adapted++;
+	drop_lin_blocks(t, lin);
+}
+
+/* An adapted instruction was emulated without a fault. After a run of
+ * those (the guest fixed whatever made it fault: mapped the pages, stopped
+ * dividing by zero) it is copied natively again. */
+void bt_adapt_clean(struct bt *t, uint32_t lin)
+{
+	unsigned k = adapt_slot(lin);
+	if (t->adapt[k].lin != lin || ++t->adapt[k].clean < BT_ADAPT_CLEAN)
+		return;
+	t->adapt[k].lin = 0;
+	drop_lin_blocks(t, lin);
+}
+
+static void drop_lin_blocks(struct bt *t, uint32_t lin)
+{
+	uint32_t page = lin >> 12;
+	for (size_t i = 0; i < t->nblocks; i++) {
+		struct bt_block *b = &t->blocks[i];
+		if (!b->dead && (b->lin >> 12) == page && lin >= b->lin)
 			bt_invalidate_page(t, b->ppage, false);
 	}
 }
