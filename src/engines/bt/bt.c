@@ -163,11 +163,14 @@ static int emulate_one(struct bt *t, bool may_invlpg)
 	t->emulated += c->insns - before;
 	const uint32_t pgbits = CR0_PG | CR0_WP | CR0_PE;
 	const uint32_t cr4bits = CR4_PSE | CR4_PGE | CR4_PAE;
-	/* Translations are keyed by linear address: a new mapping of any
-	 * page invalidates them all. */
-	if (((c->cr0 ^ cr0) & pgbits) || ((c->cr4 ^ cr4) & cr4bits) ||
-	    ((c->cr0 & CR0_PG) && c->cr3 != cr3))
+	/* Translations are keyed by linear address (and checked against the
+	 * physical page in each address space): a paging mode change drops
+	 * them all, a CR3 write starts a new address space, INVLPG drops one
+	 * linear page's. */
+	if (((c->cr0 ^ cr0) & pgbits) || ((c->cr4 ^ cr4) & cr4bits))
 		bt_flush(t);
+	else if ((c->cr0 & CR0_PG) && c->cr3 != cr3)
+		bt_new_address_space(t);
 	else if (is_invlpg)
 		bt_invalidate_lin(t, inv);
 	shadow_track(&t->sh, c, is_invlpg ? &inv : NULL);
@@ -534,6 +537,8 @@ static void flush_stats(struct bt *t)
 		{ "host system calls from guest code (refused)", &t->n.sigsys, &t->flushed.sigsys },
 		{ "port io done by the run loop", &t->n.fast_io, &t->flushed.fast_io },
 		{ "instructions retranslated as VMM calls", &t->n.adapted, &t->flushed.adapted },
+		{ "address-space switches (CR3)", &t->n.as_switches, &t->flushed.as_switches },
+		{ "chains undone", &t->n.unchained, &t->flushed.unchained },
 	};
 	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
 		stats_add(st, rows[k].name, *rows[k].now - *rows[k].then);
@@ -663,6 +668,7 @@ static void bt_free(struct bt *t)
 	free(t->code_pages);
 	free(t->pcs);
 	free(t->exits);
+	free(t->chained);
 	free(t);
 }
 

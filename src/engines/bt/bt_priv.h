@@ -140,6 +140,7 @@ struct bt_block {
 	uint32_t ppage;		    /* guest physical page its code is on */
 	uint32_t host, host_end;    /* [host, host_end) in the cache */
 	uint32_t ind;		    /* entry for indirect transfers (checks ECX) */
+	uint32_t gen;		    /* address-space generation its mapping was checked in */
 	struct bt_block *hnext;	    /* hash chain */
 	struct bt_block *pnext;	    /* blocks of the same physical page */
 };
@@ -154,7 +155,7 @@ struct bt_block {
 struct bt_counts {
 	uint64_t blocks, chained, lookups_filled, misses, flushes, invalidations, volatile_pages;
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
-	uint64_t adapted;
+	uint64_t adapted, as_switches, unchained;
 	uint64_t calls[BT_WHY_N];
 };
 
@@ -179,6 +180,13 @@ struct bt {
 	size_t npcs, cappcs;
 	struct bt_exit *exits;
 	size_t nexits, capexits;
+	/* Address spaces: translations survive CR3 writes. Each CR3 write
+	 * starts a generation; a block is used in a new generation only after
+	 * a walk shows its linear page still maps its physical page, and
+	 * every chain (which skips that check) is undone. */
+	uint32_t gen;
+	uint32_t *chained; /* exit ids whose jumps are patched */
+	size_t nchained, capchained;
 
 	/* Set by the signal callback for the run loop. */
 	bool sig_emulate; /* emulate the instruction at the cpu's EIP */
@@ -211,6 +219,7 @@ struct bt_block *bt_lookup(struct bt *t, uint32_t lin, uint32_t cs_base, bool us
 struct bt_block *bt_translate(struct bt *t);
 void bt_chain(struct bt *t, int exit_id, const struct bt_block *to);
 void bt_flush(struct bt *t);
+void bt_new_address_space(struct bt *t);
 void bt_tables_reset(struct bt *t);
 void bt_lookup_fill(struct bt *t, const struct bt_block *b);
 void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written);

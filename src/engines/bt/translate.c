@@ -57,11 +57,35 @@ static unsigned hash_of(uint32_t lin, bool user)
 	return ((lin ^ (lin >> BT_HASH_BITS)) ^ (user ? 0x2345u : 0)) & ((1u << BT_HASH_BITS) - 1);
 }
 
+/* The physical page the guest would fetch lin from now, or ~0. */
+static uint32_t fetch_ppn(struct cpu *c, uint32_t lin, bool user)
+{
+	volatile uint32_t pa = ~0u;
+	if (_setjmp(c->jb))
+		return ~0u;
+	bool w;
+	pa = paging_translate(c, lin, false, user, true, &w);
+	return pa >> 12;
+}
+
 struct bt_block *bt_lookup(struct bt *t, uint32_t lin, uint32_t cs_base, bool user)
 {
-	for (struct bt_block *b = t->hash[hash_of(lin, user)]; b; b = b->hnext)
-		if (b->lin == lin && b->cs_base == cs_base && b->user == user)
+	uint32_t ppn = ~0u;
+	bool walked = false;
+	for (struct bt_block *b = t->hash[hash_of(lin, user)]; b; b = b->hnext) {
+		if (b->lin != lin || b->cs_base != cs_base || b->user != user)
+			continue;
+		if (b->gen == t->gen)
 			return b;
+		if (!walked) {
+			ppn = fetch_ppn(&t->cpu, lin, user);
+			walked = true;
+		}
+		if (b->ppage == ppn) {
+			b->gen = t->gen;
+			return b;
+		}
+	}
 	return NULL;
 }
 
@@ -104,6 +128,7 @@ void bt_flush(struct bt *t)
 	t->nblocks = 0;
 	t->npcs = 0;
 	t->nexits = 0;
+	t->nchained = 0;
 	t->cache_used = BT_CACHE;
 	t->chain_from = -1;
 	t->fill_lookup = false;
@@ -223,11 +248,38 @@ static void patch_jmp(uint32_t at, uint32_t to)
 	put32(host_ptr(at + 1), to - (at + 5));
 }
 
+/* A CR3 write: chains and lookup entries skip the mapping check, so they
+ * are undone (each stub's jmp falls through again, each jcc leads to its
+ * stub again); the blocks stay, to be checked on their next lookup. */
+void bt_new_address_space(struct bt *t)
+{
+	for (size_t k = 0; k < t->nchained; k++) {
+		const struct bt_exit *x = &t->exits[t->chained[k]];
+		patch_jmp(x->jmp_at, x->jmp_at + 5);
+		if (x->src_at) {
+			uint8_t *src = host_ptr(x->src_at);
+			uint32_t len = src[0] == 0x0f ? 6 : 5;
+			put32(src + len - 4, x->jmp_at - (x->src_at + len));
+		}
+	}
+	t->n.unchained += t->nchained;
+	t->nchained = 0;
+	t->chain_from = -1;
+	t->fill_lookup = false;
+	bt_tables_reset(t);
+	t->gen++;
+	t->n.as_switches++;
+}
+
 void bt_chain(struct bt *t, int exit_id, const struct bt_block *to)
 {
 	if (exit_id < 0 || (size_t)exit_id >= t->nexits || t->exits[exit_id].kind != EX_BRANCH)
 		return;
 	const struct bt_exit *x = &t->exits[exit_id];
+	if (grow((void **)&t->chained, &t->capchained, t->nchained, sizeof *t->chained))
+		t->chained[t->nchained++] = (uint32_t)exit_id;
+	else
+		return; /* could not be undone later: stay unchained */
 	patch_jmp(x->jmp_at, to->host);
 	if (x->src_at) {
 		/* jcc rel32 (0F 8x) or jmp rel32 (E9) */
@@ -733,7 +785,8 @@ struct bt_block *bt_translate(struct bt *t)
 		goto fail;
 	struct bt_block *b = &t->blocks[t->nblocks++];
 	*b = (struct bt_block){ .lin = lin, .eip = c->eip, .cs_base = cs_base, .user = user,
-				.ppage = ppn, .host = start, .host_end = here(&e), .ind = ind };
+				.ppage = ppn, .host = start, .host_end = here(&e), .ind = ind,
+				.gen = t->gen };
 	block_link(t, b);
 	t->lin_code[lin >> 12] = 1;
 	t->cache_used = (here(&e) + 15) & ~15u;
