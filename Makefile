@@ -68,7 +68,18 @@ $(NATIVE_UNITS): build/tests/%: tests/unit/%.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
-units: $(UNITS) $(NATIVE_UNITS) build/bench/native_compute
+# The differential test through bt (test_bt_diff.c includes test_diff.c,
+# so only the first source is compiled); its sanitizer-free build is the
+# one that runs (tests/t_bt.sh), the ASan one SKIPs.
+build/tests/test_bt_diff: tests/unit/test_bt_diff.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(filter %.o,$^) $(LDLIBS)
+
+build/asan/tests/test_bt_diff: tests/unit/test_bt_diff.c $(ALIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(ASANFLAGS) -o $@ $< $(filter %.o,$^) $(LDLIBS)
+
+units: $(UNITS) $(NATIVE_UNITS) build/tests/test_bt_diff build/bench/native_compute
 
 deps:
 	@scripts/install-deps

@@ -10,6 +10,14 @@ if ! $RINGVM engines | grep -q '^bt .*available'; then
 	exit 0
 fi
 
+# The differential test against the host CPU, through bt (one line per
+# instruction form; "diff: N cases, N forms, 0 mismatches").
+if [ -x build/tests/test_bt_diff ]; then
+	timeout 300 build/tests/test_bt_diff
+else
+	fail bt.diff "build/tests/test_bt_diff is not built (make units)"
+fi
+
 # The whole guest kit, sensitive group included: interp's PASS set.
 run_vm "$TMP/interp" $RINGVM run --engine interp
 run_vm "$TMP/full" $RINGVM run --engine bt --stats

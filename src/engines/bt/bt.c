@@ -96,7 +96,7 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	flags_materialize(c);
 	memcpy(vp->entry_gpr, c->r.r32, sizeof vp->entry_gpr);
 	vp->entry_eip = host_eip;
-	vp->entry_flags = (c->eflags & BT_HOST_FLAGS) | 0x202;
+	en->eflags = (c->eflags & BT_HOST_FLAGS) | 0x202;
 	/* The LDT slots only change when a segment register does (always
 	 * through the core): skip them while the segments are as last time. */
 	if (!t->seg_cache_ok || t->seg_cache_cpl != c->cpl ||
@@ -198,35 +198,15 @@ static bool on_native_code_write(struct shadow *s, uint64_t gpa_page, void *opaq
 
 /* --- exact guest state from a cache address --- */
 
-/* Reads the guest dword at SS:ESP+off (a spill slot) through the core. */
-static bool spill_read(struct cpu *c, int off, uint32_t *v)
-{
-	volatile uint32_t val = 0;
-	if (_setjmp(c->jb))
-		return false;
-	uint32_t lin = c->seg[S_SS].base + c->r.r32[R_ESP] + (uint32_t)off;
-	val = lin_read_slow(c, lin, 4, c->cpl == 3, false);
-	*v = val;
-	return true;
-}
-
-/* The registers of translated code are in the cpu; make them the guest's
- * exact state at the position 'at' describes. */
-static bool pc_recover(struct cpu *c, const struct bt_pc *at)
+/* The registers of translated code are in the cpu, XMM0/XMM1's low
+ * dwords in xmm[]: make them the guest's exact state at position at. */
+static void pc_recover(struct cpu *c, const struct bt_pc *at, const uint32_t xmm[2])
 {
 	c->eip = at->fix == PC_MISS ? c->r.r32[R_ECX] : at->eip;
-	uint32_t v;
-	if (at->ecx_at) {
-		if (!spill_read(c, at->ecx_at, &v))
-			return false;
-		c->r.r32[R_ECX] = v;
-	}
-	if (at->edx_at) {
-		if (!spill_read(c, at->edx_at, &v))
-			return false;
-		c->r.r32[R_EDX] = v;
-	}
-	return true;
+	if (at->ecx_xmm)
+		c->r.r32[R_ECX] = xmm[0];
+	if (at->edx_xmm)
+		c->r.r32[R_EDX] = xmm[1];
 }
 
 /* --- the signal callback --- */
@@ -325,8 +305,12 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 	for (int k = 0; k < 8; k++)
 		gpr[k] = (uint32_t)uc->uc_mcontext.gregs[greg_of[k]];
 	regs_in(c, gpr, (uint32_t)uc->uc_mcontext.gregs[REG_EFL], at->eip);
-	if (!pc_recover(c, at))
-		return internal_error(t, sig, pc);
+	uint32_t xmm[2] = { 0, 0 };
+	if (uc->uc_mcontext.fpregs) {
+		xmm[0] = uc->uc_mcontext.fpregs->_xmm[0].element[0];
+		xmm[1] = uc->uc_mcontext.fpregs->_xmm[1].element[0];
+	}
+	pc_recover(c, at, xmm);
 	if (sig == t->nh.kick_sig || (sig == SIGTRAP && t->stepping)) {
 		t->sig_emulate = false;
 	} else {
@@ -362,6 +346,8 @@ static int settle_one(struct bt *t, bool may_invlpg)
 		return -1;
 	case EXIT_HLT:
 		return EXIT_HLT;
+	case -2: /* an exception handed back (exc_return: bt_run_flat only) */
+		return BT_FLAT_EXC;
 	default:
 		snprintf(t->msg, sizeof t->msg, "%s", t->cpu.errmsg);
 		return r;
@@ -385,7 +371,7 @@ static void fast_io(struct bt *t, const struct bt_exit *x)
 	t->n.fast_io++;
 }
 
-static int run_loop(struct bt *t)
+int bt_run_loop(struct bt *t)
 {
 	struct cpu *c = &t->cpu;
 	struct vm *vm = t->vcpu->vm;
@@ -397,6 +383,8 @@ static int run_loop(struct bt *t)
 		}
 		if (vm->stop || vm->kick)
 			return EXIT_NONE;
+		if (c->eip == c->stop_eip)
+			return BT_FLAT_STOP; /* bt_run_flat only: stop_eip is ~0 otherwise */
 		bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
 		struct bt_block *b = NULL;
 		t->volatile_ppn = ~0u;
@@ -458,13 +446,8 @@ static int run_loop(struct bt *t)
 				continue;
 			}
 			if (x->kind == EX_MISS) {
-				static const struct bt_pc miss = { 0, 0, PC_MISS, BT_SPILL_ECX,
-								   BT_SPILL_EDX };
-				if (!pc_recover(c, &miss)) {
-					snprintf(t->msg, sizeof t->msg,
-						 "internal: lookup miss with unreadable spill slots");
-					return EXIT_ERROR;
-				}
+				static const struct bt_pc miss = { 0, 0, PC_MISS, 1, 1 };
+				pc_recover(c, &miss, bt_xmm);
 				t->n.misses++;
 				t->fill_lookup = true;
 				continue;
@@ -572,7 +555,7 @@ static int bt_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 	t->msg[0] = 0;
 	uint64_t e0 = t->emulated;
 	c->exit = -1;
-	int r = run_loop(t);
+	int r = bt_run_loop(t);
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	vm->stats.guest_insns += t->emulated - e0;
 	vcpu->halted = c->halted;
@@ -586,23 +569,20 @@ static int bt_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 
 /* --- life cycle --- */
 
-/* The entry trampoline (32-bit, in the window): bail out if a kick came
- * since the run loop looked, else load the guest's flags and registers
- * (through CS) and jump to the block. Kicks and faults here reach
- * on_tramp_signal. */
+/* The entry trampoline (32-bit, in the window; the guest's flags already
+ * loaded): bail out if a kick came since the run loop looked, else load
+ * the guest's registers (through CS) and jump to the block. It writes no
+ * memory. Kicks here reach on_tramp_signal. */
 static void tramp_emit(void)
 {
 	uint8_t *p = (uint8_t *)(uintptr_t)BT_TRAMP;
 	uint32_t vp = BT_VPAGE;
 #define F(field) (vp + (uint32_t)offsetof(struct bt_vpage, field))
 	uint8_t *bail_jne;
-	*p++ = 0x2e; *p++ = 0x83; *p++ = 0x3d; /* cmp dword cs:[kick], 0 */
+	*p++ = 0x2e; *p++ = 0x8b; *p++ = 0x0d;	/* mov ecx, cs:[kick] */
 	memcpy(p, &(uint32_t){ F(kick) }, 4); p += 4;
-	*p++ = 0;
-	*p++ = 0x75; bail_jne = p++;		/* jne bail */
-	*p++ = 0x2e; *p++ = 0xff; *p++ = 0x35;	/* push dword cs:[entry_flags] */
-	memcpy(p, &(uint32_t){ F(entry_flags) }, 4); p += 4;
-	*p++ = 0x9d;				/* popfd */
+	*p++ = 0xe3; *p++ = 2;			/* jecxz +2: no flags touched */
+	*p++ = 0xeb; bail_jne = p++;		/* jmp bail */
 	for (unsigned r = 0; r < 8; r++) {
 		if (r == R_ESP)
 			continue;
@@ -611,7 +591,7 @@ static void tramp_emit(void)
 	}
 	*p++ = 0x2e; *p++ = 0xff; *p++ = 0x25;	/* jmp dword cs:[entry_eip] */
 	memcpy(p, &(uint32_t){ F(entry_eip) }, 4); p += 4;
-	*bail_jne = (uint8_t)(p - (bail_jne + 1));
+	*bail_jne = (uint8_t)(p - (bail_jne + 1)); /* jmp rel8 to here */
 	uint32_t here = (uint32_t)(uintptr_t)p;
 	*p++ = 0xea;				/* ljmp 0x33:snippet */
 	memcpy(p, &(uint32_t){ here + 7 }, 4); p += 4;

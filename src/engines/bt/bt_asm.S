@@ -11,6 +11,8 @@
 	.globl bt_exit64
 	.type bt_exit64, @function
 bt_exit64:
+	movd %xmm0, bt_xmm+0(%rip)	/* spills of a lookup miss */
+	movd %xmm1, bt_xmm+4(%rip)
 	movl %eax, bt_gregs+0(%rip)
 	movl %ecx, bt_gregs+4(%rip)
 	movl %edx, bt_gregs+8(%rip)
@@ -51,10 +53,11 @@ bt_exit64:
  * stub returns from here), loads only the data selectors that differ from
  * the live ones (an unchanged FS/GS gets its guest base by wrfsbase: the
  * VMM's own base replaced it at the last exit), sets the guest's ESP and
- * far-jumps to the 32-bit entry trampoline in the VMM window, which checks
- * for a kick, loads the guest's flags and registers from the vCPU page and
+ * loads the guest's flags (only movs follow) and far-jumps to the 32-bit
+ * entry trampoline in the VMM window, which checks for a kick without
+ * touching the flags, loads the guest's registers from the vCPU page and
  * jumps to the block. struct bt_entry: sel[6] at 0 (Sreg order), fs base
- * 12, gs base 16, esp 20.
+ * 12, gs base 16, esp 20, eflags 24.
  */
 	.globl bt_enter_asm
 	.type bt_enter_asm, @function
@@ -101,7 +104,10 @@ bt_enter_asm:
 	jmp 1f
 2:	movl 16(%rdi), %eax
 	wrgsbase %rax
-1:	movl 20(%rdi), %esp
+1:	movl 24(%rdi), %eax	/* the guest's flags, while a stack is ours */
+	push %rax
+	popfq
+	movl 20(%rdi), %esp
 	ljmp *bt_tramp_far(%rip)
 	.size bt_enter_asm, .-bt_enter_asm
 
@@ -110,6 +116,8 @@ bt_enter_asm:
 	.globl bt_gregs, bt_gflags
 bt_gregs: .zero 32
 bt_gflags: .long 0
+	.globl bt_xmm
+bt_xmm: .zero 8
 
 	.data
 	.align 8

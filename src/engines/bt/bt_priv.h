@@ -63,7 +63,6 @@ struct bt_vpage {
 	 * native layer's signal handler records a kick (native_host.kick),
 	 * so that the trampoline, running as guest code, can see it. */
 	uint32_t kick;
-	uint32_t entry_flags;
 	uint32_t entry_gpr[8];
 	uint32_t entry_eip;
 };
@@ -75,6 +74,7 @@ struct bt_entry {
 	uint16_t sel[6];
 	uint32_t fs_base, gs_base;
 	uint32_t esp;
+	uint32_t eflags; /* the host-held bits, | 0x202 */
 };
 /* Guest EFLAGS bits that live in the host's EFLAGS while translated code
  * runs; the rest is virtual (vif, vflags). */
@@ -114,24 +114,25 @@ struct bt_exit {
 struct bt_pc {
 	uint32_t host;
 	uint32_t eip;
-	uint8_t fix;	      /* PC_* */
-	int8_t ecx_at, edx_at; /* PC_SPILL: guest ECX/EDX at [ESP + x] (0: live) */
+	uint8_t fix;		/* PC_* */
+	uint8_t ecx_xmm, edx_xmm; /* the guest's ECX is in XMM0, its EDX in XMM1 */
 };
 
 enum {
 	PC_EXACT, /* the registers are the guest's */
-	PC_SPILL, /* ... once ECX/EDX are reloaded from their spill slots */
+	PC_SPILL, /* ... once ECX/EDX are reloaded from XMM0/XMM1 */
 	PC_MISS,  /* between an indirect branch and its target: the guest is
-		     at EIP = ECX, once ECX/EDX are reloaded from their slots */
+		     at EIP = ECX, once ECX/EDX are reloaded from XMM0/XMM1 */
 	PC_STEP,  /* no exact state here (two positions of an indirect-branch
 		     sequence): a kick single-steps to the next one */
 };
 
-/* Indirect transfers leave the target in ECX and spill the guest's ECX
- * and EDX just below the final ESP, where the destination's check reloads
- * them (the guest cannot rely on memory below ESP: interrupts write it). */
-#define BT_SPILL_ECX (-4)
-#define BT_SPILL_EDX (-8)
+/* Scratch registers: inline sequences spill the guest's ECX to XMM0 and
+ * its EDX to XMM1 (movd: no flags, no memory). Guest x87/SSE instructions
+ * are emulated by the core, never copied, so the host's XMM registers hold
+ * no guest state; a sequence never spans a VMM call. Indirect transfers
+ * leave the target in ECX with ECX/EDX spilled so, and the destination's
+ * check reloads them. */
 
 struct bt_block {
 	uint32_t lin, eip, cs_base; /* guest linear address, EIP, CS base */
@@ -214,6 +215,11 @@ struct bt {
 	uint64_t emulated;
 };
 
+/* bt.c */
+int bt_run_loop(struct bt *t);
+#define BT_FLAT_STOP 100 /* bt_run_loop reached cpu.stop_eip */
+#define BT_FLAT_EXC 101	 /* ... the core handed an exception back (exc_return) */
+
 /* translate.c */
 struct bt_block *bt_lookup(struct bt *t, uint32_t lin, uint32_t cs_base, bool user);
 struct bt_block *bt_translate(struct bt *t);
@@ -229,7 +235,7 @@ void bt_adapt_note(struct bt *t, uint32_t lin);
 void bt_adapt_clean(struct bt *t, uint32_t lin);
 bool bt_adapted(const struct bt *t, uint32_t lin);
 
-extern uint32_t bt_gregs[8], bt_gflags;
+extern uint32_t bt_gregs[8], bt_gflags, bt_xmm[2];
 extern struct { uint32_t off; uint16_t sel; } __attribute__((packed)) bt_tramp_far;
 void bt_exit64(void);
 int bt_enter_asm(const struct bt_entry *e);

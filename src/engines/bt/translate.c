@@ -185,6 +185,16 @@ static void pc_add(struct emit *e, uint32_t eip)
 	pc_fix(e, eip, PC_EXACT, 0, 0);
 }
 
+/* movd xmm0, ecx / movd xmm1, edx / movd ecx, xmm0 / movd edx, xmm1 /
+ * movd xmm1, eax / movd eax, xmm1: spills that touch neither flags nor
+ * memory (bt_priv.h). */
+static const uint8_t SPILL_ECX[] = { 0x66, 0x0f, 0x6e, 0xc1 };
+static const uint8_t SPILL_EDX[] = { 0x66, 0x0f, 0x6e, 0xca };
+static const uint8_t FILL_ECX[] = { 0x66, 0x0f, 0x7e, 0xc1 };
+static const uint8_t FILL_EDX[] = { 0x66, 0x0f, 0x7e, 0xca };
+static const uint8_t SPILL_EAX1[] = { 0x66, 0x0f, 0x6e, 0xc8 };
+static const uint8_t FILL_EAX1[] = { 0x66, 0x0f, 0x7e, 0xc8 };
+
 static void out(struct emit *e, const void *bytes, unsigned n)
 {
 	memcpy(e->p, bytes, n);
@@ -220,7 +230,7 @@ static void emit_exit(struct emit *e, uint32_t eip, uint8_t kind, uint8_t why)
 		e->p += 5;
 	}
 	if (kind == EX_MISS)
-		pc_fix(e, 0, PC_MISS, BT_SPILL_ECX, BT_SPILL_EDX);
+		pc_fix(e, 0, PC_MISS, 1, 1);
 	else
 		pc_add(e, eip);
 	uint32_t snippet = here(e) + 7;
@@ -290,13 +300,6 @@ void bt_chain(struct bt *t, int exit_id, const struct bt_block *to)
 	t->n.chained++;
 }
 
-/* mov [esp+d8], reg (reg 1 = ecx, 2 = edx) */
-static void st_spill(struct emit *e, unsigned reg, int8_t d)
-{
-	const uint8_t b[4] = { 0x89, (uint8_t)(0x44 | reg << 3), 0x24, (uint8_t)d };
-	out(e, b, 4);
-}
-
 /* The lookup, entered with the target in ECX, ESP final and the guest's
  * ECX/EDX spilled: index by the target's low 16 bits and jump through the
  * table (read through CS, the only segment that reaches the window). */
@@ -305,67 +308,51 @@ static void emit_lookup_jump(struct emit *e)
 	static const uint8_t movzx_edx_cx[] = { 0x0f, 0xb7, 0xd1 };
 	static const uint8_t jmp_tab[] = { 0x2e, 0xff, 0x24, 0x95 };
 	bool user = e->t->cpu.cpl == 3;
-	pc_fix(e, 0, PC_MISS, BT_SPILL_ECX, BT_SPILL_EDX);
+	pc_fix(e, 0, PC_MISS, 1, 1);
 	out(e, movzx_edx_cx, 3);
-	pc_fix(e, 0, PC_MISS, BT_SPILL_ECX, BT_SPILL_EDX);
+	pc_fix(e, 0, PC_MISS, 1, 1);
 	out(e, jmp_tab, 4);
 	out32(e, user ? BT_TABLE_U : BT_TABLE_K);
 }
 
 /*
- * ret, jmp r/m, call r/m, without leaving translated code and without
- * touching the guest's flags: the target goes to ECX, the guest's ECX and
- * EDX to their spill slots below the final ESP, and the jump goes through
- * the lookup table to the destination's check (emit_check). The guest
- * memory access (the operand, the return address) comes before any
- * register changes, so a fault there is exact, and every position can be
- * mapped back to guest state (bt_pc) except two, which a kick steps over.
+ * ret, jmp r/m, call r/m, without leaving translated code, touching the
+ * guest's flags or writing anything the guest would not: the target goes
+ * to ECX, the guest's ECX/EDX to XMM0/XMM1, and the jump goes through the
+ * lookup table to the destination's check (emit_check). The guest memory
+ * access (the operand, the return address) comes before any register
+ * changes for good, and every position maps back to exact guest state.
  */
 static void emit_indirect(struct emit *e, const struct insn_info *in, const uint8_t *code,
 			  uint32_t eip)
 {
 	static const uint8_t mov_ecx_edx[] = { 0x89, 0xd1 };
+	pc_add(e, eip);
+	out(e, SPILL_EDX, 4);
+	pc_fix(e, eip, PC_SPILL, 0, 1);
 	if (in->branch == BR_RET) {
-		/* final ESP F = ESP + 4 + d: ECX goes to F-4 = ESP+d, EDX to
-		 * F-8 = ESP+d-4 (for d = 0 over the return address, once read) */
-		int d = in->ret_imm;
-		if (d > 100) {
-			emit_exit(e, eip, EX_EMULATE, BT_WHY_INDIRECT);
-			return;
-		}
-		pc_add(e, eip);
-		st_spill(e, 2, (int8_t)(d - 4));
-		pc_fix(e, eip, PC_SPILL, 0, (int8_t)(d - 4));
 		static const uint8_t ld_edx[] = { 0x8b, 0x14, 0x24 }; /* mov edx, [esp] */
 		out(e, ld_edx, 3);
-		pc_fix(e, eip, PC_SPILL, 0, (int8_t)(d - 4));
-		st_spill(e, 1, (int8_t)d);
-		pc_fix(e, eip, PC_STEP, 0, 0);
-		out(e, mov_ecx_edx, 2);
-		pc_fix(e, eip, PC_STEP, 0, 0);
-		const uint8_t lea[] = { 0x8d, 0x64, 0x24, (uint8_t)(4 + d) }; /* lea esp,[esp+4+d] */
-		out(e, lea, 4);
-		emit_lookup_jump(e);
-		return;
+	} else {
+		/* jmp/call r/m32 -> mov edx, r/m: the same bytes, opcode 8B and
+		 * ModRM.reg = EDX, so the operand is read exactly as the guest's */
+		unsigned op = in->modrm_off - 1u; /* the FF opcode byte */
+		memcpy(e->p, code, in->len);
+		e->p[op] = 0x8b;
+		e->p[in->modrm_off] = (uint8_t)((code[in->modrm_off] & 0xc7) | (2 << 3));
+		e->p += in->len;
 	}
-	/* jmp/call r/m32 -> mov edx, r/m: the same bytes, opcode 8B and
-	 * ModRM.reg = EDX, so the operand is read exactly as the guest's. */
-	bool call = in->branch == BR_CALL_IND;
-	int8_t fe = call ? -12 : -8, fc = call ? -8 : -4; /* relative to ESP before the push */
-	pc_add(e, eip);
-	st_spill(e, 2, fe);
-	pc_fix(e, eip, PC_SPILL, 0, fe);
-	unsigned op = in->modrm_off - 1u; /* the FF opcode byte */
-	memcpy(e->p, code, in->len);
-	e->p[op] = 0x8b;
-	e->p[in->modrm_off] = (uint8_t)((code[in->modrm_off] & 0xc7) | (2 << 3));
-	e->p += in->len;
-	pc_fix(e, eip, PC_SPILL, 0, fe);
-	st_spill(e, 1, fc);
-	pc_fix(e, eip, PC_SPILL, 0, fe);
+	pc_fix(e, eip, PC_SPILL, 0, 1);
+	out(e, SPILL_ECX, 4);
+	pc_fix(e, eip, PC_SPILL, 1, 1);
 	out(e, mov_ecx_edx, 2);
-	if (call) {
-		pc_fix(e, eip, PC_SPILL, fc, fe);
+	pc_fix(e, eip, PC_SPILL, 1, 1);
+	if (in->branch == BR_RET) {
+		uint32_t d = 4u + in->ret_imm;
+		uint8_t lea[7] = { 0x8d, 0xa4, 0x24 }; /* lea esp, [esp+disp32] */
+		put32(lea + 3, d);
+		out(e, lea, 7);
+	} else if (in->branch == BR_CALL_IND) {
 		e->p[0] = 0x68;
 		put32(e->p + 1, eip + in->len); /* the guest's return address */
 		e->p += 5;
@@ -374,12 +361,12 @@ static void emit_indirect(struct emit *e, const struct insn_info *in, const uint
 }
 
 /* The entry for indirect transfers into a block at guest EIP g, in the
- * lookup state (target in ECX, guest ECX/EDX spilled): lea and jecxz
- * compare without touching the flags. */
+ * lookup state (target in ECX, guest ECX/EDX in XMM0/XMM1): lea and
+ * jecxz compare without touching the flags. */
 static uint32_t emit_check(struct emit *e, uint32_t g)
 {
 	uint32_t at = here(e);
-	pc_fix(e, 0, PC_MISS, BT_SPILL_ECX, BT_SPILL_EDX);
+	pc_fix(e, 0, PC_MISS, 1, 1);
 	e->p[0] = 0x8d;
 	e->p[1] = 0x89;
 	put32(e->p + 2, (uint32_t)-g); /* lea ecx, [ecx - g] */
@@ -393,16 +380,14 @@ static uint32_t emit_check(struct emit *e, uint32_t g)
 	e->p[1] = 0x89;
 	put32(e->p + 2, g); /* lea ecx, [ecx + g]: the target again */
 	e->p += 6;
-	pc_fix(e, 0, PC_MISS, BT_SPILL_ECX, BT_SPILL_EDX);
+	pc_fix(e, 0, PC_MISS, 1, 1);
 	e->p[0] = 0xe9;
 	put32(e->p + 1, e->t->miss_stub - (here(e) + 5));
 	e->p += 5;
-	pc_fix(e, g, PC_SPILL, BT_SPILL_ECX, BT_SPILL_EDX);
-	static const uint8_t ld_ecx[] = { 0x8b, 0x4c, 0x24, (uint8_t)BT_SPILL_ECX };
-	out(e, ld_ecx, 4);
-	pc_fix(e, g, PC_SPILL, 0, BT_SPILL_EDX);
-	static const uint8_t ld_edx[] = { 0x8b, 0x54, 0x24, (uint8_t)BT_SPILL_EDX };
-	out(e, ld_edx, 4);
+	pc_fix(e, g, PC_SPILL, 1, 1);
+	out(e, FILL_ECX, 4);
+	pc_fix(e, g, PC_SPILL, 0, 1);
+	out(e, FILL_EDX, 4);
 	return at;
 }
 
@@ -473,26 +458,30 @@ static void emit_cli_sti(struct emit *e, bool sti, uint32_t eip)
 }
 
 /* pushfd: the host's arithmetic flags, the guest's virtual ones (read
- * through CS, so this works in guest user mode too). */
+ * through CS, so this works in guest user mode too). The live flags are
+ * kept by lahf/seto and restored by add/sahf (DF and AC are untouched). */
 static void emit_pushf(struct emit *e, uint32_t eip)
 {
 	pc_add(e, eip);
-	raw(e, (const uint8_t[]){ 0x89, 0x44, 0x24, 0xf4 }, 4); /* mov [esp-12], eax: probe */
-	raw(e, (const uint8_t[]){ 0x9c }, 1);			 /* pushfd: the value */
-	raw(e, (const uint8_t[]){ 0x9c }, 1);			 /* pushfd: the live flags, kept */
-	raw(e, (const uint8_t[]){ 0x51 }, 1);			 /* push ecx */
-	uint8_t and_[8] = { 0x81, 0x64, 0x24, 0x08 };		 /* and dword [esp+8], H */
-	put32(and_ + 4, BT_HOST_FLAGS);
-	raw(e, and_, 8);
-	uint8_t ld[7] = { 0x2e, 0x8b, 0x0d }; /* mov ecx, cs:[vflags] */
-	put32(ld + 3, BT_VPAGE + VP(vflags));
-	raw(e, ld, 7);
-	uint8_t or_[7] = { 0x2e, 0x0b, 0x0d }; /* or ecx, cs:[vif] */
-	put32(or_ + 3, BT_VPAGE + VP(vif));
+	raw(e, (const uint8_t[]){ 0x9c }, 1); /* pushfd: the value */
+	raw(e, SPILL_ECX, 4);
+	raw(e, SPILL_EAX1, 4);
+	raw(e, (const uint8_t[]){ 0x9f }, 1);		  /* lahf */
+	raw(e, (const uint8_t[]){ 0x0f, 0x90, 0xc0 }, 3); /* seto al */
+	raw(e, (const uint8_t[]){ 0x8b, 0x0c, 0x24 }, 3); /* mov ecx, [esp] */
+	uint8_t and_[6] = { 0x81, 0xe1 };		  /* and ecx, H */
+	put32(and_ + 2, BT_HOST_FLAGS);
+	raw(e, and_, 6);
+	uint8_t or_[7] = { 0x2e, 0x0b, 0x0d }; /* or ecx, cs:[vflags] */
+	put32(or_ + 3, BT_VPAGE + VP(vflags));
 	raw(e, or_, 7);
-	raw(e, (const uint8_t[]){ 0x09, 0x4c, 0x24, 0x08 }, 4); /* or [esp+8], ecx */
-	raw(e, (const uint8_t[]){ 0x59 }, 1);			 /* pop ecx */
-	out(e, (const uint8_t[]){ 0x9d }, 1);			 /* popfd: the live flags back */
+	put32(or_ + 3, BT_VPAGE + VP(vif)); /* or ecx, cs:[vif] */
+	raw(e, or_, 7);
+	raw(e, (const uint8_t[]){ 0x89, 0x0c, 0x24 }, 3); /* mov [esp], ecx */
+	raw(e, (const uint8_t[]){ 0x04, 0x7f }, 2);	  /* add al, 0x7f: OF back */
+	raw(e, (const uint8_t[]){ 0x9e }, 1);		  /* sahf */
+	raw(e, FILL_EAX1, 4);
+	out(e, FILL_ECX, 4);
 }
 
 /* popfd at CPL 0: the host takes the arithmetic flags (popfd), the vCPU
@@ -501,9 +490,9 @@ static void emit_pushf(struct emit *e, uint32_t eip)
 static void emit_popf(struct emit *e, uint32_t eip, uint32_t next)
 {
 	pc_add(e, eip);
-	raw(e, (const uint8_t[]){ 0xff, 0x34, 0x24 }, 3); /* push dword [esp]: a copy */
-	vp_op(e, 0x89, VP(spill));
-	raw(e, (const uint8_t[]){ 0x8b, 0x0c, 0x24 }, 3); /* mov ecx, [esp] */
+	out(e, SPILL_ECX, 4);
+	pc_fix(e, eip, PC_SPILL, 1, 0);
+	raw(e, (const uint8_t[]){ 0x8b, 0x0c, 0x24 }, 3); /* mov ecx, [esp]: the value */
 	uint8_t and_if[6] = { 0x81, 0xe1 };
 	put32(and_if + 2, EFLAGS_IF);
 	raw(e, and_if, 6);
@@ -523,9 +512,8 @@ static void emit_popf(struct emit *e, uint32_t eip, uint32_t next)
 	uint8_t *jz = e->p;
 	raw(e, (const uint8_t[]){ 0xe3, 0 }, 2);
 	for (int pass = 0; pass < 2; pass++) {
-		vp_op(e, 0x8b, VP(spill));
-		raw(e, (const uint8_t[]){ 0x9d }, 1);			/* popfd (the copy) */
-		out(e, (const uint8_t[]){ 0x8d, 0x64, 0x24, 0x04 }, 4); /* lea esp, [esp+4] */
+		raw(e, (const uint8_t[]){ 0x9d }, 1); /* popfd: the guest's value */
+		out(e, FILL_ECX, 4);
 		if (pass == 0) {
 			emit_exit(e, next, EX_IRQ, 0);
 			jz[1] = (uint8_t)(e->p - (jz + 2));
@@ -726,6 +714,10 @@ struct bt_block *bt_translate(struct bt *t)
 	for (;;) {
 		struct insn_info in;
 		const uint8_t *code = page + off;
+		if (eip == c->stop_eip && n > 0) { /* bt_run_flat's stop */
+			emit_exit(&e, eip, EX_BRANCH, 0);
+			break;
+		}
 		int r = insn_decode(code, 0x1000 - off, eip, false, &in);
 		if (r < 0 && 0x1000 - off < INSN_MAX_LEN) {
 			/* Crosses into the next page (or is invalid there). */
