@@ -540,6 +540,39 @@ static bool emit_mov_from_sreg(struct emit *e, const struct insn_info *in, const
 	return true;
 }
 
+/* push sreg (32-bit operand): the guest's selector, read from the vCPU
+ * page; like the core, only the low 16 bits of the slot are written. The
+ * store comes before ESP moves, so a fault there is exact. */
+static bool emit_push_sreg(struct emit *e, const struct insn_info *in, const uint8_t *code,
+			   uint32_t eip)
+{
+	if (in->prefix_len || in->osize != 4)
+		return false;
+	int sreg;
+	switch (code[0]) {
+	case 0x06: sreg = S_ES; break;
+	case 0x0e: sreg = S_CS; break;
+	case 0x16: sreg = S_SS; break;
+	case 0x1e: sreg = S_DS; break;
+	case 0x0f: sreg = code[1] == 0xa0 ? S_FS : code[1] == 0xa8 ? S_GS : -1; break;
+	default: sreg = -1; break;
+	}
+	if (sreg < 0)
+		return false;
+	pc_add(e, eip);
+	out(e, SPILL_ECX, 4);
+	pc_fix(e, eip, PC_SPILL, 1, 0);
+	out(e, (const uint8_t[]){ 0x2e, 0x0f, 0xb7, 0x0d }, 4); /* movzx ecx, word cs:[gsel] */
+	out32(e, BT_VPAGE + VP(gsel) + 2 * (uint32_t)sreg);
+	pc_fix(e, eip, PC_SPILL, 1, 0);
+	out(e, (const uint8_t[]){ 0x66, 0x89, 0x4c, 0x24, 0xfc }, 5); /* mov [esp-4], cx */
+	pc_fix(e, eip, PC_SPILL, 1, 0);
+	out(e, (const uint8_t[]){ 0x8d, 0x64, 0x24, 0xfc }, 4); /* lea esp, [esp-4] */
+	step(e);
+	out(e, FILL_ECX, 4);
+	return true;
+}
+
 /* A sensitive instruction as inline code, if it has one here. */
 static bool emit_sensitive(struct emit *e, const struct insn_info *in, const uint8_t *code,
 			   uint32_t eip)
@@ -564,8 +597,12 @@ static bool emit_sensitive(struct emit *e, const struct insn_info *in, const uin
 		emit_popf(e, eip, eip + in->len);
 		break;
 	case SENS_SREG_READ:
-		if (code[in->prefix_len] != 0x8c || !emit_mov_from_sreg(e, in, code, eip))
+		if (code[in->prefix_len] == 0x8c) {
+			if (!emit_mov_from_sreg(e, in, code, eip))
+				return false;
+		} else if (!emit_push_sreg(e, in, code, eip)) {
 			return false;
+		}
 		break;
 	default:
 		return false;
