@@ -97,19 +97,28 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	memcpy(vp->entry_gpr, c->r.r32, sizeof vp->entry_gpr);
 	vp->entry_eip = host_eip;
 	en->eflags = (c->eflags & BT_HOST_FLAGS) | 0x202;
+	vp->entry_sahf = !(c->eflags & (EFLAGS_DF | EFLAGS_AC));
+	vp->entry_ahal = ((c->eflags & 0xd5) << 8) | ((c->eflags & EFLAGS_OF) ? 1 : 0);
 	/* The LDT slots only change when a segment register does (always
 	 * through the core): skip them while the segments are as last time. */
 	if (!t->seg_cache_ok || t->seg_cache_cpl != c->cpl ||
 	    memcmp(t->seg_cache, c->seg, sizeof t->seg_cache) != 0) {
+		/* A rewritten slot must be loaded again even under the same
+		 * selector: the CPU caches the descriptor at load time. */
 		static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
-		for (unsigned k = 0; k < 5; k++)
+		for (unsigned k = 0; k < 5; k++) {
+			uint64_t w = t->nh.ldt_writes;
 			if (data_sel(t, &c->seg[data_segs[k]], &t->seg_sel[data_segs[k]]) < 0)
 				return -1;
+			if (t->nh.ldt_writes != w)
+				t->seg_reload |= (uint8_t)(1u << data_segs[k]);
+		}
 		memcpy(t->seg_cache, c->seg, sizeof t->seg_cache);
 		t->seg_cache_cpl = c->cpl;
 		t->seg_cache_ok = true;
 	}
 	memcpy(en->sel, t->seg_sel, sizeof en->sel);
+	en->reload = t->seg_reload; /* cleared when entered (run loop) */
 	en->sel[S_CS] = t->code_sel;
 	if (c->cpl == 0)
 		en->sel[S_GS] = vp->data_sel;
@@ -425,6 +434,7 @@ int bt_run_loop(struct bt *t)
 		t->fill_lookup = false;
 		t->sig_emulate = false;
 		native_exit_code = 0;
+		t->seg_reload = 0;
 		int rc = bt_enter_asm(&en);
 		if (rc == BT_STOP_CALL) {
 			uint32_t id = vp->exit_id;
@@ -583,6 +593,13 @@ static void tramp_emit(void)
 	memcpy(p, &(uint32_t){ F(kick) }, 4); p += 4;
 	*p++ = 0xe3; *p++ = 2;			/* jecxz +2: no flags touched */
 	*p++ = 0xeb; bail_jne = p++;		/* jmp bail */
+	*p++ = 0x2e; *p++ = 0x8b; *p++ = 0x0d;	/* mov ecx, cs:[entry_sahf] */
+	memcpy(p, &(uint32_t){ F(entry_sahf) }, 4); p += 4;
+	*p++ = 0xe3; *p++ = 10;			/* jecxz: flags loaded by popfq */
+	*p++ = 0x2e; *p++ = 0x8b; *p++ = 0x05;	/* mov eax, cs:[entry_ahal] */
+	memcpy(p, &(uint32_t){ F(entry_ahal) }, 4); p += 4;
+	*p++ = 0x04; *p++ = 0x7f;		/* add al, 0x7f: OF */
+	*p++ = 0x9e;				/* sahf: SF ZF AF PF CF */
 	for (unsigned r = 0; r < 8; r++) {
 		if (r == R_ESP)
 			continue;

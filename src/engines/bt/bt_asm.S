@@ -34,8 +34,6 @@ bt_exit64:
 	 * cycles here. Only the FS/GS bases matter (TLS): the VMM's again. */
 	mov native_vmm_fsbase(%rip), %rax
 	wrfsbase %rax
-	mov native_vmm_gsbase(%rip), %rax
-	wrgsbase %rax
 	mov $3, %eax		/* BT_STOP_CALL */
 	pop %r15
 	pop %r14
@@ -57,10 +55,26 @@ bt_exit64:
  * entry trampoline in the VMM window, which checks for a kick without
  * touching the flags, loads the guest's registers from the vCPU page and
  * jumps to the block. struct bt_entry: sel[6] at 0 (Sreg order), fs base
- * 12, gs base 16, esp 20, eflags 24.
+ * 12, gs base 16, esp 20, eflags 24, reload (byte) 28.
  */
 	.globl bt_enter_asm
 	.type bt_enter_asm, @function
+/* Loads segment register \sreg from the selector at \off(%rdi) unless it
+ * already holds it and its LDT slot was not rewritten (bit \off/2 of the
+ * byte at 28(%rdi)); jumps to \loaded after a load, falls through
+ * otherwise. */
+.macro LOADSEG sreg, off, loaded
+	movzwl \off(%rdi), %eax
+	testb $(1 << (\off / 2)), 28(%rdi)
+	jnz 3f
+	mov %\sreg, %ecx
+	cmp %ax, %cx
+	je 4f
+3:	mov %eax, %\sreg
+	jmp \loaded
+4:
+.endm
+
 bt_enter_asm:
 	push %rbp
 	push %rbx
@@ -69,45 +83,31 @@ bt_enter_asm:
 	push %r14
 	push %r15
 	mov %rsp, native_host_rsp(%rip)
+	mov native_vmm_fsbase(%rip), %rax	/* the VMM's TLS base: read once */
+	test %rax, %rax
+	jnz 1f
 	rdfsbase %rax
 	mov %rax, native_vmm_fsbase(%rip)
-	rdgsbase %rax
-	mov %rax, native_vmm_gsbase(%rip)
-	movzwl 0(%rdi), %eax	/* ES */
-	mov %es, %ecx
-	cmp %ax, %cx
-	je 1f
-	mov %eax, %es
-1:	movzwl 4(%rdi), %eax	/* SS */
-	mov %ss, %ecx
-	cmp %ax, %cx
-	je 1f
-	mov %eax, %ss
-1:	movzwl 6(%rdi), %eax	/* DS */
-	mov %ds, %ecx
-	cmp %ax, %cx
-	je 1f
-	mov %eax, %ds
-1:	movzwl 8(%rdi), %eax	/* FS */
-	mov %fs, %ecx
-	cmp %ax, %cx
-	je 2f
-	mov %eax, %fs
-	jmp 1f
-2:	movl 12(%rdi), %eax
+1:	LOADSEG es, 0, 1f
+1:	LOADSEG ss, 4, 1f
+1:	LOADSEG ds, 6, 1f
+1:	LOADSEG fs, 8, 1f
+	movl 12(%rdi), %eax	/* unchanged: the VMM's base replaced the guest's */
 	wrfsbase %rax
-1:	movzwl 10(%rdi), %eax	/* GS */
-	mov %gs, %ecx
-	cmp %ax, %cx
-	je 2f
-	mov %eax, %gs
+	/* GS: the VMM never uses it, so nothing here or at the exit writes
+	 * its base while the selector stays; the shared signal prologue
+	 * restores "the VMM's" GS base from native_vmm_gsbase, which is
+	 * therefore kept equal to the guest's. */
+1:	LOADSEG gs, 10, 2f
 	jmp 1f
 2:	movl 16(%rdi), %eax
-	wrgsbase %rax
-1:	movl 24(%rdi), %eax	/* the guest's flags, while a stack is ours */
+	mov %rax, native_vmm_gsbase(%rip)
+1:	testl $0x40400, 24(%rdi)	/* DF or AC: popfq here, else sahf in the trampoline */
+	jz 1f
+	movl 24(%rdi), %eax
 	push %rax
 	popfq
-	movl 20(%rdi), %esp
+1:	movl 20(%rdi), %esp
 	ljmp *bt_tramp_far(%rip)
 	.size bt_enter_asm, .-bt_enter_asm
 

@@ -63,6 +63,8 @@ struct bt_vpage {
 	 * native layer's signal handler records a kick (native_host.kick),
 	 * so that the trampoline, running as guest code, can see it. */
 	uint32_t kick;
+	uint32_t entry_sahf; /* nonzero: the trampoline sets the flags from entry_ahal */
+	uint32_t entry_ahal; /* AH = SF ZF AF PF CF, AL = OF: add al, 0x7f; sahf */
 	uint32_t entry_gpr[8];
 	uint32_t entry_eip;
 };
@@ -75,6 +77,7 @@ struct bt_entry {
 	uint32_t fs_base, gs_base;
 	uint32_t esp;
 	uint32_t eflags; /* the host-held bits, | 0x202 */
+	uint8_t reload;	 /* bit s: sreg s's LDT slot was rewritten, load it */
 };
 /* Guest EFLAGS bits that live in the host's EFLAGS while translated code
  * runs; the rest is virtual (vif, vflags). */
@@ -209,6 +212,7 @@ struct bt {
 	/* The guest segments the LDT slots were last written for. */
 	struct seg seg_cache[SREG_COUNT];
 	uint16_t seg_sel[SREG_COUNT];
+	uint8_t seg_reload; /* slots rewritten since the last entry (bit per sreg) */
 	uint8_t seg_cache_cpl;
 	bool seg_cache_ok;
 	struct bt_counts n, flushed;
