@@ -101,22 +101,23 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	vp->entry_ahal = ((c->eflags & 0xd5) << 8) | ((c->eflags & EFLAGS_OF) ? 1 : 0);
 	/* The LDT slots only change when a segment register does (always
 	 * through the core): skip them while the segments are as last time. */
-	if (!t->seg_cache_ok || t->seg_cache_cpl != c->cpl ||
-	    memcmp(t->seg_cache, c->seg, sizeof t->seg_cache) != 0) {
+	bool all = !t->seg_cache_ok || t->seg_cache_cpl != c->cpl;
+	static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
+	for (unsigned k = 0; k < 5; k++) {
+		int sr = data_segs[k];
+		if (!all && memcmp(&t->seg_cache[sr], &c->seg[sr], sizeof c->seg[sr]) == 0)
+			continue;
 		/* A rewritten slot must be loaded again even under the same
 		 * selector: the CPU caches the descriptor at load time. */
-		static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
-		for (unsigned k = 0; k < 5; k++) {
-			uint64_t w = t->nh.ldt_writes;
-			if (data_sel(t, &c->seg[data_segs[k]], &t->seg_sel[data_segs[k]]) < 0)
-				return -1;
-			if (t->nh.ldt_writes != w)
-				t->seg_reload |= (uint8_t)(1u << data_segs[k]);
-		}
-		memcpy(t->seg_cache, c->seg, sizeof t->seg_cache);
-		t->seg_cache_cpl = c->cpl;
-		t->seg_cache_ok = true;
+		uint64_t w = t->nh.ldt_writes;
+		if (data_sel(t, &c->seg[sr], &t->seg_sel[sr]) < 0)
+			return -1;
+		if (t->nh.ldt_writes != w)
+			t->seg_reload |= (uint8_t)(1u << sr);
+		t->seg_cache[sr] = c->seg[sr];
 	}
+	t->seg_cache_cpl = c->cpl;
+	t->seg_cache_ok = true;
 	memcpy(en->sel, t->seg_sel, sizeof en->sel);
 	en->reload = t->seg_reload; /* cleared when entered (run loop) */
 	en->sel[S_CS] = t->code_sel;
