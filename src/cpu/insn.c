@@ -292,12 +292,44 @@ const char *insn_sens_name(enum insn_sens s)
 	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
+static unsigned fetch_bytes(struct cpu *c, uint8_t buf[INSN_MAX_LEN]);
+
 int insn_fetch(struct cpu *c, struct insn_info *info)
 {
-	volatile unsigned got = 0;
 	uint8_t buf[INSN_MAX_LEN];
-	uint32_t at = c->seg[S_CS].base + c->eip;
 	info->cls = INSN_INVALID;
+	unsigned got = fetch_bytes(c, buf);
+	if (!got)
+		return -1;
+	return insn_decode(buf, got, c->eip, c->code16, info);
+}
+
+bool insn_invlpg_at(struct cpu *c, uint32_t *lin)
+{
+	uint8_t buf[INSN_MAX_LEN];
+	unsigned got = fetch_bytes(c, buf), k = 0;
+	while (k < got && (buf[k] == 0x26 || buf[k] == 0x2e || buf[k] == 0x36 || buf[k] == 0x3e ||
+			   buf[k] == 0x64 || buf[k] == 0x65 || buf[k] == 0x66 || buf[k] == 0x67 ||
+			   buf[k] == 0xf0 || buf[k] == 0xf2 || buf[k] == 0xf3))
+		k++;
+	/* INVLPG is 0F 01 /7 with a memory operand */
+	if (k + 2 >= got || buf[k] != 0x0f || buf[k + 1] != 0x01 || ((buf[k + 2] >> 3) & 7) != 7 ||
+	    (buf[k + 2] >> 6) == 3)
+		return false;
+	struct insn_info in;
+	if (insn_decode(buf, got, c->eip, c->code16, &in) < 0 || !in.is_invlpg)
+		return false;
+	*lin = insn_lin(c, &in);
+	return true;
+}
+
+/* Up to INSN_MAX_LEN bytes at CS:EIP through the guest's page tables, as
+ * an instruction fetch at the current CPL; 0 if the first byte faults or
+ * is not RAM. */
+static unsigned fetch_bytes(struct cpu *c, uint8_t buf[INSN_MAX_LEN])
+{
+	volatile unsigned got = 0;
+	uint32_t at = c->seg[S_CS].base + c->eip;
 	if (_setjmp(c->jb) == 0) {
 		/* Byte by byte only across a page end: at most two walks. */
 		while (got < INSN_MAX_LEN) {
@@ -313,9 +345,7 @@ int insn_fetch(struct cpu *c, struct insn_info *info)
 			got += n;
 		}
 	}
-	if (!got)
-		return -1;
-	return insn_decode(buf, got, c->eip, c->code16, info);
+	return got;
 }
 
 uint32_t insn_lin(const struct cpu *c, const struct insn_info *info)

@@ -98,6 +98,10 @@ struct cpu;
  * Returns 0, or -1 if the fetch would fault or is not RAM (nothing is
  * raised: the caller's emulation will do that). */
 int insn_fetch(struct cpu *c, struct insn_info *info);
+/* Is the instruction at CS:EIP an INVLPG? Then *lin is the linear address
+ * it invalidates. Cheap for anything else (no full decode): engines ask
+ * before every instruction they emulate. */
+bool insn_invlpg_at(struct cpu *c, uint32_t *lin);
 /* The linear address of info->mem for the virtual CPU's registers. */
 uint32_t insn_lin(const struct cpu *c, const struct insn_info *info);
 

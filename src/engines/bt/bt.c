@@ -152,11 +152,7 @@ static void regs_in(struct cpu *c, const uint32_t gpr[8], uint32_t eflags, uint3
 /* INVLPG's linear address, if the instruction at CS:EIP is one. */
 static bool peek_invlpg(struct bt *t, uint32_t *lin)
 {
-	struct insn_info in;
-	if (insn_fetch(&t->cpu, &in) < 0 || !in.is_invlpg)
-		return false;
-	*lin = insn_lin(&t->cpu, &in);
-	return true;
+	return insn_invlpg_at(&t->cpu, lin);
 }
 
 /* Executes one instruction (or delivers one pending interrupt) in the
@@ -398,7 +394,9 @@ int bt_run_loop(struct bt *t)
 		bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
 		struct bt_block *b = NULL;
 		t->volatile_ppn = ~0u;
-		if (!irq && native_ok(c)) {
+		if (t->interp_budget)
+			t->interp_budget--;
+		else if (!irq && native_ok(c)) {
 			uint32_t lin = c->seg[S_CS].base + c->eip;
 			b = bt_lookup(t, lin, c->seg[S_CS].base, c->cpl == 3);
 			if (!b)
@@ -438,6 +436,8 @@ int bt_run_loop(struct bt *t)
 		t->seg_reload = 0;
 		int rc = bt_enter_asm(&en);
 		if (rc == BT_STOP_CALL) {
+			t->fault_streak = 0;
+			t->interp_burst = BT_INTERP_BURST;
 			uint32_t id = vp->exit_id;
 			if (id == BT_EXIT_BAIL)
 				continue; /* kicked before any guest code ran */
@@ -492,6 +492,14 @@ int bt_run_loop(struct bt *t)
 			int r = settle_one(t, false);
 			if (r >= 0)
 				return r;
+			if (++t->fault_streak >= BT_STREAK) {
+				t->fault_streak = 0;
+				if (t->interp_burst < BT_INTERP_BURST)
+					t->interp_burst = BT_INTERP_BURST;
+				t->interp_budget = t->interp_burst;
+				if (t->interp_burst < (64u << 10))
+					t->interp_burst *= 2;
+			}
 		}
 	}
 }

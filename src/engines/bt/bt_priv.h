@@ -154,6 +154,8 @@ struct bt_block {
 #define BT_VOLATILE_AFTER 8 /* invalidations before a page is interpreted */
 #define BT_ADAPT_AFTER 4    /* faults of one copied instruction before it becomes a VMM call */
 #define BT_ADAPT_BITS 10
+#define BT_STREAK 8
+#define BT_INTERP_BURST 256	/* doubled while streaks recur, up to 64 Ki */
 #define BT_ADAPT_CLEAN 64   /* ... and fault-free emulations before it is copied again */
 
 struct bt_counts {
@@ -202,6 +204,10 @@ struct bt {
 	size_t nfilled, capfilled;
 	bool tables_clean;	/* every entry leads to the miss exit */
 	uint32_t volatile_ppn;	/* bt_translate refused this volatile page, or ~0 */
+	/* Code whose every instruction faults (wild jumps into data, MMIO
+	 * loops): after BT_STREAK faults in a row, the core runs the next
+	 * BT_INTERP_BURST instructions, each costing far less than a signal. */
+	unsigned fault_streak, interp_budget, interp_burst;
 	/* Adaptive translation: guest linear addresses of copied instructions
 	 * that faulted (for the guest: #DE, #PF, MMIO...), with counts; those
 	 * that reach BT_ADAPT_AFTER are translated as VMM calls from then on,

@@ -103,11 +103,7 @@ static void icache_check(struct trap *t)
 /* INVLPG's linear address, if the instruction at EIP is one. */
 static bool peek_invlpg(struct trap *t, uint32_t *lin_out)
 {
-	struct insn_info in;
-	if (insn_fetch(&t->cpu, &in) < 0 || !in.is_invlpg)
-		return false;
-	*lin_out = insn_lin(&t->cpu, &in);
-	return true;
+	return insn_invlpg_at(&t->cpu, lin_out);
 }
 
 /* Executes one instruction (or delivers one pending interrupt and runs the
