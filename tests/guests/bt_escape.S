@@ -7,8 +7,10 @@
  * and a far jump written over code that has already run (translated).
  * Each must end as a fault of the guest's own (the vector is checked). It
  * also checks precise faults (registers at a fault in mid-block), stores
- * into the running block, a page rewritten over and over, and that a
- * tight self-loop still takes its timer interrupt.
+ * into the running block, a page rewritten over and over, that a tight
+ * self-loop still takes its timer interrupt, and that 20 timer interrupts
+ * landing anywhere in a loop of indirect calls and returns lose no
+ * register.
  * One "PASS bt.<name>" / "FAIL bt.<name>: ..." line per check on COM1.
  *
  * GDT: 0x08 kernel code, 0x10 kernel data, 0x1b user code, 0x20/0x28/0x30
@@ -229,6 +231,28 @@ precise_at:	movl 0x800000, %ecx
 	CHECK k.tight_loop_irq, 0x20
 	cli
 
+	/* Timer interrupts landing anywhere in a loop of indirect calls and
+	 * returns (bt's spill and lookup sequences): after 20 of them the
+	 * registers the loop keeps must be intact. */
+	movl $20, ticks_left
+	call pit_start
+	movl $inc_eax, %esi
+	movl $0x5555aaaa, %ecx
+	movl $0x66669999, %edx
+	xorl %eax, %eax
+	ARM
+	sti
+7:	call *%esi
+	cmpl $0x5555aaaa, %ecx
+	jne 8f
+	cmpl $0x66669999, %edx
+	jne 8f
+	jmp 7b
+8:	movl $0x99, got_vec	/* a register was lost */
+	CHECK k.irq_in_indirect_loop, 0x20
+	cli
+	movl $0, ticks_left
+
 	/* --- ring 3 (IOPL 3, so that it can print) --- */
 	movw $0x3b, %ax
 	movw %ax, %ds
@@ -425,6 +449,10 @@ puthex:
 
 /* --- code that the tests rewrite --- */
 
+inc_eax:
+	incl %eax
+	ret
+
 victim:
 	movl $1, %eax
 	ret
@@ -526,10 +554,20 @@ common:
 	movl %eax, got_edi
 	cmpl $32, got_vec
 	jne 1f
-	movb $0xff, %al
-	outb %al, $0x21
-	movb $0x20, %al
+	movb $0x20, %al		/* EOI */
 	outb %al, $0x20
+	cmpl $0, ticks_left	/* the loop test: back to the loop until the last */
+	je 2f
+	decl ticks_left
+	jz 2f
+	popl %eax
+	movw %ax, %ds
+	movw %ax, %es
+	popa
+	addl $8, %esp
+	iret
+2:	movb $0xff, %al		/* mask the timer */
+	outb %al, $0x21
 1:	movl recover, %eax
 	movl %eax, 44(%esp)
 	andl $~0x200, 52(%esp)	/* resume with interrupts off */
@@ -620,4 +658,5 @@ got_ebx: .long 0
 got_esi: .long 0
 got_edi: .long 0
 recover: .long 0
+ticks_left: .long 0
 saved_esp: .long 0
