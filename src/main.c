@@ -87,7 +87,7 @@ static int cmd_engines(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	char reason[256];
+	char reason[512];
 	const struct engine *def = engine_choose_default(reason, sizeof reason);
 	for (int i = 0; engines[i]; i++) {
 		const struct engine *e = engines[i];
@@ -154,7 +154,7 @@ static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
  * so that a bad input file gets exactly one line). */
 static const struct engine *pick_engine(const char *name, char *choice, size_t len)
 {
-	char why[256];
+	char why[512];
 	if (!name) {
 		const struct engine *e = engine_choose_default(why, sizeof why);
 		if (!e)

@@ -51,14 +51,18 @@ const struct engine *engine_choose_default(char *reason, size_t reason_len)
 			return &engine_kvm;
 		}
 	}
+	char skipped[200] = "";
 	for (int i = 0; software_preference[i]; i++) {
 		char swhy[160];
 		if (software_preference[i]->available(swhy, sizeof swhy)) {
 			snprintf(reason, reason_len,
-				 "fastest correct software engine here (%s); kvm not chosen: %s",
-				 software_preference[i]->family, why);
+				 "fastest correct software engine here (%s); kvm not chosen: %s%s",
+				 software_preference[i]->family, why, skipped);
 			return software_preference[i];
 		}
+		if (!skipped[0])
+			snprintf(skipped, sizeof skipped, "; %s not available: %s",
+				 software_preference[i]->name, swhy);
 	}
 	snprintf(reason, reason_len, "no engine can run on this host");
 	return NULL;
