@@ -212,7 +212,7 @@ static int cmd_run(int argc, char **argv)
 	struct vm_config cfg;
 	if (parse_run_args(argc, argv, &cfg) < 0)
 		return RINGVM_EXIT_USAGE;
-	char choice[512];
+	char choice[640];
 	const struct engine *e = pick_engine(cfg.engine, choice, sizeof choice);
 	if (!e)
 		return cfg.engine && !engine_find(cfg.engine) ? RINGVM_EXIT_USAGE : RINGVM_EXIT_HOST;
