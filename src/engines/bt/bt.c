@@ -469,9 +469,10 @@ int bt_run_loop(struct bt *t)
 				continue;
 			}
 			uint32_t at = c->seg[S_CS].base + c->eip, cpl = c->cpl;
-			int r = settle_one(t, x->why == SENS_CTL);
+			uint8_t why = x->why; /* the emulation may grow (move) t->exits */
+			int r = settle_one(t, why == SENS_CTL);
 			/* an innocuous instruction that did not fault only moves EIP on */
-			if (x->why == BT_WHY_ADAPT && c->cpl == cpl &&
+			if (why == BT_WHY_ADAPT && c->cpl == cpl &&
 			    c->seg[S_CS].base + c->eip - at <= INSN_MAX_LEN)
 				bt_adapt_clean(t, at);
 			if (r >= 0)
