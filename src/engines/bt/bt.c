@@ -280,9 +280,10 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 	if (pc >= BT_TRAMP && pc < BT_TRAMP + 0x100)
 		return on_tramp_signal(t, sig, si, uc);
 	const struct bt_pc *at = bt_pc_find(t, pc);
-	if (!at || (at->fix == PC_STEP && sig != t->nh.kick_sig && sig != SIGTRAP))
+	if (!at)
 		return internal_error(t, sig, pc);
 	if (sig == SIGSEGV && uc->uc_mcontext.gregs[REG_TRAPNO] == 14) {
+		/* A hidden fault needs no guest state: fill and resume. */
 		uint32_t lin = (uint32_t)((uintptr_t)si->si_addr - t->nh.base);
 		bool write = uc->uc_mcontext.gregs[REG_ERR] & 2;
 		if (lin < BT_WIN_BASE && shadow_fill(&t->sh, c, lin, write, false) == SHADOW_MAPPED) {
@@ -290,6 +291,8 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 			return resume_live(uc);
 		}
 	}
+	if (at->fix == PC_STEP && sig != t->nh.kick_sig && sig != SIGTRAP)
+		return internal_error(t, sig, pc); /* step positions cannot fault */
 	if (sig == t->nh.kick_sig) {
 		vm->kick = 1;
 		t->n.kicks++;
