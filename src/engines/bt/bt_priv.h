@@ -92,6 +92,8 @@ enum bt_exit_kind {
 	EX_IRQ,	    /* continue at eip, where an interrupt may be taken: never chained */
 };
 
+#define BT_BATCH 7 /* sensitive instructions a VMM call emulates after its own */
+
 struct bt_exit {
 	uint32_t eip;
 	uint8_t kind;
@@ -103,6 +105,10 @@ struct bt_exit {
 	 * loop itself (io_size 0: not such an exit). */
 	uint8_t io_size, io_out, io_dx, len;
 	uint16_t io_port;
+	/* EX_EMULATE: the sensitive instructions right after this one, which
+	 * the same VMM call emulates too (one round trip for a guest's run of
+	 * segment loads), by length; 0 ends the list. */
+	uint8_t batch[BT_BATCH];
 };
 
 /* EX_EMULATE reasons beyond enum insn_sens. */
@@ -161,7 +167,7 @@ struct bt_block {
 struct bt_counts {
 	uint64_t blocks, chained, lookups_filled, misses, flushes, invalidations, volatile_pages;
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
-	uint64_t adapted, as_switches, unchained;
+	uint64_t adapted, as_switches, unchained, batched;
 	uint64_t calls[BT_WHY_N];
 };
 
