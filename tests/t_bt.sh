@@ -35,7 +35,7 @@ if grep -qaE '^PASS sensitive\.' "$TMP/full" && ! grep -qaE '^FAIL sensitive\.' 
 else
 	fail bt.kit_sensitive_group "the sensitive group did not pass whole under bt"
 fi
-for k in 'blocks translated' 'chained transfers' 'lookup misses' 'VMM call: port io' 'sensitive instructions inlined'; do
+for k in 'blocks translated' 'translation cache bytes' 'chained transfers' 'lookup misses' 'VMM call: port io' 'sensitive instructions inlined'; do
 	grep -q "^bt: $k" "$TMP/full" || missing="$missing [$k]"
 done
 [ -z "${missing:-}" ] && pass bt.stats || fail bt.stats "--stats lacks:$missing"

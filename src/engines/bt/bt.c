@@ -556,6 +556,7 @@ static void flush_stats(struct bt *t)
 		uint64_t *now, *then;
 	} rows[] = {
 		{ "blocks translated", &t->n.blocks, &t->flushed.blocks },
+		{ "translation cache bytes written", &t->n.cache_bytes, &t->flushed.cache_bytes },
 		{ "chained transfers", &t->n.chained, &t->flushed.chained },
 		{ "lookup misses (indirect)", &t->n.misses, &t->flushed.misses },
 		{ "lookup entries filled", &t->n.lookups_filled, &t->flushed.lookups_filled },

@@ -165,7 +165,7 @@ struct bt_block {
 #define BT_ADAPT_CLEAN 64   /* ... and fault-free emulations before it is copied again */
 
 struct bt_counts {
-	uint64_t blocks, chained, lookups_filled, misses, flushes, invalidations, volatile_pages;
+	uint64_t blocks, cache_bytes, chained, lookups_filled, misses, flushes, invalidations, volatile_pages;
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
 	uint64_t adapted, as_switches, unchained, batched;
 	uint64_t calls[BT_WHY_N];

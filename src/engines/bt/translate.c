@@ -842,6 +842,7 @@ struct bt_block *bt_translate(struct bt *t)
 				.gen = t->gen };
 	block_link(t, b);
 	t->lin_code[lin >> 12] = 1;
+	t->n.cache_bytes += ((here(&e) + 15) & ~15u) - t->cache_used;
 	t->cache_used = (here(&e) + 15) & ~15u;
 	t->n.blocks++;
 	return b;
