@@ -414,8 +414,8 @@ int bt_run_loop(struct bt *t)
 		}
 		if (vm->stop || vm->kick)
 			return EXIT_NONE;
-		if (c->eip == c->stop_eip)
-			return BT_FLAT_STOP; /* bt_run_flat only: stop_eip is ~0 otherwise */
+		if (c->stop_eip != ~0u && c->eip == c->stop_eip)
+			return BT_FLAT_STOP; /* bt_run_flat only: a guest may run at ~0 */
 		bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
 		struct bt_block *b = NULL;
 		t->volatile_ppn = ~0u;
