@@ -385,6 +385,22 @@ static int emulate_batch(struct bt *t, const uint8_t batch[BT_BATCH])
 	return -1;
 }
 
+/* INVLPG of the guest kernel (CPL 0 may always), without the core: what
+ * h_invlpg does, then what emulate_one would do after it. */
+static void fast_invlpg(struct bt *t, const struct bt_exit *x)
+{
+	struct cpu *c = &t->cpu;
+	struct insn_info in = { .mem = x->inv };
+	uint32_t lin = c->seg[x->inv.seg].base + insn_ea(&in, c->r.r32);
+	tlb_flush_page(c, lin);
+	if (c->cr0 & CR0_PG)
+		bt_invalidate_lin(t, lin);
+	shadow_track(&t->sh, c, &lin);
+	c->eip += x->len;
+	t->emulated++;
+	t->n.fast_invlpg++;
+}
+
 /* A plain in/out of the guest kernel, without the core's decode and
  * checks (CPL 0 may always do port IO): what h_in/h_out do. */
 static void fast_io(struct bt *t, const struct bt_exit *x)
@@ -493,6 +509,10 @@ int bt_run_loop(struct bt *t)
 				fast_io(t, x);
 				continue;
 			}
+			if (x->invlpg && c->cpl == 0) {
+				fast_invlpg(t, x);
+				continue;
+			}
 			uint32_t at = c->seg[S_CS].base + c->eip, cpl = c->cpl;
 			uint8_t why = x->why; /* the emulation may grow (move) t->exits */
 			uint8_t batch[BT_BATCH];
@@ -570,6 +590,7 @@ static void flush_stats(struct bt *t)
 		{ "sensitive instructions inlined", &t->n.inline_sens, &t->flushed.inline_sens },
 		{ "host system calls from guest code (refused)", &t->n.sigsys, &t->flushed.sigsys },
 		{ "port io done by the run loop", &t->n.fast_io, &t->flushed.fast_io },
+		{ "invlpg done by the run loop", &t->n.fast_invlpg, &t->flushed.fast_invlpg },
 		{ "instructions retranslated as VMM calls", &t->n.adapted, &t->flushed.adapted },
 		{ "sensitive instructions batched into a call", &t->n.batched, &t->flushed.batched },
 		{ "address-space switches (CR3)", &t->n.as_switches, &t->flushed.as_switches },

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "cpu/cpu.h"
+#include "cpu/insn.h"
 #include "native/native.h"
 #include "native/shadow.h"
 
@@ -109,6 +110,10 @@ struct bt_exit {
 	 * the same VMM call emulates too (one round trip for a guest's run of
 	 * segment loads), by length; 0 ends the list. */
 	uint8_t batch[BT_BATCH];
+	/* EX_EMULATE of INVLPG in guest kernel code: its operand, so that the
+	 * run loop does it without the core. */
+	bool invlpg;
+	struct insn_mem inv;
 };
 
 /* EX_EMULATE reasons beyond enum insn_sens. */
@@ -167,7 +172,7 @@ struct bt_block {
 struct bt_counts {
 	uint64_t blocks, cache_bytes, chained, lookups_filled, misses, flushes, invalidations, volatile_pages;
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
-	uint64_t adapted, as_switches, unchained, batched;
+	uint64_t adapted, as_switches, unchained, batched, fast_invlpg;
 	uint64_t calls[BT_WHY_N];
 };
 

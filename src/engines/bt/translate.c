@@ -828,7 +828,10 @@ struct bt_block *bt_translate(struct bt *t)
 		t->exits[t->nexits - 1].len = in.len;
 		if (in.sens == SENS_IO && c->cpl == 0)
 			io_describe(&t->exits[t->nexits - 1], &in, code);
-		else
+		else if (in.is_invlpg && in.has_mem && c->cpl == 0) {
+			t->exits[t->nexits - 1].invlpg = true;
+			t->exits[t->nexits - 1].inv = in.mem;
+		} else
 			batch_describe(&t->exits[t->nexits - 1], page, off + in.len, eip + in.len);
 		break;
 	}
