@@ -17,7 +17,7 @@ ASANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined
 # The engines that run guest code natively (NATIVE_ENGINES) need the low
 # 4 GiB that ASan's shadow occupies: they are tested under UBSan alone.
 UBSANFLAGS := -O2 -g -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-NATIVE_ENGINES := trap
+NATIVE_ENGINES := trap bt
 
 SRCS    := $(shell find src -name '*.c' | sort)
 ASMS    := $(shell find src -name '*.S' | sort)
@@ -89,11 +89,23 @@ build/asan/tests/%: tests/unit/%.c $(ALIBOBJS)
 NATIVE_UNITS := $(patsubst tests/unit/%.c,build/ubsan/tests/%,\
 	$(foreach e,native $(NATIVE_ENGINES),$(wildcard tests/unit/test_$(e)*.c)))
 
+# One source each ($<: test_bt_diff.c includes test_diff.c).
 $(NATIVE_UNITS): build/ubsan/tests/%: tests/unit/%.c $(ULIBOBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) $(UBSANFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
+	$(CC) $(ALLCFLAGS) $(UBSANFLAGS) -o $@ $< $(filter %.o,$^) $(LDLIBS)
 
-units: $(UNITS) $(NATIVE_UNITS) build/ubsan/ringvm build/bench/native_compute
+# The differential test through bt (test_bt_diff.c includes test_diff.c,
+# so only the first source is compiled); its sanitizer-free build is the
+# one that runs (tests/t_bt.sh), the ASan one SKIPs.
+build/tests/test_bt_diff: tests/unit/test_bt_diff.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(filter %.o,$^) $(LDLIBS)
+
+build/asan/tests/test_bt_diff: tests/unit/test_bt_diff.c $(ALIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(ASANFLAGS) -o $@ $< $(filter %.o,$^) $(LDLIBS)
+
+units: $(UNITS) $(NATIVE_UNITS) build/ubsan/ringvm build/tests/test_bt_diff build/bench/native_compute
 
 deps:
 	@scripts/install-deps

@@ -34,7 +34,7 @@ static void usage(FILE *out)
 		"\n"
 		"ringvm run [--engine E] [--mem SIZE] [--kernel FILE] [--initrd FILE]\n"
 		"           [--append STR] [--cpu MODEL] [--stats] [--trace] [--sandbox S]\n"
-		"  --engine E     interp, trap, kvm (default: the fastest correct engine here)\n"
+		"  --engine E     interp, trap, bt, kvm (default: the fastest correct engine here)\n"
 		"  --mem SIZE     guest RAM, e.g. 64M, 1G (plain number: MiB; 2M..3G; default 128M)\n"
 		"  --kernel FILE  a Multiboot v1 kernel (32-bit ELF or a.out kludge) or a\n"
 		"                 Linux bzImage (boot protocol 2.07+)\n"
@@ -114,7 +114,7 @@ static int cmd_engines(int argc, char **argv)
 	int a = no_arguments(argc, argv);
 	if (a)
 		return a < 0 ? RINGVM_EXIT_USAGE : 0;
-	char reason[256];
+	char reason[512];
 	const struct engine *def = engine_choose_default(reason, sizeof reason);
 	for (int i = 0; engines[i]; i++) {
 		const struct engine *e = engines[i];
@@ -235,7 +235,7 @@ static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
  * so that a bad input file gets exactly one line). */
 static const struct engine *pick_engine(const char *name, char *choice, size_t len)
 {
-	char why[256];
+	char why[512];
 	if (!name) {
 		const struct engine *e = engine_choose_default(why, sizeof why);
 		if (!e)
@@ -300,7 +300,7 @@ static int cmd_run(int argc, char **argv)
 	int p = parse_run_args(argc, argv, &cfg);
 	if (p)
 		return p < 0 ? RINGVM_EXIT_USAGE : 0;
-	char choice[512];
+	char choice[640];
 	const struct engine *e = pick_engine(cfg.engine, choice, sizeof choice);
 	if (!e)
 		return cfg.engine && !engine_find(cfg.engine) ? RINGVM_EXIT_USAGE : RINGVM_EXIT_HOST;

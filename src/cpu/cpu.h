@@ -131,6 +131,10 @@ struct cpu {
 	uint8_t *ram;
 	uint64_t ram_size;
 	uint8_t *code_page; /* per RAM page: decoded blocks exist */
+	/* Called after a write hit a page flagged in code_page (the decode
+	 * cache has dropped its blocks): an engine keeping translations of
+	 * its own (bt) drops them too. NULL when unused. */
+	void (*code_written)(struct cpu *c, uint32_t phys_page_no);
 	struct vcpu *vcpu;  /* NULL when run without a VM (emu_flat, tests) */
 	volatile int *kick;
 	bool strict_mem; /* non-RAM physical access raises #PF instead of MMIO */

@@ -53,6 +53,8 @@ void phys_write(struct cpu *c, uint32_t pa, unsigned size, uint32_t v)
 void code_page_written(struct cpu *c, uint32_t page_no)
 {
 	decode_invalidate_page(c, page_no);
+	if (c->code_written)
+		c->code_written(c, page_no);
 	/* The running block may be one of those just invalidated: stop after
 	 * the current instruction so that the next one is decoded afresh. */
 	c->blk_end = NULL;

@@ -176,6 +176,8 @@ void native_release(struct native_host *h);
  * the guest resumes with; the VMM's own state is never the guest's. */
 uint8_t *native_guest_fpu(void);
 void native_fpu_reset(void); /* FNINIT state, default MXCSR */
+/* Snapshots the VMM's FPU state for the exit stub (engines without native_enter). */
+void native_fpu_save_vmm(void);
 bool native_fpu_probe(char *why, size_t why_len);
 void native_fpu_from_uc(const ucontext_t *uc);
 void native_fpu_to_uc(ucontext_t *uc);

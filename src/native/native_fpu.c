@@ -84,6 +84,20 @@ void native_fpu_reset(void)
 	native_guest_xsave[OFF_XSTATE_BV] = XFEATURE_X87 | XFEATURE_SSE;
 }
 
+/* An engine that enters guest code without native_enter_asm (bt: its
+ * translated code never touches the x87 or MXCSR, the guest's FPU state
+ * lives in the core) still leaves through the shared exit stub, which
+ * restores the VMM's state from native_vmm_xsave: that must hold a valid
+ * VMM state, not zeros (XRSTOR of zeros leaves MXCSR 0, every SSE exception
+ * unmasked). The VMM's callee-saved FPU state (x87 control word, MXCSR) is
+ * constant, so a snapshot taken once is what the stub must restore. */
+void native_fpu_save_vmm(void)
+{
+	__asm__ volatile("xsave64 %0" : "=m"(*(uint8_t(*)[XSAVE_AREA_MAX])native_vmm_xsave)
+			 : "a"(~0u), "d"(~0u)
+			 : "memory");
+}
+
 uint8_t *native_guest_fpu(void)
 {
 	return native_guest_xsave;

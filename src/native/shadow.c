@@ -128,6 +128,21 @@ static bool page_exec(const struct shadow *s, uint32_t page)
 	       ((s->pst[page] & SHADOW_PS_EXEC) && s->cpl != 3);
 }
 
+/* Would guest user mode get the same mapping of lin (a user page, and
+ * user-writable if it is mapped writable)? Then the switch to user mode
+ * need not drop it: a system call that touched user memory leaves it
+ * mapped. The walk sets no bit the kernel's walk has not set. */
+static bool user_same(struct cpu *c, uint32_t lin, bool writable)
+{
+	volatile bool same = false;
+	if (_setjmp(c->jb))
+		return false;
+	bool w = false;
+	paging_translate(c, lin, false, true, false, &w);
+	same = !writable || w;
+	return same;
+}
+
 enum shadow_result shadow_fill(struct shadow *s, struct cpu *c, uint32_t lin, bool write,
 			       bool fetch)
 {
@@ -168,7 +183,7 @@ enum shadow_result shadow_fill(struct shadow *s, struct cpu *c, uint32_t lin, bo
 	s->pst[page] = st;
 	s->ppn[page] = (uint32_t)(ppage >> 12);
 	s->maps++;
-	if (!user && lin < s->user_top)
+	if (!user && lin < s->user_top && !user_same(c, lin, wok))
 		list_add(&s->priv, page);
 	return SHADOW_MAPPED;
 }

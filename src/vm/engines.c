@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "engines/bt/bt.h"
 #include "engines/interp/interp.h"
 #include "engines/kvm/kvm.h"
 #include "engines/trap/trap.h"
@@ -19,11 +20,16 @@ const struct engine *const engines[] = {
 	&engine_kvm,
 	&engine_interp,
 	&engine_trap,
+	&engine_bt,
 	NULL,
 };
 
-/* Software engines, fastest first. */
+/* Correct software engines, fastest first: bt (binary translation, near
+ * native, passes the whole guest kit) where the host allows native 32-bit
+ * code (not in the ASan build), else interp. trap is never chosen: it
+ * gives wrong answers to the x86 hole's instructions. */
 static const struct engine *const software_preference[] = {
+	&engine_bt,
 	&engine_interp,
 	NULL,
 };
@@ -45,13 +51,18 @@ const struct engine *engine_choose_default(char *reason, size_t reason_len)
 			return &engine_kvm;
 		}
 	}
+	char skipped[200] = "";
 	for (int i = 0; software_preference[i]; i++) {
 		char swhy[160];
 		if (software_preference[i]->available(swhy, sizeof swhy)) {
 			snprintf(reason, reason_len,
-				 "fastest software engine here; kvm not chosen: %s", why);
+				 "fastest correct software engine here (%s); kvm not chosen: %s%s",
+				 software_preference[i]->family, why, skipped);
 			return software_preference[i];
 		}
+		if (!skipped[0])
+			snprintf(skipped, sizeof skipped, "; %s not available: %s",
+				 software_preference[i]->name, swhy);
 	}
 	snprintf(reason, reason_len, "no engine can run on this host");
 	return NULL;

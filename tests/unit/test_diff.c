@@ -37,6 +37,10 @@
 int emu_run_flat(struct cpu_state *st, uint8_t *mem, uint32_t mem_len, uint32_t stop_eip,
 		 uint64_t max_insns);
 #endif
+/* test_bt_diff.c reuses this file for the bt engine under another prefix. */
+#ifndef DIFF_PREFIX
+#define DIFF_PREFIX "diff."
+#endif
 /* Weak, so that this test builds (and SKIPs) before the emulator exists. */
 #pragma weak emu_run_flat
 
@@ -309,11 +313,11 @@ int main(void)
 		}
 	}
 	for (uint32_t f = 0; f < h.nforms; f++) {
-		char name[DIFF_NAME_LEN + 8];
+		char name[DIFF_NAME_LEN + 8 + 8];
 		if (!fcases[f])
 			continue;
 		forms_run++;
-		snprintf(name, sizeof name, "diff.%.*s", DIFF_NAME_LEN, names[f]);
+		snprintf(name, sizeof name, DIFF_PREFIX "%.*s", DIFF_NAME_LEN, names[f]);
 		CHECK(name, fbad[f] == 0, "%u of %u cases mismatch; first: %s", fbad[f], fcases[f],
 		      fmsg[f] ? fmsg[f] : "");
 		free(fmsg[f]);

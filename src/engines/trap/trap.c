@@ -18,8 +18,7 @@
 #include <sys/mman.h>
 
 #include "cpu/cpu.h"
-#include "cpu/decode.h"
-#include "cpu/exec.h"
+#include "cpu/insn.h"
 #include "devices/devices.h"
 #include "native/native.h"
 #include "native/shadow.h"
@@ -122,26 +121,11 @@ static void icache_check(struct trap *t)
 	unsigned h = (pa ^ (pa >> 8)) & 255;
 	if (t->ic[h].pa == pa && memcmp(t->ic[h].b, c->ram + pa, n) == 0)
 		return;
-	decode_invalidate_page(c, pa >> 12);
+	code_page_written(c, pa >> 12);
 	if (n < 16 && (uint64_t)pa + 0x1000 < c->ram_size)
-		decode_invalidate_page(c, (pa >> 12) + 1);
+		code_page_written(c, (pa >> 12) + 1);
 	t->ic[h].pa = pa;
 	memcpy(t->ic[h].b, c->ram + pa, n);
-}
-
-/* The decoded instruction at EIP (a copy), if it decodes. */
-static bool peek_insn(struct trap *t, struct insn *out)
-{
-	struct cpu *c = &t->cpu;
-	volatile bool found = false;
-	if (_setjmp(c->jb))
-		return false;
-	struct block *b = block_lookup(c);
-	if (b->n) {
-		*out = b->insns[0];
-		found = true;
-	}
-	return found;
 }
 
 /*
@@ -152,9 +136,9 @@ static bool peek_insn(struct trap *t, struct insn *out)
  * raise #GP, which ends that early boot in a silent panic. They read as 0
  * (no microcode patch level, no OS-visible workarounds, HWCR all clear) at
  * CPL 0, the only answer trap gives that the core does not.
- * Returns true if the instruction at EIP was such a read, now done.
+ * Returns true if the instruction at EIP (in) was such a read, now done.
  */
-static bool host_model_rdmsr(struct trap *t)
+static bool host_model_rdmsr(struct trap *t, const struct insn_info *in)
 {
 	static const uint32_t msrs[] = {
 		0x0000008bu, /* PATCH_LEVEL (microcode revision) */
@@ -162,30 +146,17 @@ static bool host_model_rdmsr(struct trap *t)
 		0xc0010140u, /* OSVW_ID_LENGTH */
 	};
 	struct cpu *c = &t->cpu;
-	if (c->cpl != 0 || _setjmp(c->jb))
-		return false;
-	struct block *b = block_lookup(c);
-	if (!b->n || b->insns[0].fn != h_rdmsr)
+	if (c->cpl != 0 || !in->is_rdmsr)
 		return false;
 	for (unsigned k = 0; k < sizeof msrs / sizeof msrs[0]; k++) {
 		if (c->r.r32[R_ECX] == msrs[k]) {
 			c->r.r32[R_EAX] = c->r.r32[R_EDX] = 0;
-			c->eip += b->insns[0].len;
+			c->eip += in->len;
 			t->emulated++;
 			return true;
 		}
 	}
 	return false;
-}
-
-/* INVLPG's linear address. */
-static uint32_t invlpg_lin(struct cpu *c, const struct insn *i)
-{
-	const struct opnd *o = &i->op[0];
-	uint32_t ea = c->r.r32[o->base] + (c->r.r32[o->index] << o->scale) + o->disp;
-	if (o->a16)
-		ea &= 0xffff;
-	return c->seg[o->seg].base + ea;
 }
 
 /* A REP string instruction with more than REP_CHUNK elements to go. The
@@ -195,11 +166,11 @@ static uint32_t invlpg_lin(struct cpu *c, const struct insn *i)
  * handler), where the kick interrupts it. */
 #define REP_CHUNK 1024u
 
-static bool long_rep(struct cpu *c, const struct insn *i)
+static bool long_rep(struct cpu *c, const struct insn_info *in)
 {
-	if (i->fn != h_string || !i->rep)
+	if (!in->rep_string)
 		return false;
-	uint32_t cnt = i->asize == 2 ? c->r.r16[R_ECX * 2] : c->r.r32[R_ECX];
+	uint32_t cnt = in->asize == 2 ? c->r.r16[R_ECX * 2] : c->r.r32[R_ECX];
 	return cnt > REP_CHUNK;
 }
 
@@ -214,17 +185,18 @@ static int emulate_one(struct trap *t, bool in_handler)
 {
 	struct cpu *c = &t->cpu;
 	icache_check(t);
-	if (host_model_rdmsr(t))
+	struct insn_info in;
+	bool known = insn_fetch(c, &in) == 0;
+	if (known && host_model_rdmsr(t, &in))
 		return EXIT_NONE; /* a pending interrupt is taken on the next step */
-	struct insn ins;
-	bool known = peek_insn(t, &ins);
-	if (known && in_handler && long_rep(c, &ins))
+	if (known && in_handler && long_rep(c, &in))
 		return EMULATE_DEFER;
-	uint32_t inv = known && ins.fn == h_invlpg ? invlpg_lin(c, &ins) : 0;
+	bool invlpg = known && in.is_invlpg;
+	uint32_t inv = invlpg ? insn_lin(c, &in) : 0;
 	uint64_t before = c->insns;
 	int r = cpu_run(c, 1);
 	t->emulated += c->insns - before;
-	shadow_track(&t->sh, c, known && ins.fn == h_invlpg ? &inv : NULL);
+	shadow_track(&t->sh, c, invlpg ? &inv : NULL);
 	return r;
 }
 

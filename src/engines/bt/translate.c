@@ -1,0 +1,966 @@
+/*
+ * Translation: guest basic blocks into the translation cache, the block
+ * map (guest linear address -> translation), chaining, invalidation.
+ *
+ * A block runs to the first control transfer or sensitive instruction, at
+ * most BT_BLOCK_MAX_INSNS instructions, and never leaves its guest page (so
+ * one write-protected page covers it). Innocuous instructions are copied
+ * byte for byte. Every way out of a block is an exit stub:
+ *
+ *     E9 rel32            jmp: 0 at first (falls through), patched to the
+ *                         target's translation once known (chaining)
+ *     EA off32 33 00      ljmp 0x33:snippet (compatibility -> 64-bit mode)
+ *   snippet (64-bit):
+ *     C7 05 d32 id        mov dword [rip+d32], id   (bt_vpage.exit_id)
+ *     FF 25 d32           jmp [rip+d32]             (bt_vpage.exit64)
+ *
+ * Only the VMM chooses the selector of every far jump emitted, and nothing
+ * emitted loads a segment register. Every cache address where a signal can
+ * land (the start of each emitted instruction) is recorded with the guest
+ * EIP whose exact state the registers hold there (bt_pc), so a fault or a
+ * kick inside translated code maps back to precise guest state.
+ *
+ * Runs only in the run loop, never in a signal handler.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bt_priv.h"
+#include "cpu/insn.h"
+#include "vm/vm.h"
+
+static inline uint8_t *host_ptr(uint32_t a)
+{
+	return (uint8_t *)(uintptr_t)a;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static bool grow(void **v, size_t *cap, size_t n, size_t elem)
+{
+	if (n < *cap)
+		return true;
+	size_t nc = *cap ? *cap * 2 : 1024;
+	void *p = realloc(*v, nc * elem);
+	if (!p)
+		return false;
+	*v = p;
+	*cap = nc;
+	return true;
+}
+
+static unsigned hash_of(uint32_t lin, bool user)
+{
+	return ((lin ^ (lin >> BT_HASH_BITS)) ^ (user ? 0x2345u : 0)) & ((1u << BT_HASH_BITS) - 1);
+}
+
+/* The physical page the guest would fetch lin from now, or ~0. */
+static uint32_t fetch_ppn(struct cpu *c, uint32_t lin, bool user)
+{
+	volatile uint32_t pa = ~0u;
+	if (_setjmp(c->jb))
+		return ~0u;
+	bool w;
+	pa = paging_translate(c, lin, false, user, true, &w);
+	return pa >> 12;
+}
+
+struct bt_block *bt_lookup(struct bt *t, uint32_t lin, uint32_t cs_base, bool user)
+{
+	uint32_t ppn = ~0u;
+	bool walked = false;
+	for (struct bt_block *b = t->hash[hash_of(lin, user)]; b; b = b->hnext) {
+		if (b->lin != lin || b->cs_base != cs_base || b->user != user)
+			continue;
+		if (b->gen == t->gen)
+			return b;
+		if (!walked) {
+			ppn = fetch_ppn(&t->cpu, lin, user);
+			walked = true;
+		}
+		if (b->ppage == ppn) {
+			b->gen = t->gen;
+			return b;
+		}
+	}
+	return NULL;
+}
+
+const struct bt_pc *bt_pc_find(const struct bt *t, uint32_t host)
+{
+	size_t lo = 0, hi = t->npcs;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (t->pcs[mid].host < host)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < t->npcs && t->pcs[lo].host == host ? &t->pcs[lo] : NULL;
+}
+
+/* --- emission --- */
+
+struct emit {
+	struct bt *t;
+	uint8_t *p;
+	bool oom;
+};
+
+static uint32_t here(const struct emit *e)
+{
+	return (uint32_t)(uintptr_t)e->p;
+}
+
+static void emit_exit(struct emit *e, uint32_t eip, uint8_t kind, uint8_t why);
+
+/* Drops every translation (cache full, paging changed). */
+void bt_flush(struct bt *t)
+{
+	for (size_t k = 0; k < t->ncode_pages; k++)
+		shadow_code_set(&t->sh, (uint64_t)t->code_pages[k] << 12, false);
+	t->ncode_pages = 0;
+	memset(t->hash, 0, sizeof t->hash);
+	memset(t->page_blocks, 0, (t->cpu.ram_size >> 12) * sizeof *t->page_blocks);
+	t->nblocks = 0;
+	t->npcs = 0;
+	t->nexits = 0;
+	t->nchained = 0;
+	t->cache_used = BT_CACHE;
+	t->chain_from = -1;
+	t->fill_lookup = false;
+	memset(t->lin_code, 0, 1u << 20);
+	t->n.flushes++;
+	/* The shared lookup-miss exit, first in the cache. */
+	struct emit e = { t, host_ptr(BT_CACHE), false };
+	t->miss_stub = BT_CACHE;
+	emit_exit(&e, 0, EX_MISS, 0);
+	t->cache_used = (here(&e) + 15) & ~15u;
+	bt_tables_reset(t);
+}
+
+/* Every lookup entry leads to the miss exit (entered with the target in
+ * ECX, which no entry checks). Only the entries filled since the last
+ * reset are rewritten, unless the list overflowed. */
+void bt_tables_reset(struct bt *t)
+{
+	if (t->tables_clean && t->nfilled <= t->capfilled) {
+		for (size_t k = 0; k < t->nfilled; k++)
+			*(uint32_t *)host_ptr(t->filled[k]) = t->miss_stub;
+	} else {
+		uint32_t *k = (uint32_t *)host_ptr(BT_TABLE_K), *u = (uint32_t *)host_ptr(BT_TABLE_U);
+		for (uint32_t i = 0; i < BT_TABLE_ENTRIES; i++)
+			k[i] = u[i] = t->miss_stub;
+	}
+	t->nfilled = 0;
+	t->tables_clean = true;
+}
+
+void bt_lookup_fill(struct bt *t, const struct bt_block *b)
+{
+	uint32_t at = (b->user ? BT_TABLE_U : BT_TABLE_K) + 4 * (b->eip & (BT_TABLE_ENTRIES - 1));
+	*(uint32_t *)host_ptr(at) = b->ind;
+	if (t->nfilled < t->capfilled)
+		t->filled[t->nfilled] = at;
+	t->nfilled++; /* past capfilled: the next reset rewrites everything */
+	t->n.lookups_filled++;
+}
+
+
+static void pc_fix(struct emit *e, uint32_t eip, uint8_t fix, int8_t ecx_at, int8_t edx_at)
+{
+	struct bt *t = e->t;
+	if (!grow((void **)&t->pcs, &t->cappcs, t->npcs, sizeof *t->pcs)) {
+		e->oom = true;
+		return;
+	}
+	t->pcs[t->npcs++] = (struct bt_pc){ here(e), eip, fix, ecx_at, edx_at };
+}
+
+static void pc_add(struct emit *e, uint32_t eip)
+{
+	pc_fix(e, eip, PC_EXACT, 0, 0);
+}
+
+/* movd xmm0, ecx / movd xmm1, edx / movd ecx, xmm0 / movd edx, xmm1 /
+ * movd xmm1, eax / movd eax, xmm1: spills that touch neither flags nor
+ * memory (bt_priv.h). */
+static const uint8_t SPILL_ECX[] = { 0x66, 0x0f, 0x6e, 0xc1 };
+static const uint8_t SPILL_EDX[] = { 0x66, 0x0f, 0x6e, 0xca };
+static const uint8_t FILL_ECX[] = { 0x66, 0x0f, 0x7e, 0xc1 };
+static const uint8_t FILL_EDX[] = { 0x66, 0x0f, 0x7e, 0xca };
+static const uint8_t SPILL_EAX1[] = { 0x66, 0x0f, 0x6e, 0xc8 };
+static const uint8_t FILL_EAX1[] = { 0x66, 0x0f, 0x7e, 0xc8 };
+
+static void out(struct emit *e, const void *bytes, unsigned n)
+{
+	memcpy(e->p, bytes, n);
+	e->p += n;
+}
+
+static void out32(struct emit *e, uint32_t v)
+{
+	put32(e->p, v);
+	e->p += 4;
+}
+
+static int exit_new(struct emit *e, uint32_t eip, uint8_t kind, uint8_t why)
+{
+	struct bt *t = e->t;
+	if (!grow((void **)&t->exits, &t->capexits, t->nexits, sizeof *t->exits)) {
+		e->oom = true;
+		return 0;
+	}
+	t->exits[t->nexits] = (struct bt_exit){ .eip = eip, .kind = kind, .why = why };
+	return (int)t->nexits++;
+}
+
+/* An exit stub leaving translated code with the guest at eip. */
+static void emit_exit(struct emit *e, uint32_t eip, uint8_t kind, uint8_t why)
+{
+	int id = exit_new(e, eip, kind, why);
+	if (kind == EX_BRANCH) {
+		pc_add(e, eip);
+		e->t->exits[id].jmp_at = here(e);
+		e->p[0] = 0xe9;
+		put32(e->p + 1, 0);
+		e->p += 5;
+	}
+	if (kind == EX_MISS)
+		pc_fix(e, 0, PC_MISS, 1, 1);
+	else
+		pc_add(e, eip);
+	uint32_t snippet = here(e) + 7;
+	e->p[0] = 0xea;
+	put32(e->p + 1, snippet);
+	e->p[5] = 0x33;
+	e->p[6] = 0;
+	e->p += 7;
+	/* 64-bit: RIP-relative, since a disp32 absolute address above 2 GiB
+	 * would be sign-extended. */
+	e->p[0] = 0xc7;
+	e->p[1] = 0x05;
+	put32(e->p + 2, BT_VPAGE + offsetof(struct bt_vpage, exit_id) - (here(e) + 10));
+	put32(e->p + 6, (uint32_t)id);
+	e->p += 10;
+	e->p[0] = 0xff;
+	e->p[1] = 0x25;
+	put32(e->p + 2, BT_VPAGE + offsetof(struct bt_vpage, exit64) - (here(e) + 6));
+	e->p += 6;
+}
+
+/* Patches the jmp rel32 at 'at' to reach 'to'. */
+static void patch_jmp(uint32_t at, uint32_t to)
+{
+	put32(host_ptr(at + 1), to - (at + 5));
+}
+
+/* A CR3 write: chains and lookup entries skip the mapping check, so they
+ * are undone (each stub's jmp falls through again, each jcc leads to its
+ * stub again); the blocks stay, to be checked on their next lookup. */
+void bt_new_address_space(struct bt *t)
+{
+	for (size_t k = 0; k < t->nchained; k++) {
+		const struct bt_exit *x = &t->exits[t->chained[k]];
+		patch_jmp(x->jmp_at, x->jmp_at + 5);
+		if (x->src_at) {
+			uint8_t *src = host_ptr(x->src_at);
+			uint32_t len = src[0] == 0x0f ? 6 : 5;
+			put32(src + len - 4, x->jmp_at - (x->src_at + len));
+		}
+	}
+	t->n.unchained += t->nchained;
+	t->nchained = 0;
+	t->chain_from = -1;
+	t->fill_lookup = false;
+	bt_tables_reset(t);
+	t->gen++;
+	t->n.as_switches++;
+}
+
+void bt_chain(struct bt *t, int exit_id, const struct bt_block *to)
+{
+	if (exit_id < 0 || (size_t)exit_id >= t->nexits || t->exits[exit_id].kind != EX_BRANCH)
+		return;
+	const struct bt_exit *x = &t->exits[exit_id];
+	if (grow((void **)&t->chained, &t->capchained, t->nchained, sizeof *t->chained))
+		t->chained[t->nchained++] = (uint32_t)exit_id;
+	else
+		return; /* could not be undone later: stay unchained */
+	patch_jmp(x->jmp_at, to->host);
+	if (x->src_at) {
+		/* jcc rel32 (0F 8x) or jmp rel32 (E9) */
+		uint8_t *src = host_ptr(x->src_at);
+		uint32_t len = src[0] == 0x0f ? 6 : 5;
+		put32(src + len - 4, to->host - (x->src_at + len));
+	}
+	t->n.chained++;
+}
+
+/* The lookup, entered with the target in ECX, ESP final and the guest's
+ * ECX/EDX spilled: index by the target's low 16 bits and jump through the
+ * table (read through CS, the only segment that reaches the window). */
+static void emit_lookup_jump(struct emit *e)
+{
+	static const uint8_t movzx_edx_cx[] = { 0x0f, 0xb7, 0xd1 };
+	static const uint8_t jmp_tab[] = { 0x2e, 0xff, 0x24, 0x95 };
+	bool user = e->t->cpu.cpl == 3;
+	pc_fix(e, 0, PC_MISS, 1, 1);
+	out(e, movzx_edx_cx, 3);
+	pc_fix(e, 0, PC_MISS, 1, 1);
+	out(e, jmp_tab, 4);
+	out32(e, user ? BT_TABLE_U : BT_TABLE_K);
+}
+
+/*
+ * ret, jmp r/m, call r/m, without leaving translated code, touching the
+ * guest's flags or writing anything the guest would not: the target goes
+ * to ECX, the guest's ECX/EDX to XMM0/XMM1, and the jump goes through the
+ * lookup table to the destination's check (emit_check). The guest memory
+ * access (the operand, the return address) comes before any register
+ * changes for good, and every position maps back to exact guest state.
+ */
+static void emit_indirect(struct emit *e, const struct insn_info *in, const uint8_t *code,
+			  uint32_t eip)
+{
+	static const uint8_t mov_ecx_edx[] = { 0x89, 0xd1 };
+	pc_add(e, eip);
+	out(e, SPILL_EDX, 4);
+	pc_fix(e, eip, PC_SPILL, 0, 1);
+	if (in->branch == BR_RET) {
+		static const uint8_t ld_edx[] = { 0x8b, 0x14, 0x24 }; /* mov edx, [esp] */
+		out(e, ld_edx, 3);
+	} else {
+		/* jmp/call r/m32 -> mov edx, r/m: the same bytes, opcode 8B and
+		 * ModRM.reg = EDX, so the operand is read exactly as the guest's */
+		unsigned op = in->modrm_off - 1u; /* the FF opcode byte */
+		memcpy(e->p, code, in->len);
+		e->p[op] = 0x8b;
+		e->p[in->modrm_off] = (uint8_t)((code[in->modrm_off] & 0xc7) | (2 << 3));
+		e->p += in->len;
+	}
+	pc_fix(e, eip, PC_SPILL, 0, 1);
+	out(e, SPILL_ECX, 4);
+	pc_fix(e, eip, PC_SPILL, 1, 1);
+	out(e, mov_ecx_edx, 2);
+	pc_fix(e, eip, PC_SPILL, 1, 1);
+	if (in->branch == BR_RET) {
+		uint32_t d = 4u + in->ret_imm;
+		uint8_t lea[7] = { 0x8d, 0xa4, 0x24 }; /* lea esp, [esp+disp32] */
+		put32(lea + 3, d);
+		out(e, lea, 7);
+	} else if (in->branch == BR_CALL_IND) {
+		e->p[0] = 0x68;
+		put32(e->p + 1, eip + in->len); /* the guest's return address */
+		e->p += 5;
+	}
+	emit_lookup_jump(e);
+}
+
+/* The entry for indirect transfers into a block at guest EIP g, in the
+ * lookup state (target in ECX, guest ECX/EDX in XMM0/XMM1): lea and
+ * jecxz compare without touching the flags. */
+static uint32_t emit_check(struct emit *e, uint32_t g)
+{
+	uint32_t at = here(e);
+	pc_fix(e, 0, PC_MISS, 1, 1);
+	e->p[0] = 0x8d;
+	e->p[1] = 0x89;
+	put32(e->p + 2, (uint32_t)-g); /* lea ecx, [ecx - g] */
+	e->p += 6;
+	pc_fix(e, g, PC_STEP, 0, 0);
+	e->p[0] = 0xe3; /* jecxz hit */
+	e->p[1] = 11;
+	e->p += 2;
+	pc_fix(e, g, PC_STEP, 0, 0);
+	e->p[0] = 0x8d;
+	e->p[1] = 0x89;
+	put32(e->p + 2, g); /* lea ecx, [ecx + g]: the target again */
+	e->p += 6;
+	pc_fix(e, 0, PC_MISS, 1, 1);
+	e->p[0] = 0xe9;
+	put32(e->p + 1, e->t->miss_stub - (here(e) + 5));
+	e->p += 5;
+	pc_fix(e, g, PC_SPILL, 1, 1);
+	out(e, FILL_ECX, 4);
+	pc_fix(e, g, PC_SPILL, 0, 1);
+	out(e, FILL_EDX, 4);
+	return at;
+}
+
+/* --- sensitive instructions as inline code on the vCPU page --- */
+
+#define VP(field) ((uint32_t)offsetof(struct bt_vpage, field))
+#define GS 0x65 /* segment override: the VMM data segment in guest kernel mode */
+
+/* The positions of an inline sequence after its first have no exact guest
+ * state: they are PC_STEP, and none of them can fault, because the first
+ * instruction of each sequence touches every guest byte the sequence will. */
+static void step(struct emit *e)
+{
+	pc_fix(e, 0, PC_STEP, 0, 0);
+}
+
+static void raw(struct emit *e, const uint8_t *b, unsigned n)
+{
+	out(e, b, n);
+	step(e);
+}
+
+/* gs: op ecx <-> [vpage field]: 89 (store), 8B (load), 09 (or to mem),
+ * 23 (and ecx, mem), 0B (or ecx, mem) */
+static void vp_op(struct emit *e, uint8_t opcode, uint32_t field)
+{
+	const uint8_t b[3] = { GS, opcode, 0x0d };
+	out(e, b, 3);
+	out32(e, field);
+	step(e);
+}
+
+static void vp_store_imm(struct emit *e, uint32_t field, uint32_t imm)
+{
+	static const uint8_t b[3] = { GS, 0xc7, 0x05 };
+	out(e, b, 3);
+	out32(e, field);
+	out32(e, imm);
+	step(e);
+}
+
+/* cli/sti at CPL 0 on the virtual IF; sti leaves for the VMM first if an
+ * interrupt waits (the core then runs sti, its shadow, the delivery). */
+static void emit_cli_sti(struct emit *e, bool sti, uint32_t eip)
+{
+	if (!sti) {
+		pc_add(e, eip);
+		static const uint8_t b[3] = { GS, 0xc7, 0x05 };
+		out(e, b, 3);
+		out32(e, VP(vif));
+		out32(e, 0);
+		return;
+	}
+	pc_add(e, eip);
+	vp_op(e, 0x89, VP(spill));	 /* mov gs:[spill], ecx */
+	vp_op(e, 0x8b, VP(irq_pending)); /* mov ecx, gs:[irq_pending] */
+	uint8_t *jz = e->p;
+	raw(e, (const uint8_t[]){ 0xe3, 0 }, 2); /* jecxz ok */
+	static const uint8_t ld[3] = { GS, 0x8b, 0x0d };
+	out(e, ld, 3);
+	out32(e, VP(spill));
+	emit_exit(e, eip, EX_EMULATE, SENS_STI);
+	jz[1] = (uint8_t)(e->p - (jz + 2));
+	step(e);
+	vp_store_imm(e, VP(vif), EFLAGS_IF);
+	out(e, ld, 3);
+	out32(e, VP(spill));
+}
+
+/* pushfd: the host's arithmetic flags, the guest's virtual ones (read
+ * through CS, so this works in guest user mode too). The live flags are
+ * kept by lahf/seto and restored by add/sahf (DF and AC are untouched). */
+static void emit_pushf(struct emit *e, uint32_t eip)
+{
+	pc_add(e, eip);
+	raw(e, (const uint8_t[]){ 0x9c }, 1); /* pushfd: the value */
+	raw(e, SPILL_ECX, 4);
+	raw(e, SPILL_EAX1, 4);
+	raw(e, (const uint8_t[]){ 0x9f }, 1);		  /* lahf */
+	raw(e, (const uint8_t[]){ 0x0f, 0x90, 0xc0 }, 3); /* seto al */
+	raw(e, (const uint8_t[]){ 0x8b, 0x0c, 0x24 }, 3); /* mov ecx, [esp] */
+	uint8_t and_[6] = { 0x81, 0xe1 };		  /* and ecx, H */
+	put32(and_ + 2, BT_HOST_FLAGS);
+	raw(e, and_, 6);
+	uint8_t or_[7] = { 0x2e, 0x0b, 0x0d }; /* or ecx, cs:[vflags] */
+	put32(or_ + 3, BT_VPAGE + VP(vflags));
+	raw(e, or_, 7);
+	put32(or_ + 3, BT_VPAGE + VP(vif)); /* or ecx, cs:[vif] */
+	raw(e, or_, 7);
+	raw(e, (const uint8_t[]){ 0x89, 0x0c, 0x24 }, 3); /* mov [esp], ecx */
+	raw(e, (const uint8_t[]){ 0x04, 0x7f }, 2);	  /* add al, 0x7f: OF back */
+	raw(e, (const uint8_t[]){ 0x9e }, 1);		  /* sahf */
+	raw(e, FILL_EAX1, 4);
+	out(e, FILL_ECX, 4);
+}
+
+/* popfd at CPL 0: the host takes the arithmetic flags (popfd), the vCPU
+ * page IF, IOPL, NT and ID; RF is cleared. If that enables interrupts
+ * while one waits, the block leaves by an exit that is never chained. */
+static void emit_popf(struct emit *e, uint32_t eip, uint32_t next)
+{
+	pc_add(e, eip);
+	out(e, SPILL_ECX, 4);
+	pc_fix(e, eip, PC_SPILL, 1, 0);
+	raw(e, (const uint8_t[]){ 0x8b, 0x0c, 0x24 }, 3); /* mov ecx, [esp]: the value */
+	uint8_t and_if[6] = { 0x81, 0xe1 };
+	put32(and_if + 2, EFLAGS_IF);
+	raw(e, and_if, 6);
+	vp_op(e, 0x89, VP(vif));
+	raw(e, (const uint8_t[]){ 0x8b, 0x0c, 0x24 }, 3);
+	const uint32_t taken = EFLAGS_IOPL | EFLAGS_NT | EFLAGS_ID;
+	uint8_t and_t[6] = { 0x81, 0xe1 };
+	put32(and_t + 2, taken);
+	raw(e, and_t, 6);
+	uint8_t and_v[11] = { GS, 0x81, 0x25 };
+	put32(and_v + 3, VP(vflags));
+	put32(and_v + 7, ~(taken | EFLAGS_RF));
+	raw(e, and_v, 11);
+	vp_op(e, 0x09, VP(vflags)); /* or gs:[vflags], ecx */
+	vp_op(e, 0x8b, VP(irq_pending));
+	vp_op(e, 0x23, VP(vif)); /* and ecx, gs:[vif] */
+	uint8_t *jz = e->p;
+	raw(e, (const uint8_t[]){ 0xe3, 0 }, 2);
+	for (int pass = 0; pass < 2; pass++) {
+		raw(e, (const uint8_t[]){ 0x9d }, 1); /* popfd: the guest's value */
+		out(e, FILL_ECX, 4);
+		if (pass == 0) {
+			emit_exit(e, next, EX_IRQ, 0);
+			jz[1] = (uint8_t)(e->p - (jz + 2));
+			step(e);
+		}
+	}
+}
+
+/* mov r, sreg: the guest's selector, read from the vCPU page via CS. */
+static bool emit_mov_from_sreg(struct emit *e, const struct insn_info *in, const uint8_t *code,
+			       uint32_t eip)
+{
+	uint8_t modrm = code[in->modrm_off];
+	unsigned sreg = (modrm >> 3) & 7;
+	if ((modrm & 0xc0) != 0xc0 || sreg >= 6 || in->modrm_off != in->prefix_len + 1u)
+		return false; /* a memory destination: the core does it */
+	unsigned r = modrm & 7;
+	pc_add(e, eip);
+	if (in->osize == 2)
+		out(e, (const uint8_t[]){ 0x66, 0x2e, 0x8b, (uint8_t)(r << 3 | 5) }, 4);
+	else
+		out(e, (const uint8_t[]){ 0x2e, 0x0f, 0xb7, (uint8_t)(r << 3 | 5) }, 4);
+	out32(e, BT_VPAGE + VP(gsel) + 2 * sreg);
+	return true;
+}
+
+/* push sreg (32-bit operand): the guest's selector, read from the vCPU
+ * page; like the core, only the low 16 bits of the slot are written. The
+ * store comes before ESP moves, so a fault there is exact. */
+static bool emit_push_sreg(struct emit *e, const struct insn_info *in, const uint8_t *code,
+			   uint32_t eip)
+{
+	if (in->prefix_len || in->osize != 4)
+		return false;
+	int sreg;
+	switch (code[0]) {
+	case 0x06: sreg = S_ES; break;
+	case 0x0e: sreg = S_CS; break;
+	case 0x16: sreg = S_SS; break;
+	case 0x1e: sreg = S_DS; break;
+	case 0x0f: sreg = code[1] == 0xa0 ? S_FS : code[1] == 0xa8 ? S_GS : -1; break;
+	default: sreg = -1; break;
+	}
+	if (sreg < 0)
+		return false;
+	pc_add(e, eip);
+	out(e, SPILL_ECX, 4);
+	pc_fix(e, eip, PC_SPILL, 1, 0);
+	out(e, (const uint8_t[]){ 0x2e, 0x0f, 0xb7, 0x0d }, 4); /* movzx ecx, word cs:[gsel] */
+	out32(e, BT_VPAGE + VP(gsel) + 2 * (uint32_t)sreg);
+	pc_fix(e, eip, PC_SPILL, 1, 0);
+	out(e, (const uint8_t[]){ 0x66, 0x89, 0x4c, 0x24, 0xfc }, 5); /* mov [esp-4], cx */
+	pc_fix(e, eip, PC_SPILL, 1, 0);
+	out(e, (const uint8_t[]){ 0x8d, 0x64, 0x24, 0xfc }, 4); /* lea esp, [esp-4] */
+	step(e);
+	out(e, FILL_ECX, 4);
+	return true;
+}
+
+/* A sensitive instruction as inline code, if it has one here. */
+static bool emit_sensitive(struct emit *e, const struct insn_info *in, const uint8_t *code,
+			   uint32_t eip)
+{
+	bool ring0 = e->t->cpu.cpl == 0;
+	bool plain = in->prefix_len == 0;
+	switch (in->sens) {
+	case SENS_CLI:
+	case SENS_STI:
+		if (!ring0 || !plain)
+			return false;
+		emit_cli_sti(e, in->sens == SENS_STI, eip);
+		break;
+	case SENS_PUSHF:
+		if (!plain || in->osize != 4)
+			return false;
+		emit_pushf(e, eip);
+		break;
+	case SENS_POPF:
+		if (!ring0 || !plain || in->osize != 4)
+			return false;
+		emit_popf(e, eip, eip + in->len);
+		break;
+	case SENS_SREG_READ:
+		if (code[in->prefix_len] == 0x8c) {
+			if (!emit_mov_from_sreg(e, in, code, eip))
+				return false;
+		} else if (!emit_push_sreg(e, in, code, eip)) {
+			return false;
+		}
+		break;
+	default:
+		return false;
+	}
+	e->t->n.inline_sens++;
+	return true;
+}
+
+/* in/out with an immediate or DX port, no prefix but the operand size:
+ * the run loop performs them without the core (guest kernel only: CPL 0
+ * is always allowed port IO). */
+static void io_describe(struct bt_exit *x, const struct insn_info *in, const uint8_t *code)
+{
+	bool o16 = in->prefix_len == 1 && code[0] == 0x66;
+	if (in->prefix_len > (o16 ? 1u : 0u))
+		return;
+	uint8_t op = code[in->prefix_len];
+	if ((op & 0xf4) != 0xe4)
+		return; /* not E4-E7 / EC-EF */
+	x->io_out = (op & 2) != 0;
+	x->io_dx = (op & 8) != 0;
+	x->io_size = (op & 1) ? (o16 ? 2 : 4) : 1;
+	x->io_port = x->io_dx ? 0 : code[in->prefix_len + 1];
+	x->len = in->len;
+}
+
+/* The sensitive instructions that follow a VMM call's own, on the same
+ * page: the call emulates them too, saving a round trip each (a guest
+ * kernel's interrupt entry loads four segment registers in a row). A
+ * control transfer ends the list (it is included); so does anything
+ * innocuous, port IO or HLT. Emulating in the core is always correct: the
+ * list only says when it is also cheaper. */
+static void batch_describe(struct bt_exit *x, const uint8_t *page, uint32_t off, uint32_t eip)
+{
+	for (unsigned k = 0; k < BT_BATCH && off < 0x1000; k++) {
+		struct insn_info in;
+		if (insn_decode(page + off, 0x1000 - off, eip, false, &in) < 0 ||
+		    in.cls != INSN_SENSITIVE || in.sens == SENS_IO || in.sens == SENS_HLT)
+			return;
+		x->batch[k] = in.len;
+		if (in.sens == SENS_FAR || in.sens == SENS_INT || in.sens == SENS_SYSCALL)
+			return;
+		off += in.len;
+		eip += in.len;
+	}
+}
+
+/* Emits one branch instruction and the exits it needs. */
+static void emit_branch(struct emit *e, const struct insn_info *in, const uint8_t *code,
+			uint32_t eip)
+{
+	uint32_t next = eip + in->len;
+	switch (in->branch) {
+	case BR_JMP:
+		emit_exit(e, in->target, EX_BRANCH, 0);
+		return;
+	case BR_CALL: {
+		/* The guest's return address, never the cache's. A fault of
+		 * the push leaves the guest exactly before the call. */
+		pc_add(e, eip);
+		e->p[0] = 0x68;
+		put32(e->p + 1, next);
+		e->p += 5;
+		emit_exit(e, in->target, EX_BRANCH, 0);
+		return;
+	}
+	case BR_JCC: {
+		pc_add(e, eip);
+		uint8_t *jcc = e->p;
+		jcc[0] = 0x0f;
+		jcc[1] = (uint8_t)(0x80 | in->cc);
+		e->p += 6;
+		emit_exit(e, next, EX_BRANCH, 0);
+		put32(jcc + 2, here(e) - (uint32_t)(uintptr_t)(jcc + 6));
+		emit_exit(e, in->target, EX_BRANCH, 0);
+		e->t->exits[e->t->nexits - 1].src_at = (uint32_t)(uintptr_t)jcc;
+		return;
+	}
+	case BR_LOOP: {
+		/* loop/jecxz have only rel8: the copy jumps 2 ahead to a
+		 * jmp rel32 to the taken exit, or falls to a short jmp over
+		 * it. Prefixes (address size picks CX or ECX) are kept. */
+		pc_add(e, eip);
+		memcpy(e->p, code, in->len - 1u);
+		e->p[in->len - 1] = 2;
+		e->p += in->len;
+		pc_add(e, next);
+		e->p[0] = 0xeb;
+		e->p[1] = 5;
+		e->p += 2;
+		pc_add(e, in->target);
+		uint8_t *j = e->p;
+		j[0] = 0xe9;
+		e->p += 5;
+		emit_exit(e, next, EX_BRANCH, 0);
+		put32(j + 1, here(e) - (uint32_t)(uintptr_t)(j + 5));
+		emit_exit(e, in->target, EX_BRANCH, 0);
+		e->t->exits[e->t->nexits - 1].src_at = (uint32_t)(uintptr_t)j;
+		return;
+	}
+	case BR_RET:
+	case BR_JMP_IND:
+	case BR_CALL_IND:
+		emit_indirect(e, in, code, eip);
+		return;
+	default:
+		emit_exit(e, eip, EX_EMULATE, BT_WHY_INDIRECT);
+		return;
+	}
+}
+
+static void block_link(struct bt *t, struct bt_block *b)
+{
+	unsigned h = hash_of(b->lin, b->user);
+	b->hnext = t->hash[h];
+	t->hash[h] = b;
+	b->pnext = t->page_blocks[b->ppage];
+	t->page_blocks[b->ppage] = b;
+}
+
+/* Marks a physical page as holding translations: every native mapping of
+ * it becomes read-only, and the core reports its own writes to it. */
+static int code_page_add(struct bt *t, uint32_t ppn)
+{
+	struct cpu *c = &t->cpu;
+	c->code_page[ppn] = 1;
+	if (t->page_blocks[ppn])
+		return 0; /* already flagged */
+	tlb_drop_phys(c, ppn);
+	if (!grow((void **)&t->code_pages, &t->capcode_pages, t->ncode_pages, sizeof(uint32_t)))
+		return -1;
+	t->code_pages[t->ncode_pages++] = ppn;
+	return shadow_code_set(&t->sh, (uint64_t)ppn << 12, true);
+}
+
+/* Translates the block at the virtual CPU's CS:EIP. NULL: it cannot be
+ * translated (the fetch faults, not RAM, a volatile page, an instruction
+ * that crosses the page): the caller emulates one instruction instead. */
+struct bt_block *bt_translate(struct bt *t)
+{
+	struct cpu *c = &t->cpu;
+	bool user = c->cpl == 3;
+	uint32_t eip = c->eip, cs_base = c->seg[S_CS].base, lin = cs_base + eip;
+	volatile uint32_t pa = 0;
+	if (_setjmp(c->jb))
+		return NULL; /* the fetch faults: the core raises it */
+	bool w;
+	pa = paging_translate(c, lin, false, user, true, &w);
+	uint32_t ppn = pa >> 12;
+	if ((uint64_t)(pa | 0xfff) >= c->ram_size)
+		return NULL;
+	if (t->smc_count[ppn] >= BT_VOLATILE_AFTER) {
+		t->volatile_ppn = ppn;
+		return NULL;
+	}
+	/* The block array never moves (the hash points into it): when it or
+	 * the cache is full, everything is flushed. */
+	if (BT_CACHE_END - t->cache_used < 4096 || t->nblocks == t->capblocks)
+		bt_flush(t);
+	const uint8_t *page = c->ram + (pa & ~0xfffu);
+	uint32_t off = pa & 0xfff;
+	struct emit e = { t, host_ptr(t->cache_used), false };
+	size_t pcs0 = t->npcs, exits0 = t->nexits;
+	uint32_t ind = emit_check(&e, eip);
+	uint32_t start = here(&e);
+	unsigned n = 0;
+	for (;;) {
+		struct insn_info in;
+		const uint8_t *code = page + off;
+		if (eip == c->stop_eip && n > 0) { /* bt_run_flat's stop */
+			emit_exit(&e, eip, EX_BRANCH, 0);
+			break;
+		}
+		int r = insn_decode(code, 0x1000 - off, eip, false, &in);
+		if (r < 0 && 0x1000 - off < INSN_MAX_LEN) {
+			/* Crosses into the next page (or is invalid there). */
+			if (n == 0)
+				goto fail;
+			emit_exit(&e, eip, EX_BRANCH, 0);
+			break;
+		}
+		if (r < 0) {
+			emit_exit(&e, eip, EX_EMULATE, BT_WHY_INVALID);
+			break;
+		}
+		if (c->cpl == 0 && memchr(code, GS, in.prefix_len)) {
+			/* GS is the VMM's in guest kernel mode (bt_priv.h). */
+			emit_exit(&e, eip, EX_EMULATE, BT_WHY_GS);
+			break;
+		}
+		if (in.cls == INSN_INNOCUOUS && bt_adapted(t, cs_base + eip)) {
+			emit_exit(&e, eip, EX_EMULATE, BT_WHY_ADAPT);
+			break;
+		}
+		if (in.cls == INSN_INNOCUOUS) {
+			pc_add(&e, eip);
+			memcpy(e.p, code, in.len);
+			e.p += in.len;
+			eip += in.len;
+			off += in.len;
+			n++;
+			if (off >= 0x1000 || n >= BT_BLOCK_MAX_INSNS) {
+				emit_exit(&e, eip, EX_BRANCH, 0);
+				break;
+			}
+			continue;
+		}
+		if (in.cls == INSN_BRANCH) {
+			emit_branch(&e, &in, code, eip);
+			break;
+		}
+		if (emit_sensitive(&e, &in, code, eip)) {
+			eip += in.len;
+			off += in.len;
+			n++;
+			if (off >= 0x1000 || n >= BT_BLOCK_MAX_INSNS) {
+				emit_exit(&e, eip, EX_BRANCH, 0);
+				break;
+			}
+			continue;
+		}
+		emit_exit(&e, eip, EX_EMULATE, (uint8_t)in.sens);
+		t->exits[t->nexits - 1].len = in.len;
+		if (in.sens == SENS_IO && c->cpl == 0)
+			io_describe(&t->exits[t->nexits - 1], &in, code);
+		else if (in.is_invlpg && in.has_mem && c->cpl == 0) {
+			t->exits[t->nexits - 1].invlpg = true;
+			t->exits[t->nexits - 1].inv = in.mem;
+		} else
+			batch_describe(&t->exits[t->nexits - 1], page, off + in.len, eip + in.len);
+		break;
+	}
+	if (e.oom)
+		goto fail;
+	if (code_page_add(t, ppn) < 0)
+		goto fail;
+	struct bt_block *b = &t->blocks[t->nblocks++];
+	*b = (struct bt_block){ .lin = lin, .eip = c->eip, .cs_base = cs_base, .user = user,
+				.ppage = ppn, .host = start, .host_end = here(&e), .ind = ind,
+				.gen = t->gen };
+	block_link(t, b);
+	t->lin_code[lin >> 12] = 1;
+	t->n.cache_bytes += ((here(&e) + 15) & ~15u) - t->cache_used;
+	t->cache_used = (here(&e) + 15) & ~15u;
+	t->n.blocks++;
+	return b;
+fail:
+	t->npcs = pcs0;
+	t->nexits = exits0;
+	return NULL;
+}
+
+static void unlink_hash(struct bt *t, struct bt_block *b)
+{
+	struct bt_block **pp = &t->hash[hash_of(b->lin, b->user)];
+	while (*pp && *pp != b)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = b->hnext;
+}
+
+/* The guest wrote to physical page ppn, which holds translations: they
+ * die. A dead block's entry becomes a jump to a fresh exit to its guest
+ * EIP, so the chained jumps that still lead there reach the VMM, which
+ * translates the new code and chains that exit to it. */
+void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written)
+{
+	struct bt_block *b = t->page_blocks[ppn];
+	if (!b)
+		return;
+	t->page_blocks[ppn] = NULL;
+	shadow_code_set(&t->sh, (uint64_t)ppn << 12, false);
+	t->n.invalidations++;
+	if (written && t->smc_count[ppn] < 255 && ++t->smc_count[ppn] == BT_VOLATILE_AFTER)
+		t->n.volatile_pages++;
+	bool room = BT_CACHE_END - t->cache_used >= 4096;
+	for (; b; b = b->pnext) {
+		if (b->dead)
+			continue;
+		b->dead = true;
+		unlink_hash(t, b);
+		if (!room)
+			continue;
+		struct emit e = { t, host_ptr(t->cache_used), false };
+		uint32_t tramp = here(&e);
+		emit_exit(&e, b->eip, EX_BRANCH, 0);
+		t->cache_used = (here(&e) + 15) & ~15u;
+		host_ptr(b->host)[0] = 0xe9;
+		patch_jmp(b->host, tramp);
+	}
+	if (!room)
+		bt_flush(t); /* no room for trampolines: start afresh */
+}
+
+/* INVLPG: translations made through that linear page may no longer be
+ * what the guest would fetch there. */
+void bt_invalidate_lin(struct bt *t, uint32_t lin)
+{
+	uint32_t page = lin >> 12;
+	if (!t->lin_code[page])
+		return;
+	t->lin_code[page] = 0;
+	for (size_t k = 0; k < t->nblocks; k++) {
+		struct bt_block *b = &t->blocks[k];
+		if (!b->dead && (b->lin >> 12) == page)
+			bt_invalidate_page(t, b->ppage, false);
+	}
+}
+
+static void drop_lin_blocks(struct bt *t, uint32_t lin);
+
+static unsigned adapt_slot(uint32_t lin)
+{
+	return (lin ^ (lin >> BT_ADAPT_BITS) ^ (lin >> 20)) & ((1u << BT_ADAPT_BITS) - 1);
+}
+
+bool bt_adapted(const struct bt *t, uint32_t lin)
+{
+	unsigned k = adapt_slot(lin);
+	return lin && t->adapt[k].lin == lin && t->adapt[k].faults >= BT_ADAPT_AFTER;
+}
+
+/* A copied instruction at guest linear lin faulted for the guest (the
+ * core redid it). The BT_ADAPT_AFTER'th time, its translations die and it
+ * is translated as a VMM call from then on (Adams & Agesen's adaptive BT:
+ * page-table writes, MMIO, divide errors at one site). */
+void bt_adapt_note(struct bt *t, uint32_t lin)
+{
+	unsigned k = adapt_slot(lin);
+	if (t->adapt[k].lin != lin) {
+		t->adapt[k].lin = lin;
+		t->adapt[k].faults = 0;
+	}
+	t->adapt[k].clean = 0;
+	if (t->adapt[k].faults >= BT_ADAPT_AFTER || ++t->adapt[k].faults < BT_ADAPT_AFTER)
+		return;
+	t->n.adapted++;
+	drop_lin_blocks(t, lin);
+}
+
+/* An adapted instruction was emulated without a fault. After a run of
+ * those (the guest fixed whatever made it fault: mapped the pages, stopped
+ * dividing by zero) it is copied natively again. */
+void bt_adapt_clean(struct bt *t, uint32_t lin)
+{
+	unsigned k = adapt_slot(lin);
+	if (t->adapt[k].lin != lin || ++t->adapt[k].clean < BT_ADAPT_CLEAN)
+		return;
+	t->adapt[k].lin = 0;
+	drop_lin_blocks(t, lin);
+}
+
+static void drop_lin_blocks(struct bt *t, uint32_t lin)
+{
+	uint32_t page = lin >> 12;
+	for (size_t i = 0; i < t->nblocks; i++) {
+		struct bt_block *b = &t->blocks[i];
+		if (!b->dead && (b->lin >> 12) == page && lin >= b->lin)
+			bt_invalidate_page(t, b->ppage, false);
+	}
+}

@@ -1,0 +1,662 @@
+/* A hostile guest, for the bt engine's sandbox and precision tests, run
+ * under interp as the reference. From ring 0 and from ring 3 it tries what
+ * would escape a VMM that lets guest code run natively: loading the host's
+ * selectors (0x23 0x2b 0x33) and bt's own LDT selectors (0x77 0x7f) with
+ * mov/pop/lds/lss, far jmp/call/ret and iret to them, int 0x80, sysenter,
+ * syscall, jumps, loads and stores into the VMM window (0xff000000 up),
+ * and a far jump written over code that has already run (translated).
+ * Each must end as a fault of the guest's own (the vector is checked). It
+ * also checks precise faults (registers at a fault in mid-block), stores
+ * into the running block, a page rewritten over and over, that a tight
+ * self-loop still takes its timer interrupt, and that 20 timer interrupts
+ * landing anywhere in a loop of indirect calls and returns lose no
+ * register.
+ * One "PASS bt.<name>" / "FAIL bt.<name>: ..." line per check on COM1.
+ *
+ * GDT: 0x08 kernel code, 0x10 kernel data, 0x1b user code, 0x20/0x28/0x30
+ * data descriptors that are not present (so the host's 0x23 0x2b 0x33 are
+ * the guest's own non-present segments here), 0x3b user data, 0x40 TSS.
+ * Paging: the first 4 MiB identity-mapped, user-accessible; nothing else.
+ */
+#include "mb.h"
+MB_HEADER
+
+#define COM1 0x3f8
+
+/* ARM, the instructions of an attempt, CHECK name, vector: the handler
+ * resumes after the attempt (label 9), which checks the vector that hit
+ * (-1: none). */
+.macro ARM
+	movl $-1, got_vec
+	movl %esp, saved_esp
+	movl $9f, recover
+.endm
+.macro CHECK name:req, vec:req
+9:	movl saved_esp, %esp
+	pushl $\vec
+	pushl $.Ln\@
+	call check
+	addl $8, %esp
+	.section .rodata
+.Ln\@:	.asciz "\name"
+	.text
+.endm
+
+	.text
+	.globl _start
+_start:
+	movl $kstack_top, %esp
+	lgdt gdt_ptr
+	ljmp $0x08, $1f
+1:	movw $0x10, %ax
+	movw %ax, %ds
+	movw %ax, %es
+	movw %ax, %fs
+	movw %ax, %gs
+	movw %ax, %ss
+	call idt_setup
+	lidt idt_ptr
+	/* TSS: ring-0 stack for faults from ring 3 */
+	movl $tss, %eax
+	movw %ax, gdt + 0x42
+	shrl $16, %eax
+	movb %al, gdt + 0x44
+	movb %ah, gdt + 0x47
+	movw $0x40, %ax
+	ltr %ax
+	/* paging: 4 MiB identity, user-accessible */
+	movl $pt0, %edi
+	xorl %ecx, %ecx
+2:	movl %ecx, %eax
+	shll $12, %eax
+	orl $7, %eax
+	movl %eax, (%edi,%ecx,4)
+	incl %ecx
+	cmpl $1024, %ecx
+	jne 2b
+	movl $pt0, %eax
+	orl $7, %eax
+	movl %eax, pd0
+	movl $pd0, %eax
+	movl %eax, %cr3
+	movl %cr0, %eax
+	orl $0x80010000, %eax	/* PG, WP */
+	movl %eax, %cr0
+
+	/* --- ring 0 --- */
+	ARM
+	movw $0x2b, %ax
+	movw %ax, %ds
+	CHECK k.mov_ds_0x2b, 11
+	ARM
+	movw $0x33, %ax
+	movw %ax, %ds
+	CHECK k.mov_ds_0x33, 11
+	ARM
+	movw $0x23, %ax
+	movw %ax, %gs
+	CHECK k.mov_gs_0x23, 11
+	ARM
+	movw $0x2b, %ax
+	movw %ax, %ss
+	CHECK k.mov_ss_0x2b, 13
+	ARM
+	pushl $0x23
+	popl %es
+	CHECK k.pop_es_0x23, 11
+	ARM
+	pushl $0x33
+	popl %ds
+	CHECK k.pop_ds_0x33, 11
+	ARM
+	lds far33, %eax
+	CHECK k.lds_0x33, 11
+	ARM
+	les far2b, %eax
+	CHECK k.les_0x2b, 11
+	ARM
+	lss far2b, %eax
+	CHECK k.lss_0x2b, 13
+	ARM
+	ljmp $0x33, $0
+	CHECK k.ljmp_0x33, 13
+	ARM
+	lcall $0x23, $0
+	CHECK k.lcall_0x23, 13
+	ARM
+	pushl $0x33
+	pushl $0
+	lret
+	CHECK k.lret_0x33, 13
+	ARM
+	pushfl
+	pushl $0x33
+	pushl $0
+	iret
+	CHECK k.iret_0x33, 13
+	ARM
+	movw $0x77, %ax
+	movw %ax, %ds
+	CHECK k.mov_ds_bt_data, 13
+	ARM
+	movw $0x7f, %ax
+	movw %ax, %fs
+	CHECK k.mov_fs_bt_code, 13
+	ARM
+	ljmp $0x7f, $0
+	CHECK k.ljmp_bt_code, 13
+	ARM
+	int $0x80
+	CHECK k.int80, 0x80
+	ARM
+	sysenter
+	CHECK k.sysenter, 13
+	ARM
+	syscall
+	CHECK k.syscall, 6
+	ARM
+	movl $0xff000800, %eax
+	jmp *%eax
+	CHECK k.jmp_window, 14
+	ARM
+	movl $0xff100000, %eax
+	call *%eax
+	CHECK k.call_window, 14
+	ARM
+	movl $0x12345678, 0xff000010
+	CHECK k.store_window, 14
+	ARM
+	movl 0xff000000, %eax
+	CHECK k.load_window, 14
+	ARM
+	movl $0xff000000, %edi
+	movl $16, %ecx
+	rep stosl
+	CHECK k.string_window, 14
+
+	/* A far jump written over code that already ran (translated). */
+	movl $1, %eax
+	call victim
+	movl $victim, %edi
+	movl $escape_bytes, %esi
+	movl $7, %ecx
+	rep movsb
+	ARM
+	call victim
+	CHECK k.smc_far_jump, 13
+
+	/* A store into the running block: the next instruction is new. */
+	call selfmod
+	movl %eax, %ebx
+	movb $1, selfmod_imm + 1
+	call selfmod
+	pushl %ebx
+	pushl %eax
+	call check_selfmod
+	addl $8, %esp
+
+	/* A page written again and again: every version runs correctly. */
+	xorl %ebx, %ebx
+3:	movb %bl, rewrite + 1
+	call rewrite
+	cmpl %ebx, %eax
+	jne 4f
+	incl %ebx
+	cmpl $40, %ebx
+	jne 3b
+	pushl $-1
+	jmp 5f
+4:	pushl %ebx
+5:	pushl $name_rewrite
+	call check_value
+	addl $8, %esp
+
+	/* Precise fault: registers at a fault in the middle of a block. */
+	movl $0x11111111, %ebx
+	movl $0x22222222, %esi
+	movl $0x33333333, %edi
+	ARM
+	addl $1, %ebx
+	incl %esi
+precise_at:	movl 0x800000, %ecx
+	incl %edi
+	CHECK k.precise_fault, 14
+	call check_precise
+
+	/* A tight self-loop still takes its timer interrupt. */
+	call pit_start
+	ARM
+	sti
+6:	jmp 6b
+	CHECK k.tight_loop_irq, 0x20
+	cli
+
+	/* Timer interrupts landing anywhere in a loop of indirect calls and
+	 * returns (bt's spill and lookup sequences): after 20 of them the
+	 * registers the loop keeps must be intact. */
+	movl $20, ticks_left
+	call pit_start
+	movl $inc_eax, %esi
+	movl $0x5555aaaa, %ecx
+	movl $0x66669999, %edx
+	xorl %eax, %eax
+	ARM
+	sti
+7:	call *%esi
+	cmpl $0x5555aaaa, %ecx
+	jne 8f
+	cmpl $0x66669999, %edx
+	jne 8f
+	jmp 7b
+8:	movl $0x99, got_vec	/* a register was lost */
+	CHECK k.irq_in_indirect_loop, 0x20
+	cli
+	movl $0, ticks_left
+
+	/* --- ring 3 (IOPL 3, so that it can print) --- */
+	movw $0x3b, %ax
+	movw %ax, %ds
+	movw %ax, %es
+	pushl $0x3b
+	pushl $ustack_top
+	pushl $0x3002
+	pushl $0x1b
+	pushl $user
+	iret
+
+user:
+	ARM
+	movw $0x2b, %ax
+	movw %ax, %ds
+	CHECK u.mov_ds_0x2b, 11
+	ARM
+	movw $0x33, %ax
+	movw %ax, %ds
+	CHECK u.mov_ds_0x33, 11
+	ARM
+	pushl $0x23
+	popl %fs
+	CHECK u.pop_fs_0x23, 11
+	ARM
+	lds far33, %eax
+	CHECK u.lds_0x33, 11
+	ARM
+	lss far2b, %eax
+	CHECK u.lss_0x2b, 12
+	ARM
+	ljmp $0x33, $0
+	CHECK u.ljmp_0x33, 13
+	ARM
+	lcall $0x23, $0
+	CHECK u.lcall_0x23, 13
+	ARM
+	pushl $0x33
+	pushl $0
+	lret
+	CHECK u.lret_0x33, 13
+	ARM
+	pushfl
+	pushl $0x33
+	pushl $0
+	iret
+	CHECK u.iret_0x33, 13
+	ARM
+	movw $0x77, %ax
+	movw %ax, %gs
+	CHECK u.mov_gs_bt_data, 13
+	ARM
+	ljmp $0x7f, $0
+	CHECK u.ljmp_bt_code, 13
+	ARM
+	ljmp $0x08, $user
+	CHECK u.ljmp_kernel_cs, 13
+	ARM
+	int $0x80
+	CHECK u.int80, 0x80
+	ARM
+	sysenter
+	CHECK u.sysenter, 13
+	ARM
+	syscall
+	CHECK u.syscall, 6
+	ARM
+	movl $0xff000800, %eax
+	jmp *%eax
+	CHECK u.jmp_window, 14
+	ARM
+	movl $0x12345678, 0xff000010
+	CHECK u.store_window, 14
+	DEBUG_EXIT(0)
+	hlt
+
+/* --- checks and output (callable from both rings) --- */
+
+/* check(name, want): PASS if the vector that hit is want. */
+check:
+	movl 8(%esp), %eax
+	cmpl got_vec, %eax
+	jne 1f
+	pushl 4(%esp)
+	call pass
+	addl $4, %esp
+	ret
+1:	pushl 4(%esp)
+	call fail_head
+	addl $4, %esp
+	movl $str_vec, %esi
+	call puts
+	movl got_vec, %eax
+	call puthex
+	movl $str_want, %esi
+	call puts
+	movl 8(%esp), %eax
+	call puthex
+	movl $str_nl, %esi
+	call puts
+	ret
+
+/* check_value(name, bad): PASS if bad is -1, else FAIL naming it. */
+check_value:
+	cmpl $-1, 8(%esp)
+	jne 1f
+	pushl 4(%esp)
+	call pass
+	addl $4, %esp
+	ret
+1:	pushl 4(%esp)
+	call fail_head
+	addl $4, %esp
+	movl $str_at, %esi
+	call puts
+	movl 8(%esp), %eax
+	call puthex
+	movl $str_nl, %esi
+	call puts
+	ret
+
+/* check_selfmod(second, first): selfmod returns 2 both times (the store
+ * lands before the instruction it patches runs) */
+check_selfmod:
+	movl $-1, %eax
+	cmpl $2, 4(%esp)
+	jne 1f
+	cmpl $2, 8(%esp)
+	je 2f
+1:	movl 4(%esp), %eax
+2:	pushl %eax
+	pushl $name_selfmod
+	call check_value
+	addl $8, %esp
+	ret
+
+check_precise:
+	movl $-1, %eax
+	cmpl $0x11111112, got_ebx
+	jne 1f
+	cmpl $0x22222223, got_esi
+	jne 1f
+	cmpl $0x33333333, got_edi
+	jne 1f
+	cmpl $precise_at, got_eip
+	jne 1f
+	cmpl $0x800000, got_cr2
+	je 2f
+1:	movl got_ebx, %eax
+2:	pushl %eax
+	pushl $name_precise
+	call check_value
+	addl $8, %esp
+	ret
+
+pass:
+	movl $str_pass, %esi
+	call puts
+	movl 4(%esp), %esi
+	call puts
+	movl $str_nl, %esi
+	call puts
+	ret
+
+fail_head:
+	movl $str_fail, %esi
+	call puts
+	movl 4(%esp), %esi
+	call puts
+	movl $str_colon, %esi
+	call puts
+	ret
+
+puts:
+	movw $COM1, %dx
+1:	lodsb
+	testb %al, %al
+	jz 2f
+	outb %al, %dx
+	jmp 1b
+2:	ret
+
+puthex:
+	movl %eax, %ebx
+	movl $8, %ecx
+	movw $COM1, %dx
+1:	roll $4, %ebx
+	movl %ebx, %eax
+	andl $15, %eax
+	movb hexdig(%eax), %al
+	outb %al, %dx
+	loop 1b
+	ret
+
+/* --- code that the tests rewrite --- */
+
+inc_eax:
+	incl %eax
+	ret
+
+victim:
+	movl $1, %eax
+	ret
+	.fill 8, 1, 0x90
+
+/* Returns 2, not the 1 it was translated with: the store patches the
+ * immediate of the very next instruction, in the block that is running. */
+selfmod:
+	movb $2, selfmod_imm + 1
+selfmod_imm:
+	movl $1, %eax
+	ret
+
+/* Returns its own immediate byte, which the caller rewrites each time
+ * (alone on its page, which ends up interpreted, not translated). */
+	.data
+	.balign 4096
+rewrite:
+	movl $0, %eax
+	ret
+	.balign 4096
+	.text
+
+/* PIT channel 0 at ~1 kHz, IRQ0 -> vector 0x20, only IRQ0 unmasked. */
+pit_start:
+	movb $0x11, %al
+	outb %al, $0x20
+	movb $0x20, %al
+	outb %al, $0x21
+	movb $0x04, %al
+	outb %al, $0x21
+	movb $0x01, %al
+	outb %al, $0x21
+	movb $0xfe, %al
+	outb %al, $0x21
+	movb $0x34, %al
+	outb %al, $0x43
+	movb $0xa9, %al
+	outb %al, $0x40
+	movb $0x04, %al
+	outb %al, $0x40
+	ret
+
+/* --- exceptions and interrupts --- */
+
+.macro STUB n, err=0
+stub\n:
+	.if \err == 0
+	pushl $0
+	.endif
+	pushl $\n
+	jmp common
+.endm
+	STUB 0
+	STUB 1
+	STUB 2
+	STUB 3
+	STUB 4
+	STUB 5
+	STUB 6
+	STUB 7
+	STUB 8, 1
+	STUB 9
+	STUB 10, 1
+	STUB 11, 1
+	STUB 12, 1
+	STUB 13, 1
+	STUB 14, 1
+	STUB 15
+	STUB 16
+	STUB 17, 1
+	STUB 18
+	STUB 19
+	STUB 32
+	STUB 128
+
+/* Records vector, error code, EIP, CR2 and some registers, resumes at
+ * 'recover'. The timer (vector 32) also acknowledges the PIC and masks it. */
+common:
+	pusha
+	movw %ds, %ax
+	pushl %eax
+	movw $0x10, %ax
+	movw %ax, %ds
+	movw %ax, %es
+	movl 36(%esp), %eax
+	movl %eax, got_vec
+	movl 40(%esp), %eax
+	movl %eax, got_err
+	movl 44(%esp), %eax
+	movl %eax, got_eip
+	movl %cr2, %eax
+	movl %eax, got_cr2
+	movl 20(%esp), %eax
+	movl %eax, got_ebx
+	movl 8(%esp), %eax
+	movl %eax, got_esi
+	movl 4(%esp), %eax
+	movl %eax, got_edi
+	cmpl $32, got_vec
+	jne 1f
+	movb $0x20, %al		/* EOI */
+	outb %al, $0x20
+	cmpl $0, ticks_left	/* the loop test: back to the loop until the last */
+	je 2f
+	decl ticks_left
+	jz 2f
+	popl %eax
+	movw %ax, %ds
+	movw %ax, %es
+	popa
+	addl $8, %esp
+	iret
+2:	movb $0xff, %al		/* mask the timer */
+	outb %al, $0x21
+1:	movl recover, %eax
+	movl %eax, 44(%esp)
+	andl $~0x200, 52(%esp)	/* resume with interrupts off */
+	popl %eax
+	movw %ax, %ds
+	movw %ax, %es
+	popa
+	addl $8, %esp
+	iret
+
+idt_setup:
+	movl $0, %ecx
+1:	movl stub_table(,%ecx,8), %eax
+	movl stub_table+4(,%ecx,8), %edx
+	testl %eax, %eax
+	jz 2f
+	movw %ax, idt(,%edx,8)
+	movw $0x08, idt+2(,%edx,8)
+	movw $0xee00, idt+4(,%edx,8)	/* interrupt gate, DPL 3 */
+	shrl $16, %eax
+	movw %ax, idt+6(,%edx,8)
+	incl %ecx
+	jmp 1b
+2:	ret
+
+	.data
+	.balign 8
+stub_table:
+	.long stub0, 0, stub1, 1, stub2, 2, stub3, 3, stub4, 4, stub5, 5, stub6, 6, stub7, 7
+	.long stub8, 8, stub9, 9, stub10, 10, stub11, 11, stub12, 12, stub13, 13, stub14, 14
+	.long stub15, 15, stub16, 16, stub17, 17, stub18, 18, stub19, 19, stub32, 32
+	.long stub128, 128, 0, 0
+	.balign 8
+gdt:
+	.quad 0
+	.quad 0x00cf9a000000ffff	/* 0x08 kernel code */
+	.quad 0x00cf92000000ffff	/* 0x10 kernel data */
+	.quad 0x00cffa000000ffff	/* 0x18 user code */
+	.quad 0x00cf72000000ffff	/* 0x20 not present */
+	.quad 0x00cf72000000ffff	/* 0x28 not present */
+	.quad 0x00cf72000000ffff	/* 0x30 not present */
+	.quad 0x00cff2000000ffff	/* 0x38 user data */
+	.quad 0x0000890000000067	/* 0x40 TSS (base filled in) */
+gdt_end:
+gdt_ptr:
+	.word gdt_end - gdt - 1
+	.long gdt
+idt_ptr:
+	.word 256 * 8 - 1
+	.long idt
+far33:	.long 0
+	.word 0x33
+far2b:	.long 0
+	.word 0x2b
+escape_bytes:
+	.byte 0xea, 0, 0, 0, 0, 0x33, 0	/* ljmp $0x33, $0 */
+hexdig:	.ascii "0123456789abcdef"
+str_pass: .asciz "PASS bt."
+str_fail: .asciz "FAIL bt."
+str_colon: .asciz ": "
+str_vec: .asciz "vector "
+str_want: .asciz ", expected "
+str_at: .asciz "wrong at "
+str_nl: .asciz "\n"
+name_selfmod: .asciz "k.smc_running_block"
+name_rewrite: .asciz "k.smc_page_rewritten"
+name_precise: .asciz "k.precise_registers"
+	.balign 4
+tss:
+	.long 0, kstack_top, 0x10
+	.fill 22, 4, 0
+	.word 0, 104
+
+	.bss
+	.balign 4096
+pd0:	.skip 4096
+pt0:	.skip 4096
+idt:	.skip 2048
+	.skip 4096
+kstack_top:
+	.skip 4096
+ustack_top:
+got_vec: .long 0
+got_err: .long 0
+got_eip: .long 0
+got_cr2: .long 0
+got_ebx: .long 0
+got_esi: .long 0
+got_edi: .long 0
+recover: .long 0
+ticks_left: .long 0
+saved_esp: .long 0

@@ -1,0 +1,121 @@
+# The bt engine (binary translation). Like trap it runs guest code in the
+# low 4 GiB where ASan keeps its shadow, so it runs in the optimised build;
+# interp in the same build is the reference.
+. tests/lib.sh
+VM_TIMEOUT=120
+ESC=$GUESTS/bt_escape.elf
+
+if ! $RINGVM engines | grep -q '^bt .*available'; then
+	skip bt "engine unavailable here: $($RINGVM engines | grep '^bt')"
+	exit 0
+fi
+
+# The differential test against the host CPU, through bt (one line per
+# instruction form; "diff: N cases, N forms, 0 mismatches").
+if [ -x build/tests/test_bt_diff ]; then
+	timeout 300 build/tests/test_bt_diff
+else
+	fail bt.diff "build/tests/test_bt_diff is not built (make units)"
+fi
+
+# The whole guest kit, sensitive group included: interp's PASS set, on
+# the kit's full-virtualization path (nopv: the sensitive instructions
+# themselves) and on its paravirtual path (hypercalls through bt).
+check_kit() {
+	local name=$1 ref=$2 out=$3
+	if grep -qaE '^FAIL ' "$out"; then
+		fail $name "$(grep -aE '^FAIL ' "$out" | head -n 3 | tr '\n' '|')"
+	elif ! grep -qaE '^SUMMARY passed=[0-9]+ failed=0' "$out"; then
+		fail $name "no clean SUMMARY (status $rc): $(tail -n 3 "$out" | tr '\n' '|')"
+	elif ! diff <(pass_set "$ref") <(pass_set "$out") >"$TMP/d"; then
+		fail $name "PASS set differs from interp's: $(tr '\n' ' ' <"$TMP/d")"
+	else
+		expect_status $name "$out" 1
+	fi
+}
+run_vm "$TMP/interp_pv" $RINGVM run --engine interp
+run_vm "$TMP/pv" $RINGVM run --engine bt
+check_kit bt.kit_full_pv "$TMP/interp_pv" "$TMP/pv"
+run_vm "$TMP/interp" $RINGVM run --engine interp --append nopv
+run_vm "$TMP/full" $RINGVM run --engine bt --stats --append nopv
+if grep -qaE '^FAIL ' "$TMP/full"; then
+	fail bt.kit_full "$(grep -aE '^FAIL ' "$TMP/full" | head -n 3 | tr '\n' '|')"
+elif ! grep -qaE '^SUMMARY passed=[0-9]+ failed=0' "$TMP/full"; then
+	fail bt.kit_full "no clean SUMMARY (status $rc): $(tail -n 3 "$TMP/full" | tr '\n' '|')"
+elif ! diff <(pass_set "$TMP/interp") <(pass_set "$TMP/full") >"$TMP/d"; then
+	fail bt.kit_full "PASS set differs from interp's: $(tr '\n' ' ' <"$TMP/d")"
+else
+	expect_status bt.kit_full "$TMP/full" 1
+fi
+if grep -qaE '^PASS sensitive\.' "$TMP/full" && ! grep -qaE '^FAIL sensitive\.' "$TMP/full"; then
+	pass bt.kit_sensitive_group
+else
+	fail bt.kit_sensitive_group "the sensitive group did not pass whole under bt"
+fi
+for k in 'blocks translated' 'translation cache bytes' 'chained transfers' 'lookup misses' 'VMM call: port io' 'sensitive instructions inlined'; do
+	grep -q "^bt: $k" "$TMP/full" || missing="$missing [$k]"
+done
+[ -z "${missing:-}" ] && pass bt.stats || fail bt.stats "--stats lacks:$missing"
+
+run_vm "$TMP/smoke" $RINGVM run --engine bt --append "smoke nopv"
+if grep -qa '^SUMMARY passed=5 failed=0' "$TMP/smoke"; then
+	expect_status bt.kit_smoke "$TMP/smoke" 1
+else
+	fail bt.kit_smoke "status $rc: $(tail -n 3 "$TMP/smoke" | tr '\n' '|')"
+fi
+
+# The compute workload gives interp's checksum (1 round).
+run_vm "$TMP/ci" $RINGVM run --engine interp --append "bench rounds=1"
+run_vm "$TMP/cb" $RINGVM run --engine bt --append "bench rounds=1"
+ci=$(grep -ao 'checksum=0x[0-9a-f]*' "$TMP/ci")
+cb=$(grep -ao 'checksum=0x[0-9a-f]*' "$TMP/cb")
+[ -n "$ci" ] && [ "$ci" = "$cb" ] && pass bt.compute_checksum ||
+	fail bt.compute_checksum "interp [$ci], bt [$cb]"
+
+# A hostile guest: escapes from ring 0 and 3 each end in the guest's own
+# fault, precise registers, self-modifying code, interrupts in a tight
+# loop (tests/guests/bt_escape.S). Same PASS set as interp, and no system
+# call ever reached the host from guest code (seccomp would have refused
+# it with SIGSYS, which --stats counts).
+run_vm "$TMP/esc_i" $RINGVM run --engine interp --kernel "$ESC"
+run_vm "$TMP/esc" $RINGVM run --engine bt --stats --kernel "$ESC"
+n=$(grep -ac '^PASS bt\.' "$TMP/esc")
+if grep -qaE '^FAIL ' "$TMP/esc"; then
+	fail bt.escape_guest "$(grep -aE '^FAIL ' "$TMP/esc" | head -n 3 | tr '\n' '|')"
+elif [ "$n" -lt 48 ]; then
+	fail bt.escape_guest "only $n checks passed (status $rc): $(tail -n 3 "$TMP/esc" | tr '\n' '|')"
+elif ! diff <(pass_set "$TMP/esc_i") <(pass_set "$TMP/esc") >"$TMP/d"; then
+	fail bt.escape_guest "PASS set differs from interp's: $(tr '\n' ' ' <"$TMP/d")"
+else
+	expect_status bt.escape_guest "$TMP/esc" 1
+fi
+for c in k.ljmp_0x33 u.ljmp_0x33 k.mov_ds_bt_data u.iret_0x33 k.smc_far_jump u.store_window \
+	k.precise_registers k.smc_running_block k.smc_page_rewritten k.tight_loop_irq k.irq_in_indirect_loop; do
+	grep -qa "^PASS bt.$c\$" "$TMP/esc" || bad_c="$bad_c $c"
+done
+[ -z "${bad_c:-}" ] && pass bt.escape_named_checks || fail bt.escape_named_checks "missing:$bad_c"
+if grep -q 'host system calls from guest code' "$TMP/esc"; then
+	fail bt.no_host_syscall "$(grep 'host system calls from guest code' "$TMP/esc")"
+elif grep -q '^bt: blocks translated' "$TMP/esc"; then
+	pass bt.no_host_syscall
+else
+	fail bt.no_host_syscall "no bt --stats in the escape run"
+fi
+if grep -q '^bt: pages interpreted (written too often) *[1-9]' "$TMP/esc"; then
+	pass bt.smc_page_falls_back
+else
+	fail bt.smc_page_falls_back "the rewritten page was never switched to interpretation"
+fi
+
+# Random code, translated: any guest end or still running at the limit
+# (SIGTERM must end it), never a VMM crash or hang.
+N=${FUZZ_IMAGES:-24}
+python3 tests/fuzz_images.py "$TMP" 200 "$N"
+bad=""
+for i in $(seq 200 $((200 + N - 1))); do
+	timeout -k 3 2 $RINGVM run --engine bt --kernel "$TMP/fuzz$i.bin" --mem 16M >"$TMP/o" 2>&1 </dev/null
+	rc=$?
+	fuzz_ended_cleanly "$TMP/o" || bad="$bad $i:$rc"
+done
+[ -z "$bad" ] && pass "bt.fuzz_random_code ($N images)" || fail bt.fuzz_random_code "images (seed:status):$bad"
+exit 0
