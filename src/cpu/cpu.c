@@ -66,7 +66,7 @@ void cpu_set_state(struct cpu *c, const struct cpu_state *s)
 	memcpy(c->r.r32, s->gpr, sizeof s->gpr);
 	c->r.r32[REG_NONE] = 0;
 	c->eip = s->eip;
-	c->eflags = (s->eflags | EFLAGS_FIXED) & ~EFLAGS_VM;
+	c->eflags = s->eflags | EFLAGS_FIXED;
 	c->lf_op = LF_NONE;
 	memcpy(c->seg, s->seg, sizeof c->seg);
 	c->ldtr = s->ldtr;
@@ -83,8 +83,13 @@ void cpu_set_state(struct cpu *c, const struct cpu_state *s)
 	c->sysenter_eip = s->sysenter_eip;
 	cpu_fpu_from_fsave(c, s->fpu);
 	/* The CPL is the DPL of SS in protected mode (CS.RPL could lie for
-	 * conforming code). */
-	c->cpl = c->seg[S_SS].dpl;
+	 * conforming code), 0 in real mode, 3 in v8086. */
+	if (!(c->cr0 & CR0_PE))
+		c->cpl = 0;
+	else if (c->eflags & EFLAGS_VM)
+		c->cpl = 3;
+	else
+		c->cpl = c->seg[S_SS].dpl;
 	tlb_flush(c);
 	cpu_mode_changed(c);
 	c->irq_check = true;

@@ -1,8 +1,10 @@
 /*
  * Exceptions and interrupts: raising them (longjmp back to the run loop),
  * the double/triple-fault rules, and delivery through 32-bit interrupt and
- * trap gates with the TSS stack switch on a privilege change. Task gates
- * and 16-bit gates are not implemented: they raise #GP and are counted.
+ * trap gates with the TSS stack switch on a privilege change, from
+ * protected mode or from virtual-8086 mode; through task gates (task.c);
+ * in real mode through the IVT (realmode.c). 16-bit interrupt and trap
+ * gates are not implemented: they raise #GP and are counted.
  */
 #include <stdio.h>
 
@@ -90,8 +92,8 @@ static void push_on(struct cpu *c, const struct seg *ss, uint32_t esp, int slot,
 	lin_write_slow(c, ss->base + off, 4, v, user);
 }
 
-static void stack_switch(struct cpu *c, int dpl, uint32_t ext, uint16_t *ss_sel, uint32_t *esp,
-			 struct seg *ss)
+void tss_stack_for(struct cpu *c, int dpl, uint32_t ext, uint16_t *ss_sel, uint32_t *esp,
+		   struct seg *ss)
 {
 	uint32_t off = 4 + (uint32_t)dpl * 8;
 	if (c->tr.unusable || off + 5 > c->tr.limit)
@@ -117,6 +119,10 @@ static void stack_switch(struct cpu *c, int dpl, uint32_t ext, uint16_t *ss_sel,
 void idt_deliver(struct cpu *c, int vec, uint32_t err, bool has_err, enum event_kind kind,
 		 uint32_t ret_eip)
 {
+	if (cpu_real_mode(c)) {
+		real_deliver(c, vec, kind, ret_eip);
+		return;
+	}
 	uint32_t ext = kind == EV_SOFT_INT ? 0 : 1;
 	uint32_t gate_err = (uint32_t)vec * 8 + 2 + ext;
 	if ((uint32_t)vec * 8 + 7 > c->idtr.limit)
@@ -126,8 +132,14 @@ void idt_deliver(struct cpu *c, int vec, uint32_t err, bool has_err, enum event_
 	unsigned type = (g1 >> 8) & 0x1f;
 	unsigned gate_dpl = (g1 >> 13) & 3;
 	if (type == 0x05) {
-		cpu_unimplemented(c, "task gate");
-		cpu_raise(c, EXC_GP, gate_err);
+		if (kind == EV_SOFT_INT && gate_dpl < c->cpl)
+			cpu_raise(c, EXC_GP, gate_err);
+		if (!(g1 & 0x8000))
+			cpu_raise(c, EXC_NP, gate_err);
+		task_switch(c, (uint16_t)(g0 >> 16), TASK_INT, ret_eip, has_err, err, ext);
+		if (kind == EV_SOFT_INT)
+			c->db_inhibit = true;
+		return;
 	}
 	if (type != 0x0e && type != 0x0f) {
 		if (type == 0x06 || type == 0x07)
@@ -156,14 +168,24 @@ void idt_deliver(struct cpu *c, int vec, uint32_t err, bool has_err, enum event_
 	uint32_t flags = flags_get(c);
 	bool conforming = cs.type & 4;
 	int new_cpl = conforming ? c->cpl : cs.dpl;
+	/* From v8086 only to a non-conforming ring-0 handler. */
+	bool from_v86 = cpu_v86_mode(c);
+	if (from_v86 && (conforming || cs.dpl != 0))
+		cpu_raise(c, EXC_GP, SEL_ERR(sel) | ext);
 	if (new_cpl < c->cpl) {
 		uint16_t ss_sel;
 		uint32_t esp;
 		struct seg ss;
-		stack_switch(c, new_cpl, ext, &ss_sel, &esp, &ss);
+		tss_stack_for(c, new_cpl, ext, &ss_sel, &esp, &ss);
 		uint32_t serr = SEL_ERR(ss_sel) | ext;
 		bool user = new_cpl == 3;
 		int n = 0;
+		if (from_v86) {
+			push_on(c, &ss, esp, ++n, c->seg[S_GS].sel, user, serr);
+			push_on(c, &ss, esp, ++n, c->seg[S_FS].sel, user, serr);
+			push_on(c, &ss, esp, ++n, c->seg[S_DS].sel, user, serr);
+			push_on(c, &ss, esp, ++n, c->seg[S_ES].sel, user, serr);
+		}
 		push_on(c, &ss, esp, ++n, c->seg[S_SS].sel, user, serr);
 		push_on(c, &ss, esp, ++n, c->r.r32[R_ESP], user, serr);
 		push_on(c, &ss, esp, ++n, flags, user, serr);
@@ -172,6 +194,13 @@ void idt_deliver(struct cpu *c, int vec, uint32_t err, bool has_err, enum event_
 		if (has_err)
 			push_on(c, &ss, esp, ++n, err, user, serr);
 		c->seg[S_SS] = ss;
+		if (from_v86) {
+			static const int data[] = { S_ES, S_DS, S_FS, S_GS };
+			for (int k = 0; k < 4; k++) {
+				memset(&c->seg[data[k]], 0, sizeof c->seg[data[k]]);
+				c->seg[data[k]].unusable = 1;
+			}
+		}
 		c->r.r32[R_ESP] = ss.db ? esp - 4u * (uint32_t)n
 					: (esp & 0xffff0000u) | ((esp - 4u * (uint32_t)n) & 0xffff);
 	} else {
