@@ -31,5 +31,6 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	tests_timer();
 	tests_user();
 	tests_fpu();
+	tests_modes();
 	tests_finish();
 }

@@ -342,9 +342,13 @@ static int emulate_one(struct trap *t)
 }
 
 /* Can the virtual CPU's state run natively? */
+/* Not in real mode or v8086 (the host cannot run either), and not with
+ * EFLAGS.NT: the host keeps NT clear, so a native IRET would return in
+ * the same task instead of switching back to the caller's. */
 static bool native_ok(struct cpu *c)
 {
-	return (c->cr0 & CR0_PE) && !(c->eflags & (EFLAGS_VM | EFLAGS_TF)) && !c->shadow &&
+	return (c->cr0 & CR0_PE) && !(c->eflags & (EFLAGS_VM | EFLAGS_TF | EFLAGS_NT)) &&
+	       !c->shadow &&
 	       !c->halted && c->seg[S_CS].present && c->seg[S_CS].s && (c->seg[S_CS].type & 8) &&
 	       !c->seg[S_SS].unusable;
 }
