@@ -382,11 +382,14 @@ static void flat_seg(struct seg *s, uint16_t sel, uint8_t type, int dpl)
 	s->g = 1;
 }
 
-/* SYSENTER/SYSEXIT exist only on models that report sep. */
+/* SYSENTER/SYSEXIT exist only on models that report sep, and raise
+ * #GP(0) in real mode (SYSENTER works from v8086). */
 static void need_sep(struct cpu *c)
 {
 	if (!(c->features & CPUID_SEP))
 		cpu_raise(c, EXC_UD, 0);
+	if (cpu_real_mode(c))
+		cpu_raise(c, EXC_GP, 0);
 }
 
 H(h_sysenter)

@@ -493,6 +493,23 @@ static void test_tasks(void)
 		      cpu.tr.sel == 0x28,
 	      "busy #GP %d; 16-bit TSS r=%d vec=%d err=%#x", busy_gp, r, cpu.exc_vec, cpu.exc_err);
 
+	/* A TSS whose EFLAGS has VM: the new task runs in v8086. */
+	task_machine();
+	put32(TSS2 + 0x24, EFLAGS_VM | 0x2);
+	put32(TSS2 + 0x20, 0x10);
+	put32(TSS2 + 0x38, 0x0ff0);
+	static const uint16_t vseg[SREG_COUNT] = { 0x4000, 0x2000, 0x3000, 0x5000, 0x6000, 0x7000 };
+	for (int k = 0; k < SREG_COUNT; k++)
+		put32(TSS2 + 0x48 + 4u * (uint32_t)k, vseg[k]);
+	put_bytes(CODE, "ea 00 00 00 00 38 00");
+	r = cpu_run(&cpu, 1);
+	CHECK("modes.task.into_v86",
+	      r == EXIT_NONE && (cpu.eflags & EFLAGS_VM) && cpu.cpl == 3 && cpu.code16 &&
+		      cpu.seg[S_CS].base == 0x20000 && cpu.seg[S_SS].base == 0x30000 &&
+		      cpu.seg[S_DS].limit == 0xffff && cpu.eip == 0x10 && cpu.tr.sel == 0x38,
+	      "r=%d fl=%#x cpl=%d cs.base=%#x ss.base=%#x eip=%#x", r, cpu.eflags, cpu.cpl,
+	      cpu.seg[S_CS].base, cpu.seg[S_SS].base, cpu.eip);
+
 	/* CR3 comes from the new TSS when paging is on (4 MiB identity pages). */
 	task_machine();
 	put32(PD, 0x83);
