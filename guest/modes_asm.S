@@ -212,6 +212,11 @@ task2_entry:
 	iret
 	jmp task2_entry
 
+/* A far CALL's target for the cost comparison in modes.task_call. */
+	.globl far_ret_stub
+far_ret_stub:
+	lret
+
 /* Reached from ring 3 through the call gate (2 parameters): EIP, CS, the
  * parameters, ESP, SS on the ring-0 stack. Returns EAX = first pushed -
  * second pushed, ECX = the pushed CS << 16 | the pushed SS, EDX = the
