@@ -357,6 +357,14 @@ static void test_v86(void)
 		      s.gpr[R_ESP] == STACK0 - 36 && get32(STACK0 - 36) == 1,
 	      "r=%d eip=%#x esp=%#x pushed eip=%#x", r, s.eip, s.gpr[R_ESP], get32(STACK0 - 36));
 
+	/* No model reports VME: CR4.VME cannot be set (mov cr4, eax). */
+	pm_machine(0);
+	cpu.r.r32[R_EAX] = CR4_VME;
+	put_bytes(CODE, "0f 22 e0");
+	r = cpu_run(&cpu, 1);
+	CHECK("modes.v86.no_vme", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP && cpu.cr4 == 0,
+	      "r=%d vec=%d cr4=%#x", r, cpu.exc_vec, cpu.cr4);
+
 	v86_machine(3, "0f 02 c3");
 	r = cpu_run(&cpu, 2);
 	bool lar_ud = r == RUN_EXCEPTION && cpu.exc_vec == EXC_UD;
