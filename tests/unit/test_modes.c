@@ -10,13 +10,15 @@
  * back, DPL and present checks, JMP through a gate), and RDTSCP's #UD.
  * Guest code is hand-assembled (GNU as output) into a small RAM buffer.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "check.h"
 #include "cpu/cpu.h"
 
-#define RAM_SIZE (16u << 20)
+#define RAM_SIZE (2u << 20) /* past 1 MiB for the A20 check */
 #define GDT 0x1000u
 #define IDT 0x2000u
 #define TSS 0x3000u /* + I/O bitmap up to 0x5068 */
@@ -599,6 +601,139 @@ static void test_rdtscp(void)
 	      (unsigned long long)cpu.unimplemented);
 }
 
+/*
+ * Random code in each mode, with far transfers aimed at random system
+ * descriptors (TSSs, task gates, call gates with random fields): every
+ * run must end in a defined way (an exit, never a crash: ASan and UBSan
+ * watch), and leave the mode invariants true: CPL 0 in real mode, CPL 3
+ * with paragraph segments in v8086, CS.D deciding the code size.
+ *
+ * Random handlers can fault before their first instruction completes, over
+ * and over, as on the hardware: no instruction retires, so the budget
+ * never runs out. The VMM stops such a guest with its kick (a timer or
+ * SIGTERM); so does this test, with SIGALRM after 20 ms.
+ */
+static uint32_t rng_state;
+static volatile int fuzz_kick;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	fuzz_kick = 1;
+}
+
+static uint32_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 17;
+	rng_state ^= rng_state << 5;
+	return rng_state;
+}
+
+static void random_bytes(uint32_t at, unsigned n)
+{
+	/* Biased to the opcodes of this file's subject: far JMP/CALL (with
+	 * selectors 0x38-0x7f), IRET, INT, RETF, segment loads, PUSHF/POPF. */
+	static const uint8_t hot[] = { 0xea, 0x9a, 0xcf, 0xcd, 0xcb, 0xca, 0x8e, 0x9c, 0x9d,
+				       0xfa, 0xfb, 0xe4, 0xe6, 0xcc, 0x0f, 0x66 };
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t v = rng();
+		ram[at + k] = (v & 3) == 0 ? hot[(v >> 8) % sizeof hot]
+			    : (v & 3) == 1 ? (uint8_t)(0x38 + ((v >> 8) & 0x47))
+					   : (uint8_t)(v >> 16);
+	}
+}
+
+static void random_system_descriptors(void)
+{
+	static const uint8_t types[] = { 0x1, 0x3, 0x4, 0x5, 0x9, 0xb, 0xc, 0x2 };
+	for (int idx = 7; idx < 16; idx++) {
+		uint32_t v = rng();
+		uint8_t access = (uint8_t)(0x80 | ((v & 3) << 5) | types[(v >> 2) & 7]);
+		if ((v >> 5) % 8 == 0)
+			access &= 0x7f; /* not present */
+		if (types[(v >> 2) & 7] == 0x4 || types[(v >> 2) & 7] == 0xc ||
+		    types[(v >> 2) & 7] == 0x5) {
+			uint16_t sel = (uint16_t)((rng() % 16) * 8 | (rng() & 3));
+			gate_entry(GDT + idx * 8, rng() & 0x1ffff, sel, access, (uint8_t)(v >> 8));
+		} else {
+			gdt_entry(idx, TSS2 + (rng() & 0x300), (rng() & 1) ? 0x67 : 0x20, access, 0);
+		}
+	}
+	random_bytes(TSS2, 0x400);
+	put32(TSS2 + 0x24, rng() & (EFLAGS_VM | EFLAGS_NT | 0xcff));
+}
+
+static int fuzz_mode(int mode, unsigned rounds, char *why, size_t why_len, unsigned *kicked_out)
+{
+	unsigned kicked = 0;
+	*kicked_out = 0;
+	for (unsigned k = 0; k < rounds; k++) {
+		if (mode == 0) {
+			real_machine();
+			for (int v = 0; v < 256; v++) {
+				put16(v * 4u, (uint16_t)(rng() & 0xff));
+				put16(v * 4u + 2, 0x2000);
+			}
+			random_bytes(0x20000, 0x100);
+		} else if (mode == 1) {
+			v86_machine((rng() >> 4) & 3, "");
+		} else {
+			pm_machine(rng() & 1 ? 3 : 0);
+		}
+		if (mode == 1)
+			random_bytes(0x20000, 0x100);
+		else
+			random_bytes(CODE, 0x100);
+		random_system_descriptors();
+		random_bytes(HANDLER, 0x40);
+		random_bytes(HANDLER2, 0x40);
+		cpu.exc_return = false;
+		cpu.kick = &fuzz_kick;
+		fuzz_kick = 0;
+		struct itimerval it = { .it_value = { .tv_usec = 20000 } };
+		setitimer(ITIMER_REAL, &it, NULL);
+		int r = cpu_run(&cpu, 300);
+		struct itimerval off = { 0 };
+		setitimer(ITIMER_REAL, &off, NULL);
+		if (fuzz_kick)
+			kicked++;
+		bool known = r == EXIT_NONE || r == EXIT_HLT || r == EXIT_SHUTDOWN || r == EXIT_ERROR;
+		bool pe = cpu.cr0 & CR0_PE;
+		bool v86 = cpu.eflags & EFLAGS_VM;
+		const char *bad = !known ? "unknown exit"
+				  : !pe && cpu.cpl != 0 ? "CPL not 0 in real mode"
+				  : v86 && (cpu.cpl != 3 || cpu.seg[S_CS].base != (uint32_t)cpu.seg[S_CS].sel << 4)
+					  ? "v8086 with CPL or CS wrong"
+				  : cpu.code16 != !cpu.seg[S_CS].db ? "code size not CS.D"
+								   : NULL;
+		if (bad) {
+			snprintf(why, why_len, "round %u: %s (r=%d cr0=%#x fl=%#x cpl=%d cs=%#x/%#x)", k,
+				 bad, r, cpu.cr0, cpu.eflags, cpu.cpl, cpu.seg[S_CS].sel,
+				 cpu.seg[S_CS].base);
+			return -1;
+		}
+	}
+	*kicked_out = kicked;
+	return 0;
+}
+
+static void test_fuzz(void)
+{
+	static const char *const names[] = { "modes.fuzz.real", "modes.fuzz.v86",
+					     "modes.fuzz.protected_system_descriptors" };
+	signal(SIGALRM, on_alarm);
+	for (int m = 0; m < 3; m++) {
+		char why[200] = "";
+		unsigned kicked;
+		rng_state = 0x9e3779b9u + (uint32_t)m;
+		int r = fuzz_mode(m, 1000, why, sizeof why, &kicked);
+		CHECK(names[m], r == 0, "%s", why);
+		printf("# %s: 1000 runs, %u stopped by the kick (a fault loop)\n", names[m], kicked);
+	}
+	signal(SIGALRM, SIG_DFL);
+}
+
 int main(void)
 {
 	ram = calloc(1, RAM_SIZE);
@@ -612,6 +747,7 @@ int main(void)
 	test_tasks();
 	test_call_gates();
 	test_rdtscp();
+	test_fuzz();
 	cpu_fini(&cpu);
 	free(ram);
 	CHECK_DONE();
