@@ -591,6 +591,39 @@ static void test_call_gates(void)
 	      "jmp ok %d; call r=%d eip=%#x esp=%#x", jmp_ok, r, cpu.eip, cpu.r.r32[R_ESP]);
 }
 
+/* 16-bit interrupt gates push words: same level (FLAGS CS IP), and from
+ * ring 3 (SS SP FLAGS CS IP on the TSS stack); IRETW returns. */
+static void test_gate16(void)
+{
+	pm_machine(0);
+	/* A 16-bit gate's offset has 16 bits: the handler lives low. */
+	gate_entry(IDT + 0x22 * 8, 0x7000, 0x08, 0x86, 0); /* 16-bit interrupt gate */
+	put_bytes(CODE, "fb  cd 22  f4"); /* sti; int 0x22; hlt */
+	put_bytes(0x7000, "66 cf");	  /* iretw */
+	int r = cpu_run(&cpu, 2);
+	bool same = r == EXIT_NONE && cpu.eip == 0x7000 && cpu.r.r32[R_ESP] == STACK0 - 6 &&
+		    get16(STACK0 - 6) == (uint16_t)(CODE + 3) && get16(STACK0 - 4) == 0x08 &&
+		    (get16(STACK0 - 2) & EFLAGS_IF) && !(cpu.eflags & EFLAGS_IF);
+	r = cpu_run(&cpu, 1);
+	CHECK("modes.idt.gate16_same_level",
+	      same && r == EXIT_NONE && cpu.r.r32[R_ESP] == STACK0 && (cpu.eflags & EFLAGS_IF),
+	      "frame ok %d, after IRETW r=%d esp=%#x fl=%#x", same, r, cpu.r.r32[R_ESP], cpu.eflags);
+
+	pm_machine(3);
+	gate_entry(IDT + 0x80 * 8, 0x7000, 0x08, 0xe6, 0); /* 16-bit, DPL 3 */
+	put_bytes(CODE, "cd 80");
+	put_bytes(0x7000, "f4");
+	cpu.exc_return = false;
+	r = cpu_run(&cpu, 5);
+	CHECK("modes.idt.gate16_ring3_to_ring0",
+	      r == EXIT_HLT && cpu.cpl == 0 && cpu.r.r32[R_ESP] == STACK0 - 10 &&
+		      get16(STACK0 - 2) == 0x23 && get16(STACK0 - 4) == (uint16_t)STACK3 &&
+		      get16(STACK0 - 8) == 0x1b && get16(STACK0 - 10) == (uint16_t)(CODE + 2),
+	      "r=%d cpl=%d esp=%#x frame %#x %#x %#x %#x %#x", r, cpu.cpl, cpu.r.r32[R_ESP],
+	      get16(STACK0 - 2), get16(STACK0 - 4), get16(STACK0 - 6), get16(STACK0 - 8),
+	      get16(STACK0 - 10));
+}
+
 static void test_rdtscp(void)
 {
 	pm_machine(0);
@@ -746,6 +779,7 @@ int main(void)
 	test_io_bitmap();
 	test_tasks();
 	test_call_gates();
+	test_gate16();
 	test_rdtscp();
 	test_fuzz();
 	cpu_fini(&cpu);
