@@ -27,6 +27,13 @@ void seg_load_real(struct cpu *c, int s, uint16_t sel)
 		sg->limit = 0xffff;
 		sg->dpl = 3;
 	} else {
+		/* A segment nulled in protected mode holds no limit worth
+		 * keeping: it gets the real-mode 64 KiB. */
+		if (sg->unusable || !sg->present) {
+			sg->limit = 0xffff;
+			sg->db = 0;
+			sg->g = 0;
+		}
 		sg->dpl = 0;
 	}
 	sg->sel = sel;

@@ -187,6 +187,19 @@ static void test_real_mode(void)
 	      "r=%d word=%#x ds.base=%#x code16=%d", r, get16(0x20010), cpu.seg[S_DS].base,
 	      cpu.code16);
 
+	/* DS was nulled in protected mode: a real-mode load makes it a 64 KiB
+	 * segment again. */
+	real_machine();
+	struct cpu_state ns = state();
+	memset(&ns.seg[S_DS], 0, sizeof ns.seg[S_DS]);
+	ns.seg[S_DS].unusable = 1;
+	cpu_set_state(&cpu, &ns);
+	put_bytes(CODE, "b8 00 20  8e d8  c7 06 10 00 cd ab  f4");
+	r = cpu_run(&cpu, 100);
+	CHECK("modes.real.load_after_null", r == EXIT_HLT && get16(0x20010) == 0xabcd &&
+		      cpu.seg[S_DS].limit == 0xffff,
+	      "r=%d word=%#x ds.limit=%#x", r, get16(0x20010), cpu.seg[S_DS].limit);
+
 	real_machine();
 	put_bytes(CODE, "a1 ff ff"); /* a word at offset 0xffff crosses the 64 KiB limit */
 	r = cpu_run(&cpu, 100);
