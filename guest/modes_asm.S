@@ -155,8 +155,10 @@ rm_ivt_desc: .word 0x3ff
 	.long RM_IVT
 rm_blob_end:
 
-/* The v8086 program, at V86_SEG:0 with DS = V86_DATA_SEG, IOPL 0, and a
- * TSS I/O bitmap that allows port 0x21 only. */
+/* The v8086 program, at V86_SEG:0 with DS = V86_DATA_SEG, IOPL 0, IF set,
+ * and a TSS I/O bitmap that allows port 0x21 only. At the end it waits
+ * (boundedly) for the monitor to report a timer interrupt taken in v8086
+ * by writing DS:4. */
 	.globl v86_blob_start, v86_blob_end
 	.code16
 v86_blob_start:
@@ -166,7 +168,11 @@ v86_blob_start:
 	inw $0x20, %ax                  /* 0x20 denied, 0x21 allowed: denied */
 	int $0x31                       /* IOPL < 3: #GP */
 	movw $0x7777, 2                 /* DS:2: ran past all of them */
-	hlt                             /* #GP: the monitor ends the run */
+	movl $0x1000000, %ecx
+1:	cmpw $0, 4
+	jne 2f
+	addr32 loop 1b
+2:	hlt                             /* #GP: the monitor ends the run */
 v86_blob_end:
 
 	.text

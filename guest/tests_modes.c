@@ -148,13 +148,21 @@ static void test_real_mode(void)
 
 /* What the v8086 monitor saw: the opcode at CS:IP of each #GP. */
 static struct {
-	uint32_t n_gp, other_vector;
+	uint32_t n_gp, other_vector, irqs;
 	uint8_t op[8];
 	uint32_t es, ds, fs, gs, frame_ds;
 } mon;
 
 static struct regs *v86_monitor(struct regs *r)
 {
+	if (r->vector >= 32 && r->vector < 48) { /* an IRQ taken in v8086 */
+		pic_eoi((int)r->vector - 32);
+		if (r->vector == 32) {
+			mon.irqs++;
+			*(volatile uint16_t *)phys_to_virt(((uint32_t)V86_DATA_SEG << 4) + 4) = 1;
+		}
+		return r;
+	}
 	if (r->vector != 13) {
 		mon.other_vector = r->vector;
 		goto leave;
@@ -193,7 +201,7 @@ static void test_v86(void)
 	tss_v86.iomap[0x21 / 8] &= (uint8_t)~(1u << (0x21 % 8));
 	memcpy(phys_to_virt(V86_BASE), v86_blob_start, (uint32_t)(v86_blob_end - v86_blob_start));
 	volatile uint16_t *data = phys_to_virt((uint32_t)V86_DATA_SEG << 4);
-	data[0] = data[1] = 0;
+	data[0] = data[1] = data[2] = 0;
 	memset(&mon, 0, sizeof mon);
 	uint8_t mask = inb(0x21);
 	low_identity_map(1);
@@ -202,7 +210,7 @@ static void test_v86(void)
 	lgdt(&modes_gdtr);
 	__asm__ volatile("ltr %w0" : : "r"(SEL_TSS_V86) : "memory");
 	v86_hook = v86_monitor;
-	const uint32_t frame[9] = { 0, V86_SEG, EFLAGS_VM | 0x2, 0x0FF0, V86_STACK_SEG,
+	const uint32_t frame[9] = { 0, V86_SEG, EFLAGS_VM | EFLAGS_IF | 0x2, 0x0FF0, V86_STACK_SEG,
 				    0x0510, V86_DATA_SEG, 0x0700, 0x0800 };
 	v86_enter(frame);
 	v86_hook = 0;
@@ -219,12 +227,13 @@ static void test_v86(void)
 	test_result("modes.v86_iobitmap",
 		    ops_ok && !mon.other_vector && (data[0] & 0xFF) == mask && data[1] == 0x7777 &&
 			    mon.es == 0x0510 && mon.ds == V86_DATA_SEG && mon.fs == 0x0700 &&
-			    mon.gs == 0x0800 && mon.frame_ds == 0,
+			    mon.gs == 0x0800 && mon.frame_ds == 0 && mon.irqs > 0,
 		    "#GPs %u ops %02x %02x %02x %02x (want e6 e5 cd f4), other vector %u, port 0x21 "
 		    "read 0x%x (want 0x%x), end marker 0x%x, pushed es/ds/fs/gs %x/%x/%x/%x, "
-		    "handler ds %x",
+		    "handler ds %x, timer interrupts in v8086 %u",
 		    mon.n_gp, mon.op[0], mon.op[1], mon.op[2], mon.op[3], mon.other_vector,
-		    data[0] & 0xFF, mask, data[1], mon.es, mon.ds, mon.fs, mon.gs, mon.frame_ds);
+		    data[0] & 0xFF, mask, data[1], mon.es, mon.ds, mon.fs, mon.gs, mon.frame_ds,
+		    mon.irqs);
 }
 
 static void test_tasks(void)

@@ -356,13 +356,18 @@ static bool native_ok(struct cpu *c)
 /*
  * Runs the virtual CPU in the core until its state can go native again
  * with no interrupt to take first. Returns -1 (go native) or the exit.
+ * At most SETTLE_MAX instructions at a time: real-mode, v8086 or NT code
+ * can stay in the core for good, and this runs inside the signal handler,
+ * where the kick and SIGTERM wait; the run loop then polls the devices
+ * (timer interrupts), lets the VMM's signals in, and comes back.
  */
+#define SETTLE_MAX 20000
 static int settle(struct trap *t)
 {
 	struct cpu *c = &t->cpu;
 	struct vm *vm = t->vcpu->vm;
-	for (;;) {
-		if (vm->stop || vm->kick)
+	for (unsigned n = 0;; n++) {
+		if (vm->stop || vm->kick || n == SETTLE_MAX)
 			return EXIT_NONE;
 		bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
 		if (!irq && native_ok(c))
