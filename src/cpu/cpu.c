@@ -144,6 +144,12 @@ int cpu_run(struct cpu *c, uint64_t budget)
 	c->cur = NULL;
 	c->insn_limit = c->insns + budget;
 	c->irq_check = true; /* devices ran since the last run */
+	/* Exceptions delivered in this run. A handler that faults before its
+	 * first instruction retires (in real mode the stack never runs out)
+	 * loops here without retiring anything; the budget bounds that too,
+	 * for callers that cannot see the kick (trap, inside its signal
+	 * handler). */
+	volatile uint64_t delivered = 0;
 	switch (_setjmp(c->jb)) {
 	case 0:
 		break;
@@ -152,6 +158,8 @@ int cpu_run(struct cpu *c, uint64_t budget)
 		if (c->exc_return)
 			return CPU_EXIT_EXCEPTION;
 		cpu_handle_exception(c);
+		if (++delivered > budget) /* delivered: the handler runs next time */
+			return c->exit >= 0 ? c->exit : EXIT_NONE;
 		break;
 	default:
 		count_partial_block(c);

@@ -655,9 +655,9 @@ static void test_rdtscp(void)
  * with paragraph segments in v8086, CS.D deciding the code size.
  *
  * Random handlers can fault before their first instruction completes, over
- * and over, as on the hardware: no instruction retires, so the budget
- * never runs out. The VMM stops such a guest with its kick (a timer or
- * SIGTERM); so does this test, with SIGALRM after 20 ms.
+ * and over, as on the hardware: no instruction retires. cpu_run counts
+ * those deliveries against its budget too (test_fault_loop_bounded); a
+ * SIGALRM kick after 20 ms stays as the safety net, and is reported.
  */
 static uint32_t rng_state;
 static volatile int fuzz_kick;
@@ -780,6 +780,37 @@ static void test_fuzz(void)
 	signal(SIGALRM, SIG_DFL);
 }
 
+/* A #UD handler that is itself UD2, in real mode: every delivery succeeds
+ * (the stack wraps, never runs out) and no instruction ever retires. A run
+ * must still end after budget + 1 deliveries: trap runs the core inside its
+ * signal handler, where nothing else would stop it. */
+static void test_fault_loop_bounded(void)
+{
+	real_machine();
+	put_bytes(CODE, "0f 0b");
+	put16(EXC_UD * 4, 0x0100);
+	put16(EXC_UD * 4 + 2, 0x2000);
+	put_bytes(0x20100, "0f 0b");
+	cpu.exc_return = false;
+	cpu.kick = &fuzz_kick;
+	fuzz_kick = 0;
+	signal(SIGALRM, on_alarm);
+	struct itimerval it = { .it_value = { .tv_sec = 2 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+	int r1 = cpu_run(&cpu, 1);
+	uint32_t sp1 = cpu.r.r32[R_ESP];
+	int r2 = cpu_run(&cpu, 1000);
+	struct itimerval off = { 0 };
+	setitimer(ITIMER_REAL, &off, NULL);
+	signal(SIGALRM, SIG_DFL);
+	CHECK("modes.fault_loop_ends_within_budget",
+	      r1 == EXIT_NONE && r2 == EXIT_NONE && !fuzz_kick && cpu.seg[S_CS].sel == 0x2000 &&
+		      cpu.eip == 0x100 && sp1 == 0x7000 - 12 &&
+		      cpu.r.r32[R_ESP] == ((0x7000 - 12 - 1001 * 6) & 0xffff),
+	      "r1=%d r2=%d kicked=%d cs=%#x eip=%#x sp after 1: %#x, after 1001: %#x", r1, r2,
+	      fuzz_kick, cpu.seg[S_CS].sel, cpu.eip, sp1, cpu.r.r32[R_ESP]);
+}
+
 int main(void)
 {
 	ram = calloc(1, RAM_SIZE);
@@ -795,6 +826,7 @@ int main(void)
 	test_gate16();
 	test_rdtscp();
 	test_fuzz();
+	test_fault_loop_bounded();
 	cpu_fini(&cpu);
 	free(ram);
 	CHECK_DONE();
