@@ -83,6 +83,7 @@ extern trap_hook user_fault_hook;/* an exception raised in ring 3 */
 extern trap_hook user_pf_hook;   /* consulted first by it: non-NULL resumes */
 extern trap_hook debug_hook;     /* #DB (vector 1) raised in ring 0 */
 extern trap_hook irq13_hook;     /* IRQ 13 (FPU error, CR0.NE=0), after the EOI */
+extern trap_hook v86_hook;       /* anything raised in virtual-8086 mode (tests_modes.c) */
 extern volatile uint32_t ticks;
 /* An exception that a ring-0 test provokes on purpose: the handler records
  * it and resumes at `resume` instead of reporting a failure. */
@@ -170,6 +171,7 @@ void tests_user(void);
 void tests_fpu(void);
 void tests_pv(void);
 void tests_kvmclock(void);
+void tests_modes(void);
 void bench_run(void);
 
 #endif

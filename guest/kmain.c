@@ -34,5 +34,6 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	tests_fpu();
 	tests_pv();
 	tests_kvmclock();
+	tests_modes();
 	tests_finish();
 }

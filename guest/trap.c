@@ -6,7 +6,7 @@
 #include "bench.h"
 
 volatile uint32_t ticks;
-trap_hook timer_hook, syscall_hook, user_fault_hook, debug_hook, irq13_hook;
+trap_hook timer_hook, syscall_hook, user_fault_hook, debug_hook, irq13_hook, v86_hook;
 struct trap_expect trap_expect;
 
 static const char *const exc_names[32] = {
@@ -35,6 +35,10 @@ static NORETURN void unexpected(struct regs *r)
 
 struct regs *trap_dispatch(struct regs *r)
 {
+	/* From virtual-8086 mode (EFLAGS.VM): CS is a paragraph, not a
+	 * selector, so nothing below may judge the frame by CS's low bits. */
+	if ((r->eflags & 0x00020000u) && v86_hook)
+		return v86_hook(r);
 	if (r->vector < 32) {
 		/* bench divzero (bench_r0.c): skip the div, as fast as we can. */
 		if (r->vector == 0 && bench_de_resume && (r->cs & 3) == 0) {

@@ -14,6 +14,7 @@ void user_bench_syscall(uint32_t n);
 void user_bench_pgfault(uint32_t n);
 void user_exit0(uint32_t unused);
 void user_hypercall(uint32_t nr);
+void user_callgate(uint32_t unused); /* user_modes.c */
 
 /* user_iret's report slots */
 #define IRET_SLOT_EFLAGS 0

@@ -67,7 +67,7 @@ void cpu_set_state(struct cpu *c, const struct cpu_state *s)
 	memcpy(c->r.r32, s->gpr, sizeof s->gpr);
 	c->r.r32[REG_NONE] = 0;
 	c->eip = s->eip;
-	c->eflags = (s->eflags | EFLAGS_FIXED) & ~EFLAGS_VM;
+	c->eflags = s->eflags | EFLAGS_FIXED;
 	c->lf_op = LF_NONE;
 	memcpy(c->seg, s->seg, sizeof c->seg);
 	c->ldtr = s->ldtr;
@@ -86,8 +86,13 @@ void cpu_set_state(struct cpu *c, const struct cpu_state *s)
 	c->sysenter_eip = s->sysenter_eip;
 	cpu_fpu_from_fsave(c, s->fpu);
 	/* The CPL is the DPL of SS in protected mode (CS.RPL could lie for
-	 * conforming code). */
-	c->cpl = c->seg[S_SS].dpl;
+	 * conforming code), 0 in real mode, 3 in v8086. */
+	if (!(c->cr0 & CR0_PE))
+		c->cpl = 0;
+	else if (c->eflags & EFLAGS_VM)
+		c->cpl = 3;
+	else
+		c->cpl = c->seg[S_SS].dpl;
 	if (paging_changed)
 		tlb_flush(c);
 	cpu_mode_changed(c);
@@ -143,6 +148,12 @@ int cpu_run(struct cpu *c, uint64_t budget)
 	c->cur = NULL;
 	c->insn_limit = c->insns + budget;
 	c->irq_check = true; /* devices ran since the last run */
+	/* Exceptions delivered in this run. A handler that faults before its
+	 * first instruction retires (in real mode the stack never runs out)
+	 * loops here without retiring anything; the budget bounds that too,
+	 * for callers that cannot see the kick (trap, inside its signal
+	 * handler). */
+	volatile uint64_t delivered = 0;
 	switch (_setjmp(c->jb)) {
 	case 0:
 		break;
@@ -151,6 +162,8 @@ int cpu_run(struct cpu *c, uint64_t budget)
 		if (c->exc_return)
 			return CPU_EXIT_EXCEPTION;
 		cpu_handle_exception(c);
+		if (++delivered > budget) /* delivered: the handler runs next time */
+			return c->exit >= 0 ? c->exit : EXIT_NONE;
 		break;
 	default:
 		count_partial_block(c);

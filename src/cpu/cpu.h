@@ -199,6 +199,54 @@ void seg_load_ss_checked(struct cpu *c, uint16_t sel, int cpl, int vec_on_fail);
 void seg_null_if_unusable(struct cpu *c, int new_cpl);
 void cpu_set_cpl(struct cpu *c, int cpl);
 
+/* --- real-address and virtual-8086 mode (realmode.c) --- */
+static inline bool cpu_real_mode(const struct cpu *c)
+{
+	return !(c->cr0 & CR0_PE);
+}
+
+/* EFLAGS.VM is never lazy: c->eflags always holds it. */
+static inline bool cpu_v86_mode(const struct cpu *c)
+{
+	return (c->eflags & EFLAGS_VM) != 0;
+}
+
+static inline unsigned cpu_iopl(const struct cpu *c)
+{
+	return (c->eflags >> 12) & 3;
+}
+
+/* Segment loads where selector = paragraph (real mode and v8086). */
+void seg_load_real(struct cpu *c, int s, uint16_t sel);
+/* INT n, exceptions and IRQs in real mode, through the IVT at IDTR.base. */
+void real_deliver(struct cpu *c, int vec, enum event_kind kind, uint32_t ret_eip);
+/* Far JMP/CALL/RET and IRET in real mode and in v8086 (IRET there only at
+ * IOPL 3); n is the operand size. */
+void real_far_jump(struct cpu *c, uint16_t sel, uint32_t off);
+void real_far_call(struct cpu *c, unsigned n, uint16_t sel, uint32_t off, uint32_t ret);
+void real_far_ret(struct cpu *c, unsigned n, uint32_t imm);
+void real_iret(struct cpu *c, unsigned n);
+/* IRET at CPL 0 whose popped EFLAGS has VM set: enters v8086 (v86.c). */
+void v86_enter_by_iret(struct cpu *c);
+
+/* --- TSS: task switches and the I/O permission bitmap (task.c) --- */
+enum task_reason { TASK_JMP, TASK_CALL, TASK_IRET, TASK_INT };
+/* Switches to the task whose TSS selector is sel. ret_eip is the EIP the
+ * outgoing task resumes at; an exception through a task gate pushes its
+ * error code on the new task's stack. ext: the EXT bit for error codes. */
+void task_switch(struct cpu *c, uint16_t sel, enum task_reason why, uint32_t ret_eip,
+		 bool has_err, uint32_t err, uint32_t ext);
+/* IN/OUT/INS/OUTS: #GP(0) unless IOPL allows it or the TSS I/O bitmap
+ * clears every bit of the ports [port, port + size). */
+void io_port_check(struct cpu *c, uint16_t port, unsigned size);
+/* SS:ESP for privilege level dpl from the current TSS, checked (#TS). */
+void tss_stack_for(struct cpu *c, int dpl, uint32_t ext, uint16_t *ss_sel, uint32_t *esp,
+		   struct seg *ss);
+
+/* --- far JMP/CALL to a system descriptor: TSS, task gate, call gate (gates.c) --- */
+void far_to_system(struct cpu *c, uint16_t sel, const uint32_t d[2], bool is_call,
+		   uint32_t ret_eip);
+
 /* --- paging and TLB (paging.c) --- */
 void tlb_flush(struct cpu *c);
 void tlb_flush_page(struct cpu *c, uint32_t lin);

@@ -576,6 +576,9 @@ static int select_handler(const ZydisDecodedInstruction *zi, const ZydisDecodedO
 		{ ZYDIS_MNEMONIC_WBINVD, h_wbinvd, 0 }, { ZYDIS_MNEMONIC_INVD, h_wbinvd, 0 },
 		{ ZYDIS_MNEMONIC_UD2, h_ud, TERM }, { ZYDIS_MNEMONIC_UD0, h_ud, TERM },
 		{ ZYDIS_MNEMONIC_UD1, h_ud, TERM }, { ZYDIS_MNEMONIC_FWAIT, h_fwait, 0 },
+		/* No CPU model reports RDTSCP (CPUID 0x80000001 EDX bit 27): #UD,
+		 * as on such a CPU, and not counted as unimplemented. */
+		{ ZYDIS_MNEMONIC_RDTSCP, h_ud, TERM },
 	};
 	for (size_t k = 0; k < sizeof simple / sizeof simple[0]; k++)
 		if (simple[k].m == m) {

@@ -129,6 +129,8 @@ static inline uint32_t szp_flags(uint32_t r, unsigned size)
 	return f;
 }
 
+/* CLI and STI: CPL <= IOPL (v8086 runs at CPL 3, so IOPL 3 there).
+ * Port access also consults the TSS I/O bitmap: io_port_check. */
 static inline void io_permission(struct cpu *c)
 {
 	if (c->cpl > ((c->eflags >> 12) & 3))

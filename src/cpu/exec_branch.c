@@ -1,7 +1,8 @@
 /*
  * Control transfers: near jumps/calls/returns, loops, far transfers to
- * code segments with the privilege checks (call gates and task switches
- * are not implemented: #GP, counted), IRET, INT n/INT3/INTO, BOUND.
+ * code segments with the privilege checks (to TSSs, task gates and call
+ * gates in gates.c; in real and v8086 mode in realmode.c), IRET (task
+ * return in task.c, into v8086 in v86.c), INT n/INT3/INTO, BOUND.
  */
 #include "exec.h"
 
@@ -115,18 +116,16 @@ H(h_jcxz)
 }
 
 /* A far JMP/CALL target must be a code segment this CPL may enter
- * without a gate. */
-static void far_target(struct cpu *c, uint16_t sel, uint32_t off, uint32_t d[2])
+ * without a gate; false if it is a system descriptor (gates.c). */
+static bool far_target(struct cpu *c, uint16_t sel, uint32_t off, uint32_t d[2])
 {
 	if (!(sel & ~3u))
 		cpu_raise(c, EXC_GP, 0);
 	desc_read_or_fault(c, sel, d, EXC_GP, SEL_ERR(sel));
 	struct seg sg;
 	desc_to_seg(d, sel, &sg);
-	if (!sg.s) {
-		cpu_unimplemented(c, "far transfer through a gate or TSS");
-		cpu_raise(c, EXC_GP, SEL_ERR(sel));
-	}
+	if (!sg.s)
+		return false;
 	if (!(sg.type & 8))
 		cpu_raise(c, EXC_GP, SEL_ERR(sel));
 	if (sg.type & 4) {
@@ -139,6 +138,12 @@ static void far_target(struct cpu *c, uint16_t sel, uint32_t off, uint32_t d[2])
 		cpu_raise(c, EXC_NP, SEL_ERR(sel));
 	if (off > sg.limit)
 		cpu_raise(c, EXC_GP, 0);
+	return true;
+}
+
+static bool real_or_v86(const struct cpu *c)
+{
+	return cpu_real_mode(c) || cpu_v86_mode(c);
 }
 
 static void far_operand(struct cpu *c, const struct insn *i, uint16_t *sel, uint32_t *off)
@@ -160,7 +165,16 @@ H(h_jmp_far)
 	uint16_t sel;
 	uint32_t off, d[2];
 	far_operand(c, i, &sel, &off);
-	far_target(c, sel, off, d);
+	if (i->osize == 2)
+		off &= 0xffff;
+	if (real_or_v86(c)) {
+		real_far_jump(c, sel, off);
+		return;
+	}
+	if (!far_target(c, sel, off, d)) {
+		far_to_system(c, sel, d, false, c->eip + i->len);
+		return;
+	}
 	desc_set_accessed(c, sel, d);
 	seg_load_cs(c, sel, d, c->cpl);
 	c->eip = off;
@@ -171,10 +185,21 @@ H(h_call_far)
 	uint16_t sel;
 	uint32_t off, d[2];
 	far_operand(c, i, &sel, &off);
-	far_target(c, sel, off, d);
-	uint32_t sp = sp_get(c);
 	uint32_t n = i->osize;
 	uint32_t ret = c->eip + i->len;
+	if (n == 2) {
+		off &= 0xffff;
+		ret &= 0xffff;
+	}
+	if (real_or_v86(c)) {
+		real_far_call(c, n, sel, off, ret);
+		return;
+	}
+	if (!far_target(c, sel, off, d)) {
+		far_to_system(c, sel, d, true, ret);
+		return;
+	}
+	uint32_t sp = sp_get(c);
 	mem_write(c, S_SS, (sp - n) & (c->stack16 ? 0xffff : ~0u), n, c->seg[S_CS].sel);
 	mem_write(c, S_SS, (sp - 2 * n) & (c->stack16 ? 0xffff : ~0u), n, ret);
 	desc_set_accessed(c, sel, d);
@@ -229,6 +254,10 @@ H(h_ret_far)
 {
 	unsigned n = i->osize;
 	uint32_t imm = i->op[0].kind == OK_IMM ? i->op[0].disp : 0;
+	if (real_or_v86(c)) {
+		real_far_ret(c, n, imm);
+		return;
+	}
 	uint32_t eip = stack_peek(c, n, 0);
 	uint16_t sel = (uint16_t)stack_peek(c, n, 1);
 	uint32_t d[2];
@@ -268,16 +297,28 @@ uint32_t eflags_writable(struct cpu *c, unsigned size)
 H(h_iret)
 {
 	unsigned n = i->osize;
+	if (cpu_real_mode(c)) {
+		real_iret(c, n);
+		return;
+	}
+	if (cpu_v86_mode(c)) {
+		if (cpu_iopl(c) < 3)
+			cpu_raise(c, EXC_GP, 0);
+		real_iret(c, n);
+		return;
+	}
 	if (c->eflags & EFLAGS_NT) {
-		cpu_unimplemented(c, "iret task return");
-		cpu_raise(c, EXC_GP, 0);
+		/* Back to the task that called this one (the back link). */
+		uint16_t link = (uint16_t)sys_read(c, c->tr.base, 2);
+		task_switch(c, link, TASK_IRET, c->eip + i->len, false, 0, 0);
+		return;
 	}
 	uint32_t eip = stack_peek(c, n, 0);
 	uint16_t sel = (uint16_t)stack_peek(c, n, 1);
 	uint32_t fl = stack_peek(c, n, 2);
 	if (n == 4 && (fl & EFLAGS_VM) && c->cpl == 0) {
-		cpu_unimplemented(c, "iret to virtual-8086 mode");
-		cpu_raise(c, EXC_GP, 0);
+		v86_enter_by_iret(c);
+		return;
 	}
 	uint32_t d[2];
 	int rpl = return_cs_check(c, sel, d);
@@ -299,8 +340,11 @@ H(h_iret)
 	eflags_write(c, fl, mask);
 }
 
+/* INT n is IOPL-sensitive in v8086 (no VME): the monitor emulates it. */
 H(h_int)
 {
+	if (cpu_v86_mode(c) && cpu_iopl(c) < 3)
+		cpu_raise(c, EXC_GP, 0);
 	idt_deliver(c, (int)(i->op[0].disp & 0xff), 0, false, EV_SOFT_INT, c->eip + i->len);
 }
 

@@ -112,14 +112,24 @@ H(h_popa)
 	NEXT(c, i);
 }
 
+/* PUSHF/POPF are IOPL-sensitive in v8086 (no VME): the monitor emulates
+ * them below IOPL 3. */
+static void v86_iopl_check(struct cpu *c)
+{
+	if (cpu_v86_mode(c) && cpu_iopl(c) < 3)
+		cpu_raise(c, EXC_GP, 0);
+}
+
 H(h_pushf)
 {
+	v86_iopl_check(c);
 	push(c, i->osize, flags_get(c) & ~(EFLAGS_VM | EFLAGS_RF));
 	NEXT(c, i);
 }
 
 H(h_popf)
 {
+	v86_iopl_check(c);
 	uint32_t v = stack_peek(c, i->osize, 0);
 	sp_set(c, sp_get(c) + i->osize);
 	eflags_write(c, v, eflags_writable(c, i->osize));

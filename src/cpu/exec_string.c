@@ -56,7 +56,7 @@ static bool string_step(struct cpu *c, const struct insn *i, unsigned n, int32_t
 	}
 	case STR_INS: {
 		uint8_t buf[4];
-		io_permission(c);
+		io_port_check(c, c->r.r16[R_EDX * 2], n);
 		mem_probe_write(c, S_ES, di, n);
 		cpu_pio(c, c->r.r16[R_EDX * 2], buf, n, false);
 		mem_write(c, S_ES, di, n, load_n(buf, n));
@@ -65,7 +65,7 @@ static bool string_step(struct cpu *c, const struct insn *i, unsigned n, int32_t
 	}
 	default: { /* OUTS */
 		uint8_t buf[4];
-		io_permission(c);
+		io_port_check(c, c->r.r16[R_EDX * 2], n);
 		store_n(buf, n, mem_read(c, src_seg, si, n));
 		cpu_pio(c, c->r.r16[R_EDX * 2], buf, n, true);
 		idx_set(c, i, R_ESI, si + (uint32_t)delta);

@@ -15,6 +15,14 @@ static void need_cpl0(struct cpu *c)
 		cpu_raise(c, EXC_GP, 0);
 }
 
+/* LAR, LSL, VERR, VERW, ARPL, SLDT, STR, LLDT, LTR: #UD in real mode and
+ * in v8086. */
+static void need_pmode(struct cpu *c)
+{
+	if (cpu_real_mode(c) || cpu_v86_mode(c))
+		cpu_raise(c, EXC_UD, 0);
+}
+
 H(h_ud)
 {
 	cpu_raise(c, EXC_UD, 0);
@@ -88,21 +96,23 @@ static uint16_t io_port(struct cpu *c, const struct opnd *o)
 
 H(h_in)
 {
-	io_permission(c);
 	uint8_t buf[4] = { 0 };
 	unsigned n = i->op[0].size;
-	cpu_pio(c, io_port(c, &i->op[1]), buf, n, false);
+	uint16_t port = io_port(c, &i->op[1]);
+	io_port_check(c, port, n);
+	cpu_pio(c, port, buf, n, false);
 	store_n(c->r.r8, n, load_n(buf, n));
 	NEXT(c, i);
 }
 
 H(h_out)
 {
-	io_permission(c);
 	uint8_t buf[4];
 	unsigned n = i->op[1].size;
+	uint16_t port = io_port(c, &i->op[0]);
+	io_port_check(c, port, n);
 	store_n(buf, n, load_n(c->r.r8, n));
-	cpu_pio(c, io_port(c, &i->op[0]), buf, n, true);
+	cpu_pio(c, port, buf, n, true);
 	NEXT(c, i);
 }
 
@@ -212,6 +222,7 @@ H(h_sidt)
 
 H(h_lldt)
 {
+	need_pmode(c);
 	need_cpl0(c);
 	uint16_t sel = (uint16_t)op_read(c, &i->op[0]);
 	if (!(sel & ~3u)) {
@@ -237,6 +248,7 @@ H(h_lldt)
 
 H(h_ltr)
 {
+	need_pmode(c);
 	need_cpl0(c);
 	uint16_t sel = (uint16_t)op_read(c, &i->op[0]);
 	if (!(sel & ~3u))
@@ -270,11 +282,13 @@ static void store_sel(struct cpu *c, const struct insn *i, uint32_t v)
 
 H(h_sldt)
 {
+	need_pmode(c);
 	store_sel(c, i, c->ldtr.sel);
 }
 
 H(h_str)
 {
+	need_pmode(c);
 	store_sel(c, i, c->tr.sel);
 }
 
@@ -368,11 +382,14 @@ static void flat_seg(struct seg *s, uint16_t sel, uint8_t type, int dpl)
 	s->g = 1;
 }
 
-/* SYSENTER/SYSEXIT exist only on models that report sep. */
+/* SYSENTER/SYSEXIT exist only on models that report sep, and raise
+ * #GP(0) in real mode (SYSENTER works from v8086). */
 static void need_sep(struct cpu *c)
 {
 	if (!(c->features & CPUID_SEP))
 		cpu_raise(c, EXC_UD, 0);
+	if (cpu_real_mode(c))
+		cpu_raise(c, EXC_GP, 0);
 }
 
 H(h_sysenter)
@@ -434,6 +451,7 @@ static void set_zf(struct cpu *c, bool on)
 
 H(h_lar)
 {
+	need_pmode(c);
 	uint32_t d[2];
 	struct seg sg;
 	bool ok = desc_visible(c, (uint16_t)op_read(c, &i->op[1]), d, &sg, false);
@@ -445,6 +463,7 @@ H(h_lar)
 
 H(h_lsl)
 {
+	need_pmode(c);
 	uint32_t d[2];
 	struct seg sg;
 	bool ok = desc_visible(c, (uint16_t)op_read(c, &i->op[1]), d, &sg, true);
@@ -469,16 +488,19 @@ static void verify(struct cpu *c, const struct insn *i, bool write)
 
 H(h_verr)
 {
+	need_pmode(c);
 	verify(c, i, false);
 }
 
 H(h_verw)
 {
+	need_pmode(c);
 	verify(c, i, true);
 }
 
 H(h_arpl)
 {
+	need_pmode(c);
 	struct loc l;
 	uint32_t src = reg_read(c, &i->op[1]);
 	uint32_t dst = loc_open(c, &i->op[0], &l);

@@ -1,8 +1,10 @@
 /*
  * Exceptions and interrupts: raising them (longjmp back to the run loop),
  * the double/triple-fault rules, and delivery through 32-bit interrupt and
- * trap gates with the TSS stack switch on a privilege change. Task gates
- * and 16-bit gates are not implemented: they raise #GP and are counted.
+ * trap gates (32-bit, and 16-bit ones that push words) with the TSS stack
+ * switch on a privilege change, from protected mode or from virtual-8086
+ * mode; through task gates (task.c); in real mode through the IVT
+ * (realmode.c).
  */
 #include <stdio.h>
 
@@ -76,22 +78,23 @@ void cpu_single_step_trap(struct cpu *c)
 	cpu_raise(c, EXC_DB, 0); /* a trap: EIP already points past the instruction */
 }
 
-/* Pushes one dword at new_esp - 4*slot on a stack that is not yet SS. */
+/* Pushes one w-byte value (4 for a 32-bit gate, 2 for a 16-bit one) at
+ * esp - w*slot on a stack that may not be SS yet. */
 static void push_on(struct cpu *c, const struct seg *ss, uint32_t esp, int slot, uint32_t v,
-		    bool user, uint32_t fault_err)
+		    bool user, uint32_t fault_err, unsigned w)
 {
-	uint32_t off = esp - 4u * (uint32_t)slot;
+	uint32_t off = esp - w * (uint32_t)slot;
 	if (!ss->db)
 		off &= 0xffff;
 	bool expand_down = !(ss->type & 8) && (ss->type & 4);
-	bool ok = expand_down ? off > ss->limit : (uint64_t)off + 3 <= ss->limit;
+	bool ok = expand_down ? off > ss->limit : (uint64_t)off + w - 1 <= ss->limit;
 	if (!ok)
 		cpu_raise(c, EXC_SS, fault_err);
-	lin_write_slow(c, ss->base + off, 4, v, user);
+	lin_write_slow(c, ss->base + off, w, w == 4 ? v : v & 0xffff, user);
 }
 
-static void stack_switch(struct cpu *c, int dpl, uint32_t ext, uint16_t *ss_sel, uint32_t *esp,
-			 struct seg *ss)
+void tss_stack_for(struct cpu *c, int dpl, uint32_t ext, uint16_t *ss_sel, uint32_t *esp,
+		   struct seg *ss)
 {
 	uint32_t off = 4 + (uint32_t)dpl * 8;
 	if (c->tr.unusable || off + 5 > c->tr.limit)
@@ -117,6 +120,10 @@ static void stack_switch(struct cpu *c, int dpl, uint32_t ext, uint16_t *ss_sel,
 void idt_deliver(struct cpu *c, int vec, uint32_t err, bool has_err, enum event_kind kind,
 		 uint32_t ret_eip)
 {
+	if (cpu_real_mode(c)) {
+		real_deliver(c, vec, kind, ret_eip);
+		return;
+	}
 	uint32_t ext = kind == EV_SOFT_INT ? 0 : 1;
 	uint32_t gate_err = (uint32_t)vec * 8 + 2 + ext;
 	if ((uint32_t)vec * 8 + 7 > c->idtr.limit)
@@ -126,20 +133,24 @@ void idt_deliver(struct cpu *c, int vec, uint32_t err, bool has_err, enum event_
 	unsigned type = (g1 >> 8) & 0x1f;
 	unsigned gate_dpl = (g1 >> 13) & 3;
 	if (type == 0x05) {
-		cpu_unimplemented(c, "task gate");
-		cpu_raise(c, EXC_GP, gate_err);
+		if (kind == EV_SOFT_INT && gate_dpl < c->cpl)
+			cpu_raise(c, EXC_GP, gate_err);
+		if (!(g1 & 0x8000))
+			cpu_raise(c, EXC_NP, gate_err);
+		task_switch(c, (uint16_t)(g0 >> 16), TASK_INT, ret_eip, has_err, err, ext);
+		if (kind == EV_SOFT_INT)
+			c->db_inhibit = true;
+		return;
 	}
-	if (type != 0x0e && type != 0x0f) {
-		if (type == 0x06 || type == 0x07)
-			cpu_unimplemented(c, "16-bit gate");
+	if (type != 0x0e && type != 0x0f && type != 0x06 && type != 0x07)
 		cpu_raise(c, EXC_GP, gate_err);
-	}
+	unsigned w = (type & 8) ? 4 : 2; /* 16-bit gates push words */
 	if (kind == EV_SOFT_INT && gate_dpl < c->cpl)
 		cpu_raise(c, EXC_GP, gate_err);
 	if (!(g1 & 0x8000))
 		cpu_raise(c, EXC_NP, gate_err);
 	uint16_t sel = (uint16_t)(g0 >> 16);
-	uint32_t target = (g0 & 0xffff) | (g1 & 0xffff0000u);
+	uint32_t target = (g0 & 0xffff) | (w == 4 ? g1 & 0xffff0000u : 0);
 	if (!(sel & ~3u))
 		cpu_raise(c, EXC_GP, ext);
 	uint32_t d[2];
@@ -156,35 +167,54 @@ void idt_deliver(struct cpu *c, int vec, uint32_t err, bool has_err, enum event_
 	uint32_t flags = flags_get(c);
 	bool conforming = cs.type & 4;
 	int new_cpl = conforming ? c->cpl : cs.dpl;
+	/* From v8086 only to a non-conforming ring-0 handler through a 32-bit
+	 * gate (a 16-bit gate has no room for the v8086 segment registers:
+	 * #GP, as Bochs does). */
+	bool from_v86 = cpu_v86_mode(c);
+	if (from_v86 && (conforming || cs.dpl != 0 || w != 4))
+		cpu_raise(c, EXC_GP, SEL_ERR(sel) | ext);
 	if (new_cpl < c->cpl) {
 		uint16_t ss_sel;
 		uint32_t esp;
 		struct seg ss;
-		stack_switch(c, new_cpl, ext, &ss_sel, &esp, &ss);
+		tss_stack_for(c, new_cpl, ext, &ss_sel, &esp, &ss);
 		uint32_t serr = SEL_ERR(ss_sel) | ext;
 		bool user = new_cpl == 3;
 		int n = 0;
-		push_on(c, &ss, esp, ++n, c->seg[S_SS].sel, user, serr);
-		push_on(c, &ss, esp, ++n, c->r.r32[R_ESP], user, serr);
-		push_on(c, &ss, esp, ++n, flags, user, serr);
-		push_on(c, &ss, esp, ++n, c->seg[S_CS].sel, user, serr);
-		push_on(c, &ss, esp, ++n, ret_eip, user, serr);
+		if (from_v86) {
+			push_on(c, &ss, esp, ++n, c->seg[S_GS].sel, user, serr, w);
+			push_on(c, &ss, esp, ++n, c->seg[S_FS].sel, user, serr, w);
+			push_on(c, &ss, esp, ++n, c->seg[S_DS].sel, user, serr, w);
+			push_on(c, &ss, esp, ++n, c->seg[S_ES].sel, user, serr, w);
+		}
+		push_on(c, &ss, esp, ++n, c->seg[S_SS].sel, user, serr, w);
+		push_on(c, &ss, esp, ++n, c->r.r32[R_ESP], user, serr, w);
+		push_on(c, &ss, esp, ++n, flags, user, serr, w);
+		push_on(c, &ss, esp, ++n, c->seg[S_CS].sel, user, serr, w);
+		push_on(c, &ss, esp, ++n, ret_eip, user, serr, w);
 		if (has_err)
-			push_on(c, &ss, esp, ++n, err, user, serr);
+			push_on(c, &ss, esp, ++n, err, user, serr, w);
 		c->seg[S_SS] = ss;
-		c->r.r32[R_ESP] = ss.db ? esp - 4u * (uint32_t)n
-					: (esp & 0xffff0000u) | ((esp - 4u * (uint32_t)n) & 0xffff);
+		if (from_v86) {
+			static const int data[] = { S_ES, S_DS, S_FS, S_GS };
+			for (int k = 0; k < 4; k++) {
+				memset(&c->seg[data[k]], 0, sizeof c->seg[data[k]]);
+				c->seg[data[k]].unusable = 1;
+			}
+		}
+		c->r.r32[R_ESP] = ss.db ? esp - w * (uint32_t)n
+					: (esp & 0xffff0000u) | ((esp - w * (uint32_t)n) & 0xffff);
 	} else {
 		struct seg ss = c->seg[S_SS];
 		uint32_t esp = c->r.r32[R_ESP];
 		bool user = c->cpl == 3;
 		int n = 0;
-		push_on(c, &ss, esp, ++n, flags, user, 0);
-		push_on(c, &ss, esp, ++n, c->seg[S_CS].sel, user, 0);
-		push_on(c, &ss, esp, ++n, ret_eip, user, 0);
+		push_on(c, &ss, esp, ++n, flags, user, 0, w);
+		push_on(c, &ss, esp, ++n, c->seg[S_CS].sel, user, 0, w);
+		push_on(c, &ss, esp, ++n, ret_eip, user, 0, w);
 		if (has_err)
-			push_on(c, &ss, esp, ++n, err, user, 0);
-		sp_set(c, esp - 4u * (uint32_t)n);
+			push_on(c, &ss, esp, ++n, err, user, 0, w);
+		sp_set(c, esp - w * (uint32_t)n);
 	}
 	desc_set_accessed(c, sel, d);
 	cs.type |= 1;
@@ -195,7 +225,7 @@ void idt_deliver(struct cpu *c, int vec, uint32_t err, bool has_err, enum event_
 	 * single-step trap of their own (as QEMU and Bochs do). */
 	if (kind == EV_SOFT_INT)
 		c->db_inhibit = true;
-	if (type == 0x0e)
+	if ((type & 7) == 6) /* interrupt gate, not trap gate */
 		c->eflags &= ~EFLAGS_IF;
 	c->lf_op = LF_NONE;
 	c->eip = target;

@@ -154,12 +154,16 @@ void seg_load_ss_checked(struct cpu *c, uint16_t sel, int cpl, int vec)
 
 void seg_load(struct cpu *c, int s, uint16_t sel)
 {
-	if (s == S_SS) {
+	if (s == S_SS && !cpu_real_mode(c) && !cpu_v86_mode(c)) {
 		seg_load_ss_checked(c, sel, c->cpl, EXC_GP);
 		return;
 	}
 	if (s == S_CS)
 		cpu_raise(c, EXC_UD, 0);
+	if (cpu_real_mode(c) || cpu_v86_mode(c)) {
+		seg_load_real(c, s, sel);
+		return;
+	}
 	if (!(sel & ~3u)) {
 		/* A null selector loads fine; using it faults (#GP(0)). */
 		memset(&c->seg[s], 0, sizeof c->seg[s]);

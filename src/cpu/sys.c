@@ -17,11 +17,11 @@ void cr0_write(struct cpu *c, uint32_t v)
 		cpu_raise(c, EXC_GP, 0);
 	if ((v & CR0_NW) && !(v & CR0_CD))
 		cpu_raise(c, EXC_GP, 0);
-	if (!(v & CR0_PE)) {
-		cpu_unimplemented(c, "real mode (CR0.PE=0)");
-		cpu_raise(c, EXC_GP, 0);
-	}
 	v |= CR0_ET;
+	/* Clearing PE enters real mode at CPL 0 (MOV to CR0 runs at CPL 0);
+	 * the segment caches keep what they hold until the next loads
+	 * (realmode.c). Setting PE changes nothing else either: the far jump
+	 * that follows loads a protected-mode CS. */
 	uint32_t changed = c->cr0 ^ v;
 	c->cr0 = v;
 	if (changed & (CR0_PG | CR0_WP | CR0_PE))

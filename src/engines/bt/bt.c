@@ -61,8 +61,9 @@ static bool bt_available(char *why, size_t why_len)
 static bool native_ok(const struct cpu *c)
 {
 	const struct seg *cs = &c->seg[S_CS], *ss = &c->seg[S_SS];
-	return (c->cr0 & CR0_PE) && !(c->eflags & (EFLAGS_VM | EFLAGS_TF)) && !c->shadow &&
-	       (c->cpl == 0 || c->cpl == 3) &&
+	/* NT: the IRET that ends a nested task switches back in the core. */
+	return (c->cr0 & CR0_PE) && !(c->eflags & (EFLAGS_VM | EFLAGS_TF | EFLAGS_NT)) &&
+	       !c->shadow && (c->cpl == 0 || c->cpl == 3) &&
 	       !c->halted && cs->present && cs->s && (cs->type & 8) && cs->db && !ss->unusable &&
 	       ss->present && ss->db && !(ss->type & 4) && ss->base < BT_USER_TOP;
 }

@@ -200,11 +200,13 @@ static int emulate_one(struct trap *t, bool in_handler)
 	return r;
 }
 
-/* Can the virtual CPU's state run natively? */
+/* Can the virtual CPU's state run natively? Not in real mode or v8086 (the host cannot run either), and not with
+ * EFLAGS.NT: the host keeps NT clear, so a native IRET would return in
+ * the same task instead of switching back to the caller's. */
 static bool native_ok(struct cpu *c)
 {
-	return (c->cr0 & CR0_PE) && !(c->eflags & (EFLAGS_VM | EFLAGS_TF)) && !c->shadow &&
-	       !c->halted && native_sync_enterable(c);
+	return (c->cr0 & CR0_PE) && !(c->eflags & (EFLAGS_VM | EFLAGS_TF | EFLAGS_NT)) &&
+	       !c->shadow && !c->halted && native_sync_enterable(c);
 }
 
 /* Is a signal meant for the VMM waiting (blocked while guest code or the
