@@ -121,6 +121,40 @@ static bool peek_invlpg(struct trap *t, uint32_t *lin_out)
 	return found;
 }
 
+/*
+ * CPUID runs natively here (one of the x86 holes: it does not trap, and
+ * this host has no CPUID faulting), so a guest sees the host's CPU and
+ * takes its vendor's paths. Linux's AMD path reads these MSRs with plain
+ * RDMSR, before its console exists; the core does not model them and would
+ * raise #GP, which ends that early boot in a silent panic. They read as 0
+ * (no microcode patch level, no OS-visible workarounds, HWCR all clear) at
+ * CPL 0, the only answer trap gives that the core does not.
+ * Returns true if the instruction at EIP was such a read, now done.
+ */
+static bool host_model_rdmsr(struct trap *t)
+{
+	static const uint32_t msrs[] = {
+		0x0000008bu, /* PATCH_LEVEL (microcode revision) */
+		0xc0010015u, /* HWCR */
+		0xc0010140u, /* OSVW_ID_LENGTH */
+	};
+	struct cpu *c = &t->cpu;
+	if (c->cpl != 0 || _setjmp(c->jb))
+		return false;
+	struct block *b = block_lookup(c);
+	if (!b->n || b->insns[0].fn != h_rdmsr)
+		return false;
+	for (unsigned k = 0; k < sizeof msrs / sizeof msrs[0]; k++) {
+		if (c->r.r32[R_ECX] == msrs[k]) {
+			c->r.r32[R_EAX] = c->r.r32[R_EDX] = 0;
+			c->eip += 2;
+			t->emulated++;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Executes one instruction (or delivers one pending interrupt and runs the
  * first instruction of its handler) on the virtual CPU, then brings the
  * shadow in line with what it changed. Returns the core's exit reason. */
@@ -128,6 +162,9 @@ static int emulate_one(struct trap *t)
 {
 	struct cpu *c = &t->cpu;
 	icache_check(t);
+	bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
+	if (!irq && host_model_rdmsr(t))
+		return EXIT_NONE;
 	uint32_t inv = 0;
 	bool is_invlpg = peek_invlpg(t, &inv);
 	uint64_t before = c->insns;
