@@ -61,12 +61,15 @@ void devices_destroy(struct vm *vm)
 void devices_poll(struct vm *vm, uint64_t now_ns)
 {
 	pit_poll(vm, &vm->dev->pit, now_ns);
+	cmos_poll(vm, &vm->dev->cmos, now_ns);
 	uart_poll(vm, &vm->dev->uart);
 }
 
 uint64_t devices_next_deadline(struct vm *vm)
 {
-	return pit_next_deadline(&vm->dev->pit);
+	uint64_t pit = pit_next_deadline(&vm->dev->pit);
+	uint64_t rtc = cmos_next_deadline(&vm->dev->cmos);
+	return pit < rtc ? pit : rtc;
 }
 
 int devices_input_fd(struct vm *vm)
