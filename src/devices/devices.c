@@ -26,7 +26,8 @@ static int devices_register(struct vm *vm, struct devices *d)
 {
 	if (uart_init(vm, &d->uart) < 0 || pic_init(vm, &d->pic) < 0 ||
 	    pit_init(vm, &d->pit) < 0 || cmos_init(vm, &d->cmos) < 0 ||
-	    ps2_init(vm, &d->ps2) < 0 || debug_exit_init(vm) < 0 || port80_init(vm) < 0)
+	    ps2_init(vm, &d->ps2) < 0 || debug_exit_init(vm) < 0 || port80_init(vm) < 0 ||
+	    reset_control_init(vm) < 0)
 		return -1;
 	return 0;
 }

@@ -106,6 +106,7 @@ struct devices {
 	struct ps2 ps2;
 	char exit_why[64]; /* debug-exit's stop reason; vm->stop_why points here */
 	uint8_t port80;
+	uint8_t reset_control; /* port 0xcf9 */
 };
 
 /* Per-device setup and the pieces devices.c calls. Each *_init registers its
@@ -129,6 +130,7 @@ uint64_t cmos_next_deadline(struct cmos *c);
 int ps2_init(struct vm *vm, struct ps2 *p);
 int debug_exit_init(struct vm *vm);
 int port80_init(struct vm *vm);
+int reset_control_init(struct vm *vm);
 
 /* Sets up stdin for non-blocking reads (raw mode with VMIN=0 on a terminal,
  * O_NONBLOCK otherwise); devices_restore_terminal undoes it. Returns -1 if

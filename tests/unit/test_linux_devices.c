@@ -1,8 +1,9 @@
 /*
- * The CMOS RTC's IRQ 8 as Linux's rtc_cmos uses it, on a fake clock:
- * periodic interrupts at status A's rate when status B enables them, the
- * update-ended interrupt once a second, the alarm, status C's flags and
- * their clearing on read, and the deadline the run loop sleeps until.
+ * Devices as Linux uses them, beyond what the guest kit needs: the CMOS
+ * RTC's IRQ 8 (rtc_cmos), on a fake clock: periodic interrupts at status
+ * A's rate when status B enables them, the update-ended interrupt once a
+ * second, the alarm, status C's flags and their clearing on read, and the
+ * deadline the run loop sleeps until; and the 0xcf9 reset (reboot=pci).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -165,9 +166,24 @@ static void test_update_and_alarm(void)
 	devices_destroy(&vm);
 }
 
+static void test_reset_cf9(void)
+{
+	struct vm vm;
+	vm_open(&vm);
+	outb(&vm, 0xcf9, 0x02); /* hard reset selected: nothing happens yet */
+	CHECK("cf9 select without RST_CPU does not reset", !vm.stop && inb(&vm, 0xcf9) == 0x02,
+	      "stop=%d readback 0x%02x", vm.stop, inb(&vm, 0xcf9));
+	outb(&vm, 0xcf9, 0x06); /* what Linux's reboot=pci writes next */
+	CHECK("cf9 RST_CPU resets the machine: status 0",
+	      vm.stop && vm.exit_status == RINGVM_EXIT_POWEROFF && strstr(vm.stop_why, "0xcf9"),
+	      "stop=%d status %d", vm.stop, vm.exit_status);
+	devices_destroy(&vm);
+}
+
 int main(void)
 {
 	test_periodic();
 	test_update_and_alarm();
+	test_reset_cf9();
 	CHECK_DONE();
 }
