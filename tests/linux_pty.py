@@ -6,6 +6,7 @@ they were. Exit 0 when all of that held; otherwise 1 and why on stderr.
 
 usage: linux_pty.py RINGVM VMLINUZ INITRD
 """
+import fcntl
 import os
 import pty
 import select
@@ -21,10 +22,18 @@ def main():
     ringvm, kernel, initrd = sys.argv[1:4]
     master, slave = pty.openpty()
     before = termios.tcgetattr(slave)
+
+    def controlling_tty():
+        # As in a terminal window: ringvm leads its session and the pty is
+        # its controlling terminal, with ringvm in the foreground (it leaves
+        # a terminal alone otherwise, as a background job must).
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
     proc = subprocess.Popen(
         [ringvm, "run", "--mem", "256M", "--kernel", kernel, "--initrd", initrd,
          "--append", "console=ttyS0"],
-        stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+        stdin=slave, stdout=slave, stderr=slave, close_fds=True, preexec_fn=controlling_tty)
     seen = b""
 
     def read_until(token, limit_s):
