@@ -4,6 +4,7 @@
 #   make test       install what is missing, build everything, run tests/run
 #   make run        install what is missing, build, boot the guest kit
 #   make bench      run the benchmark harness
+#   make linux      boot Debian's i386 kernel + busybox to a shell (fetched once)
 
 CC      ?= gcc
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -23,7 +24,7 @@ UNITSRCS:= $(wildcard tests/unit/test_*.c)
 UNITS   := $(UNITSRCS:tests/unit/%.c=build/asan/tests/%)
 KIT     := build/guest/kit.elf
 
-.PHONY: all asan test run bench clean deps units guest
+.PHONY: all asan test run bench clean deps units guest linux
 all: build/ringvm $(KIT)
 
 -include guest/guest.mk
@@ -80,6 +81,14 @@ test: deps
 run: deps
 	$(MAKE) all
 	scripts/run-default
+
+# make linux: Debian's stock i386 kernel and a busybox initramfs (fetched
+# once into build/linux), booted to a shell on ttyS0; `poweroff` ends it.
+linux: deps
+	$(MAKE) all
+	scripts/fetch-linux
+	build/ringvm run --mem 256M --kernel build/linux/vmlinuz --initrd build/linux/initramfs.gz \
+		--append "console=ttyS0 $(LINUX_APPEND)"
 
 clean:
 	rm -rf build

@@ -17,10 +17,12 @@ build/bench/host_baselines: bench/host_baselines.c bench/clock.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ bench/host_baselines.c
 
-# make bench: the whole comparison (bench/README.md); results in bench/results/.
+# make bench: the whole comparison (bench/README.md); results in bench/results/;
+# bench/linux adds the Linux rows (Debian's kernel: boot, shell loop, fork+exec).
 BENCH_BINS := build/bench/native_compute build/bench/host_baselines
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) build/tests/guests/linux_cpu_probe.elf
 	bench/run
+	bench/linux
 
 # make bench-interp: the emulator's guest instructions/s and slowdown on compute.
 bench-interp: all build/bench/native_compute

@@ -33,8 +33,9 @@ static void usage(FILE *out)
 		"           [--append STR] [--cpu MODEL] [--stats] [--trace]\n"
 		"  --engine E     interp, trap, kvm (default: the fastest correct engine here)\n"
 		"  --mem SIZE     guest RAM, e.g. 64M, 1G (plain number: MiB; 2M..3G; default 128M)\n"
-		"  --kernel FILE  a Multiboot v1 kernel (32-bit ELF or a.out kludge)\n"
-		"  --initrd FILE  loaded as Multiboot module 0\n"
+		"  --kernel FILE  a Multiboot v1 kernel (32-bit ELF or a.out kludge) or a\n"
+		"                 Linux bzImage (boot protocol 2.07+)\n"
+		"  --initrd FILE  Linux's initrd, or Multiboot module 0\n"
 		"  --append STR   the kernel command line (the guest kit takes: smoke, bench,\n"
 		"                 only=GROUP, rounds=N)\n"
 		"  --cpu MODEL    the CPU the guest sees (CPUID, MSRs); --cpu help lists them\n"
@@ -42,8 +43,9 @@ static void usage(FILE *out)
 		"  --trace        print every exit to stderr\n"
 		"\n"
 		"exit status: the guest's debug-exit status ((v << 1) | 1 for a write of v to\n"
-		"port 0xf4, as QEMU's isa-debug-exit), else 0 guest reset, 2 bad usage or input,\n"
-		"4 guest died (triple fault, dead halt), 6 host failure (engine unavailable).\n");
+		"port 0xf4, as QEMU's isa-debug-exit), else 0 guest reset or powered off (halt\n"
+		"with interrupts off), 2 bad usage or input, 4 guest died (triple fault, halt\n"
+		"that nothing can wake), 6 host failure (engine unavailable).\n");
 }
 
 /* Parses 64M, 1G, 512K, 1048576B or a plain number of MiB. */
@@ -205,6 +207,12 @@ static int load_guest(struct vm *vm, struct cpu_state *entry)
 	if (cfg->initrd && image_read(&initrd, cfg->initrd, vm->ram_size, "initrd") < 0) {
 		image_free(&kernel);
 		return -1;
+	}
+	if (linux_is_bzimage(&kernel)) {
+		int lr = linux_load(vm, &kernel, cfg->initrd ? &initrd : NULL, cfg->append, entry);
+		image_free(&kernel);
+		image_free(&initrd);
+		return lr;
 	}
 	/* Like QEMU and GRUB, the Multiboot command line starts with the
 	 * kernel's own name. */

@@ -8,8 +8,13 @@
  * and 12/24-hour bits are honoured for reads and writes.
  * UIP (status A bit 7) is set during the last 244 us before each second
  * changes, as on the real chip, so guests that wait for an update see one.
- * Left out: IRQ 8 (periodic, alarm and update-ended interrupts; status C
- * always reads 0), daylight saving (DSE), the divider-reset bits.
+ * IRQ 8: the periodic (status A's rate), alarm and update-ended interrupts,
+ * each enabled by its bit in status B; status C holds the flags (set
+ * whether enabled or not) and reading it clears them and lowers the line.
+ * Linux's rtc_cmos and `hwclock` use these.
+ * Left out: daylight saving (DSE), the divider-reset bits, square-wave
+ * output, and catching up on missed periodic interrupts (a late poll sets
+ * PF once, as a guest that did not read C in time would see).
  */
 #include <string.h>
 #include <time.h>
@@ -32,7 +37,19 @@ enum {
 };
 
 #define B_SET 0x80
+#define B_PIE 0x40
+#define B_AIE 0x20
+#define B_UIE 0x10
 #define B_BINARY 0x04
+#define C_IRQF 0x80
+#define C_PF 0x40
+#define C_AF 0x20
+#define C_UF 0x10
+#define RTC_IRQ 8
+#define RTC_SEC_ALARM 0x01
+#define RTC_MIN_ALARM 0x03
+#define RTC_HOUR_ALARM 0x05
+#define NS 1000000000ull
 #define B_24H 0x02
 #define A_UIP 0x80
 #define UIP_NS 244000ull
@@ -138,13 +155,101 @@ static void status_b_write(struct vm *vm, struct cmos *c, uint8_t v)
 	c->ram[RTC_B] = v;
 }
 
+/* ---- interrupts */
+
+/* Status A's rate select: 0 off; 1 and 2 are 256 and 128 Hz (as 8 and 9
+ * on the MC146818's 32.768 kHz time base), 3..15 are 32768 >> (r - 1) Hz. */
+static uint64_t periodic_ns(const struct cmos *c)
+{
+	unsigned r = c->ram[RTC_A] & 0x0f;
+	if (!r)
+		return 0;
+	if (r < 3)
+		r += 7;
+	return (NS << (r - 1)) / 32768;
+}
+
+static void irq_update(struct vm *vm, struct cmos *c)
+{
+	bool level = c->flags & c->ram[RTC_B] & (C_PF | C_AF | C_UF);
+	if (level == c->irq_level)
+		return;
+	c->irq_level = level;
+	pic_set_irq(vm, RTC_IRQ, level);
+}
+
+/* Does the alarm match now? An alarm byte with its top two bits set
+ * matches any value (the chip's "don't care"). */
+static bool alarm_due(struct vm *vm, struct cmos *c)
+{
+	static const unsigned pairs[3][2] = {
+		{ RTC_SEC_ALARM, RTC_SEC }, { RTC_MIN_ALARM, RTC_MIN }, { RTC_HOUR_ALARM, RTC_HOUR }
+	};
+	int64_t t = guest_time(vm, c);
+	for (unsigned k = 0; k < 3; k++) {
+		uint8_t a = c->ram[pairs[k][0]];
+		if ((a & 0xc0) != 0xc0 && a != time_read(c, t, pairs[k][1]))
+			return false;
+	}
+	return true;
+}
+
+/* Sets the flags whose time has come. The periodic flag runs whenever a
+ * rate is selected, the update flag once a second unless SET halts
+ * updates; their deadlines matter to the run loop only when enabled. */
+void cmos_poll(struct vm *vm, struct cmos *c, uint64_t now)
+{
+	uint64_t period = periodic_ns(c);
+	if (!c->next_second) { /* first poll: start the clocks, no flags yet */
+		c->next_periodic = now + period;
+		c->next_second = now + (NS - vm->dev->wall_ns() % NS);
+		return;
+	}
+	if (period && now >= c->next_periodic) {
+		c->flags |= C_PF;
+		uint64_t late = now - c->next_periodic;
+		c->next_periodic += (late / period + 1) * period;
+	}
+	if (now >= c->next_second) {
+		if (!c->setting) {
+			c->flags |= C_UF;
+			if (alarm_due(vm, c))
+				c->flags |= C_AF;
+		}
+		uint64_t frac = vm->dev->wall_ns() % NS;
+		c->next_second = now + (NS - frac);
+	}
+	irq_update(vm, c);
+}
+
+uint64_t cmos_next_deadline(struct cmos *c)
+{
+	uint64_t d = UINT64_MAX;
+	if ((c->ram[RTC_B] & B_PIE) && periodic_ns(c))
+		d = c->next_periodic;
+	if ((c->ram[RTC_B] & (B_UIE | B_AIE)) && c->next_second < d)
+		d = c->next_second;
+	return d;
+}
+
+static uint8_t status_c_read(struct vm *vm, struct cmos *c)
+{
+	cmos_poll(vm, c, dev_now(vm));
+	uint8_t v = c->flags;
+	if (v & c->ram[RTC_B] & (C_PF | C_AF | C_UF))
+		v |= C_IRQF;
+	c->flags = 0;
+	irq_update(vm, c);
+	return v;
+}
+
 static uint8_t cmos_read(struct vm *vm, struct cmos *c, unsigned reg)
 {
 	if (is_time_reg(reg))
 		return time_read(c, guest_time(vm, c), reg);
 	switch (reg) {
 	case RTC_A: return status_a(vm, c);
-	case RTC_C: return 0; /* no interrupt flags: IRQ 8 is not implemented */
+	case RTC_C: return status_c_read(vm, c);
 	case RTC_D: return 0x80; /* valid RAM and time: the battery is fine */
 	default: return c->ram[reg];
 	}
@@ -161,8 +266,15 @@ static void cmos_write(struct vm *vm, struct cmos *c, unsigned reg, uint8_t v)
 		return;
 	}
 	switch (reg) {
-	case RTC_A: c->ram[RTC_A] = v & 0x7f; break; /* UIP is read-only */
-	case RTC_B: status_b_write(vm, c, v); break;
+	case RTC_A: /* UIP is read-only; a new rate starts a new period */
+		c->ram[RTC_A] = v & 0x7f;
+		c->next_periodic = dev_now(vm) + periodic_ns(c);
+		break;
+	case RTC_B:
+		status_b_write(vm, c, v);
+		irq_update(vm, c);
+		vm_deadline_check(vm); /* an interrupt just enabled may be due first */
+		break;
 	case RTC_C:
 	case RTC_D: break; /* read-only */
 	default: c->ram[reg] = v; break;
@@ -214,5 +326,7 @@ int cmos_init(struct vm *vm, struct cmos *c)
 {
 	memset(c, 0, sizeof *c);
 	nvram_defaults(vm, c);
+	/* next_periodic and next_second stay 0 until the first poll: the
+	 * clocks may still be replaced (tests use a fake one). */
 	return bus_register(&vm->pio, 0x70, 2, cmos_io, c, "cmos/rtc");
 }

@@ -26,7 +26,8 @@ static int devices_register(struct vm *vm, struct devices *d)
 {
 	if (uart_init(vm, &d->uart) < 0 || pic_init(vm, &d->pic) < 0 ||
 	    pit_init(vm, &d->pit) < 0 || cmos_init(vm, &d->cmos) < 0 ||
-	    ps2_init(vm, &d->ps2) < 0 || debug_exit_init(vm) < 0 || port80_init(vm) < 0)
+	    ps2_init(vm, &d->ps2) < 0 || debug_exit_init(vm) < 0 || port80_init(vm) < 0 ||
+	    reset_control_init(vm) < 0)
 		return -1;
 	return 0;
 }
@@ -61,12 +62,15 @@ void devices_destroy(struct vm *vm)
 void devices_poll(struct vm *vm, uint64_t now_ns)
 {
 	pit_poll(vm, &vm->dev->pit, now_ns);
+	cmos_poll(vm, &vm->dev->cmos, now_ns);
 	uart_poll(vm, &vm->dev->uart);
 }
 
 uint64_t devices_next_deadline(struct vm *vm)
 {
-	return pit_next_deadline(&vm->dev->pit);
+	uint64_t pit = pit_next_deadline(&vm->dev->pit);
+	uint64_t rtc = cmos_next_deadline(&vm->dev->cmos);
+	return pit < rtc ? pit : rtc;
 }
 
 int devices_input_fd(struct vm *vm)

@@ -85,6 +85,11 @@ struct cmos {
 	int64_t offset_s;    /* guest wall clock minus host UTC, after guest writes */
 	bool setting;	     /* status B SET: updates halted, writes go to set_time */
 	int64_t set_time;    /* guest time (s since the epoch) while setting */
+	/* Status C's flags (PF, AF, UF) and when each next comes due, in
+	 * dev_now() time; the IRQ 8 line is IRQF = some flag enabled in B. */
+	uint8_t flags;
+	uint64_t next_periodic, next_second;
+	bool irq_level;
 };
 
 /* ---- 8042 */
@@ -106,6 +111,7 @@ struct devices {
 	struct ps2 ps2;
 	char exit_why[64]; /* debug-exit's stop reason; vm->stop_why points here */
 	uint8_t port80;
+	uint8_t reset_control; /* port 0xcf9 */
 };
 
 /* Per-device setup and the pieces devices.c calls. Each *_init registers its
@@ -125,9 +131,12 @@ int uart_input_fd(struct uart *u);
 void uart_destroy(struct uart *u);
 
 int cmos_init(struct vm *vm, struct cmos *c);
+void cmos_poll(struct vm *vm, struct cmos *c, uint64_t now);
+uint64_t cmos_next_deadline(struct cmos *c);
 int ps2_init(struct vm *vm, struct ps2 *p);
 int debug_exit_init(struct vm *vm);
 int port80_init(struct vm *vm);
+int reset_control_init(struct vm *vm);
 
 /* Sets up stdin for non-blocking reads (raw mode with VMIN=0 on a terminal,
  * O_NONBLOCK otherwise); devices_restore_terminal undoes it. Returns -1 if

@@ -3,6 +3,7 @@
 #ifndef RINGVM_LOADER_H
 #define RINGVM_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,5 +27,12 @@ void image_free(struct image *img);
  * Multiboot information structure and fills in the entry state. */
 int multiboot_load(struct vm *vm, const struct image *kernel, const struct image *module,
 		   const char *cmdline, struct cpu_state *entry);
+
+/* Linux bzImage, 32-bit boot protocol (2.07+): told apart from Multiboot
+ * by "HdrS" at 0x202. --initrd becomes the initrd, --append the command
+ * line; the e820 map follows the VM's RAM size. */
+bool linux_is_bzimage(const struct image *kernel);
+int linux_load(struct vm *vm, const struct image *kernel, const struct image *initrd,
+	       const char *cmdline, struct cpu_state *entry);
 
 #endif

@@ -146,10 +146,13 @@ static void handle_exit(struct vcpu *vcpu, struct vcpu_exit *ex)
 	case EXIT_HLT:
 		stats_exit(&vm->stats, EXIT_HLT, 0);
 		if (vcpu->engine->irq_window_open && !vcpu->engine->irq_window_open(vcpu)) {
-			fprintf(stderr, "ringvm: guest halted with interrupts disabled\n");
-			dump_guest(vcpu);
-			vm_request_stop(vm, RINGVM_EXIT_GUEST_DEAD,
-					"guest halted with interrupts disabled: it can never wake up");
+			/* Nothing can wake this CPU again: the machine is off. It
+			 * is how a PC without ACPI powers off (Linux's poweroff
+			 * and halt end in cli; hlt), so it is a clean stop. */
+			if (vm->cfg.trace)
+				dump_guest(vcpu);
+			vm_request_stop(vm, RINGVM_EXIT_POWEROFF,
+					"guest halted with interrupts disabled (powered off)");
 			break;
 		}
 		if (!vcpu_irq_pending(vcpu)) {

@@ -1,4 +1,4 @@
-/* Host mechanics of the trap engine (src/engines/trap/native.*): LDT
+/* Host mechanics of the trap engine (src/native/native.*): LDT
  * segments, compatibility-mode entry/exit, signal prologue, seccomp, the
  * shadow mapping, and the cost of one trapped instruction. */
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "engines/trap/native.h"
+#include "native/native.h"
 
 static struct native_host H;
 static int memfd;

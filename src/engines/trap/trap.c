@@ -20,7 +20,9 @@
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
 #include "cpu/exec.h"
-#include "native.h"
+#include "native/native.h"
+#include "native/shadow.h"
+#include "native/sync.h"
 #include "trap.h"
 #include "vm/vm.h"
 
@@ -29,11 +31,6 @@
  * are then unreachable from guest user mode). Accesses above it from user
  * mode are emulated, so a guest with another split is slower, not wrong. */
 #define USER_TOP 0xC0000000u
-
-#define PS_MAPPED 1u
-#define PS_WRITE 2u
-#define PS_GLOBAL 4u
-#define PS_EXEC 8u /* kernel-half page the guest kernel executes from */
 
 enum trap_reason { TR_INSN, TR_PF, TR_MMIO, TR_IRQ, TR_SYSCALL, TR_EXC, TR_KICK, TR_N };
 static const char *const trap_names[TR_N] = {
@@ -44,15 +41,7 @@ struct trap {
 	struct cpu cpu;
 	struct native_host nh;
 	struct vcpu *vcpu;
-	uint8_t *pst;	    /* per guest-linear page: PS_* */
-	uint32_t *mapped;   /* pages with PS_MAPPED (may hold stale entries) */
-	size_t nmapped, capmapped;
-	uint32_t *priv;	    /* pages below USER_TOP mapped for the guest kernel */
-	size_t npriv, cappriv;
-	uint32_t *kexec;    /* pages with PS_EXEC (may hold stale entries) */
-	size_t nkexec, capkexec;
-	uint32_t cr0, cr3, cr4;
-	uint8_t cpl;
+	struct shadow sh;
 	int exit;	    /* exit reason decided in the handler */
 	uint32_t last_pf_eip, last_pf_lin; /* a native #PF that mapping did not cure */
 	unsigned pf_repeats;
@@ -76,159 +65,6 @@ static bool trap_available(char *why, size_t why_len)
 		 "modify_ldt, FSGSBASE and seccomp available: guest code runs natively at host "
 		 "CPL 3 (not an isolation boundary)");
 	return true;
-}
-
-/* --- the shadow (virtual TLB) --- */
-
-static void list_add(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 1024;
-		uint32_t *p = realloc(*v, nc * sizeof *p);
-		if (!p)
-			return; /* the page stays mapped until the next full flush */
-		*v = p;
-		*cap = nc;
-	}
-	(*v)[(*n)++] = x;
-}
-
-static void shadow_drop(struct trap *t, uint32_t page)
-{
-	if (!(t->pst[page] & PS_MAPPED))
-		return;
-	native_unmap(&t->nh, page << 12, 0x1000);
-	t->pst[page] = 0;
-}
-
-/* Drops every mapping (keep_global: those of global pages survive). */
-static void shadow_flush(struct trap *t, bool keep_global)
-{
-	size_t kept = 0;
-	uint32_t run_start = 0, run_len = 0;
-	for (size_t k = 0; k < t->nmapped; k++) {
-		uint32_t p = t->mapped[k];
-		uint8_t st = t->pst[p];
-		if (!(st & PS_MAPPED))
-			continue;
-		if (keep_global && (st & PS_GLOBAL)) {
-			t->mapped[kept++] = p;
-			continue;
-		}
-		t->pst[p] = 0;
-		if (run_len && p == run_start + run_len) {
-			run_len++;
-			continue;
-		}
-		if (run_len)
-			native_unmap(&t->nh, run_start << 12, run_len << 12);
-		run_start = p;
-		run_len = 1;
-	}
-	if (run_len)
-		native_unmap(&t->nh, run_start << 12, run_len << 12);
-	t->nmapped = kept;
-	t->npriv = 0;
-}
-
-static bool pte_global(struct cpu *c, uint32_t lin)
-{
-	if (!(c->cr4 & CR4_PGE) || !(c->cr0 & CR0_PG))
-		return false;
-	uint64_t pde_pa = (c->cr3 & ~0xfffu) + ((lin >> 22) << 2);
-	if (pde_pa + 4 > c->ram_size)
-		return false;
-	uint32_t pde = load_n(c->ram + pde_pa, 4);
-	if ((pde & 0x80) && (c->cr4 & CR4_PSE))
-		return pde & 0x100;
-	uint64_t pte_pa = (pde & ~0xfffu) + (((lin >> 12) & 0x3ff) << 2);
-	if (pte_pa + 4 > c->ram_size)
-		return false;
-	return load_n(c->ram + pte_pa, 4) & 0x100;
-}
-
-/* A native #PF at lin: walk the guest's tables like the hardware (A, and D
- * on a write) and map the page if the guest may access it. False: the
- * access must be emulated (guest #PF, MMIO, page 0, above USER_TOP). */
-static bool shadow_fault(struct trap *t, uint32_t lin, bool write, bool fetch, bool *mmio)
-{
-	struct cpu *c = &t->cpu;
-	bool user = c->cpl == 3;
-	*mmio = false;
-	if ((uint32_t)(t->nh.base + lin) < 0x1000 || (user && lin >= USER_TOP))
-		return false;
-	volatile bool wok = false;
-	volatile uint32_t pa = 0;
-	if (_setjmp(c->jb))
-		return false; /* not present / no permission: the core delivers #PF */
-	bool w;
-	pa = paging_translate(c, lin, write, user, false, &w);
-	wok = w;
-	uint64_t ppage = pa & ~0xfffu;
-	if (ppage + 0x1000 > c->ram_size) {
-		*mmio = true;
-		return false;
-	}
-	uint32_t page = lin >> 12;
-	/* Guest user mode runs on a flat code segment (see to_native), so a
-	 * page of the kernel half is executable only while the guest kernel
-	 * runs, and only once the kernel fetched from it. */
-	bool kexec = lin >= USER_TOP && (fetch || (t->pst[page] & PS_EXEC));
-	if (native_map_prot(&t->nh, lin, t->vcpu->vm->memfd, ppage, wok, lin < USER_TOP || kexec) < 0)
-		return false;
-	uint8_t st = PS_MAPPED | (wok ? PS_WRITE : 0) | (pte_global(c, lin) ? PS_GLOBAL : 0) |
-		     (kexec ? PS_EXEC : 0);
-	if (kexec && !(t->pst[page] & PS_EXEC))
-		list_add(&t->kexec, &t->nkexec, &t->capkexec, page);
-	if (!(t->pst[page] & PS_MAPPED))
-		list_add(&t->mapped, &t->nmapped, &t->capmapped, page);
-	t->pst[page] = st;
-	if (!user && lin < USER_TOP)
-		list_add(&t->priv, &t->npriv, &t->cappriv, page);
-	return true;
-}
-
-/* Makes the kernel-half pages the guest kernel executes from executable
- * (guest kernel mode) or not (guest user mode), one mprotect per run of
- * contiguous pages. This, not a code-segment limit, keeps user code from
- * running supervisor code: on this host a 32-bit CS whose limit is not
- * 4 GiB slows all fetches by ~16% (docs/06-trap.md). */
-static void kexec_set(struct trap *t, bool exec)
-{
-	size_t kept = 0;
-	uint32_t start = 0, len = 0;
-	bool wr = false;
-	for (size_t k = 0; k < t->nkexec; k++) {
-		uint32_t p = t->kexec[k];
-		uint8_t st = t->pst[p];
-		if (!(st & PS_MAPPED) || !(st & PS_EXEC))
-			continue; /* dropped since: forget it */
-		t->kexec[kept++] = p;
-		bool pw = st & PS_WRITE;
-		if (len && p == start + len && pw == wr) {
-			len++;
-			continue;
-		}
-		if (len)
-			native_protect(&t->nh, start << 12, len << 12, wr, exec);
-		start = p;
-		len = 1;
-		wr = pw;
-	}
-	if (len)
-		native_protect(&t->nh, start << 12, len << 12, wr, exec);
-	t->nkexec = kept;
-}
-
-/* The guest went to user mode: whatever its kernel had mapped below
- * USER_TOP may be a supervisor page (or writable only to the kernel), and
- * the kernel's code must not be executable. */
-static void shadow_enter_user(struct trap *t)
-{
-	for (size_t k = 0; k < t->npriv; k++)
-		shadow_drop(t, t->priv[k]);
-	t->npriv = 0;
-	kexec_set(t, false);
 }
 
 /* --- emulation through the shared core --- */
@@ -285,6 +121,40 @@ static bool peek_invlpg(struct trap *t, uint32_t *lin_out)
 	return found;
 }
 
+/*
+ * CPUID runs natively here (one of the x86 holes: it does not trap, and
+ * this host has no CPUID faulting), so a guest sees the host's CPU and
+ * takes its vendor's paths. Linux's AMD path reads these MSRs with plain
+ * RDMSR, before its console exists; the core does not model them and would
+ * raise #GP, which ends that early boot in a silent panic. They read as 0
+ * (no microcode patch level, no OS-visible workarounds, HWCR all clear) at
+ * CPL 0, the only answer trap gives that the core does not.
+ * Returns true if the instruction at EIP was such a read, now done.
+ */
+static bool host_model_rdmsr(struct trap *t)
+{
+	static const uint32_t msrs[] = {
+		0x0000008bu, /* PATCH_LEVEL (microcode revision) */
+		0xc0010015u, /* HWCR */
+		0xc0010140u, /* OSVW_ID_LENGTH */
+	};
+	struct cpu *c = &t->cpu;
+	if (c->cpl != 0 || _setjmp(c->jb))
+		return false;
+	struct block *b = block_lookup(c);
+	if (!b->n || b->insns[0].fn != h_rdmsr)
+		return false;
+	for (unsigned k = 0; k < sizeof msrs / sizeof msrs[0]; k++) {
+		if (c->r.r32[R_ECX] == msrs[k]) {
+			c->r.r32[R_EAX] = c->r.r32[R_EDX] = 0;
+			c->eip += 2;
+			t->emulated++;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Executes one instruction (or delivers one pending interrupt and runs the
  * first instruction of its handler) on the virtual CPU, then brings the
  * shadow in line with what it changed. Returns the core's exit reason. */
@@ -292,28 +162,15 @@ static int emulate_one(struct trap *t)
 {
 	struct cpu *c = &t->cpu;
 	icache_check(t);
+	bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
+	if (!irq && host_model_rdmsr(t))
+		return EXIT_NONE;
 	uint32_t inv = 0;
 	bool is_invlpg = peek_invlpg(t, &inv);
 	uint64_t before = c->insns;
 	int r = cpu_run(c, 1);
 	t->emulated += c->insns - before;
-	const uint32_t pgbits = CR0_PG | CR0_WP | CR0_PE;
-	const uint32_t cr4bits = CR4_PSE | CR4_PGE | CR4_PAE;
-	if (((c->cr0 ^ t->cr0) & pgbits) || ((c->cr4 ^ t->cr4) & cr4bits)) {
-		shadow_flush(t, false);
-	} else if (c->cr3 != t->cr3) {
-		shadow_flush(t, true);
-	} else if (is_invlpg) {
-		shadow_drop(t, inv >> 12);
-	}
-	t->cr0 = c->cr0;
-	t->cr3 = c->cr3;
-	t->cr4 = c->cr4;
-	if (c->cpl == 3 && t->cpl != 3)
-		shadow_enter_user(t);
-	else if (c->cpl != 3 && t->cpl == 3)
-		kexec_set(t, true);
-	t->cpl = c->cpl;
+	shadow_track(&t->sh, c, is_invlpg ? &inv : NULL);
 	return r;
 }
 
@@ -357,97 +214,9 @@ static int settle(struct trap *t)
 	}
 }
 
-/* Virtual CPU -> native registers (and the LDT). Returns -1 if the LDT
- * cannot be written. */
 static int to_native(struct trap *t, struct native_regs *r)
 {
-	struct cpu *c = &t->cpu;
-	flags_materialize(c);
-	memcpy(r->gpr, c->r.r32, sizeof r->gpr);
-	r->eip = c->eip;
-	r->eflags = c->eflags;
-	for (int s = 0; s < SREG_COUNT; s++) {
-		const struct seg *g = &c->seg[s];
-		if (g->unusable || (!g->present && s != S_CS && s != S_SS) || !(g->sel & ~3u)) {
-			r->sel[s] = 0;
-			continue;
-		}
-		/* Clip user segments (DPL 3) below USER_TOP, whatever the CPL:
-		 * a slot must describe its guest selector the same way in both
-		 * modes, since the guest may save and restore it natively. */
-		uint32_t limit_max = 0xffffffffu;
-		struct seg flat_cs;
-		if (s == S_CS && (g->dpl == 3 || c->cpl == 3)) {
-			/* User code: the guest's own limit, execute-only (a CS
-			 * override read faults and is emulated), so nothing of
-			 * the kernel half is readable through it; the kernel's
-			 * pages are not executable then (kexec_set). */
-			flat_cs = *g;
-			flat_cs.type &= ~2u;
-			g = &flat_cs;
-		} else if (g->dpl == 3 || c->cpl == 3) {
-			limit_max = g->base >= USER_TOP ? 0 : USER_TOP - 1 - g->base;
-		}
-		unsigned idx = native_slot_of(g->sel);
-		if (native_ldt_set(&t->nh, idx, g, limit_max) < 0) {
-			snprintf(t->msg, sizeof t->msg, "modify_ldt: %s", strerror(errno));
-			return -1;
-		}
-		r->sel[s] = NATIVE_SEL(idx);
-	}
-	return 0;
-}
-
-/* Native registers -> virtual CPU. A data segment register that no longer
- * holds our selector was loaded natively by the guest with a selector the
- * host's GDT accepted (e.g. 0x23): redo that load on the guest's tables. */
-static int from_native(struct trap *t, const struct native_regs *r)
-{
-	struct cpu *c = &t->cpu;
-	memcpy(c->r.r32, r->gpr, sizeof r->gpr);
-	c->eip = r->eip;
-	flags_materialize(c);
-	/* TF too: a native POPF or IRET sets it at any CPL (the host then
-	 * single-steps the guest, and the #DB handler must see TF pushed). */
-	const uint32_t host_bits = EFLAGS_ARITH | EFLAGS_DF | EFLAGS_TF | EFLAGS_AC | EFLAGS_ID;
-	c->eflags = (c->eflags & ~host_bits) | (r->eflags & host_bits);
-	static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
-	for (unsigned k = 0; k < 5; k++) {
-		int s = data_segs[k];
-		const struct seg *g = &c->seg[s];
-		uint16_t hs = r->sel[s];
-		uint16_t want = 0;
-		if (!g->unusable && (g->present || s == S_SS) && (g->sel & ~3u))
-			want = NATIVE_SEL(native_slot_of(g->sel));
-		if (hs == want)
-			continue;
-		/* Which guest selector the guest loaded: one of our slots (it
-		 * restored a saved register), or a selector of the host's GDT
-		 * that loaded without faulting, taken as the guest's own. */
-		uint16_t gs = hs;
-		if (!hs)
-			gs = 0;
-		else if ((hs & 4) && t->nh.ldt && NATIVE_SLOT_OF_SEL(hs) < NATIVE_LDT_SLOTS &&
-			 t->nh.ldt[NATIVE_SLOT_OF_SEL(hs)].valid)
-			gs = t->nh.ldt[NATIVE_SLOT_OF_SEL(hs)].guest_sel;
-		if (gs == g->sel && !(gs & ~3u))
-			continue;
-		volatile int vs = s;
-		volatile uint16_t vgs = gs;
-		switch (_setjmp(c->jb)) {
-		case 0:
-			seg_load(c, vs, vgs);
-			break;
-		case 1:
-			cpu_handle_exception(c);
-			if (c->exit >= 0)
-				return c->exit;
-			break;
-		default:
-			return c->exit;
-		}
-	}
-	return -1;
+	return native_sync_to(&t->nh, &t->cpu, USER_TOP, r, t->msg, sizeof t->msg);
 }
 
 static void fill_exit(struct trap *t, int r)
@@ -465,7 +234,7 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 	struct native_regs r;
 	native_regs_from_uc(uc, &r);
 	c->exit = -1;
-	int fr = from_native(t, &r);
+	int fr = native_sync_from(&t->nh, c, &r);
 	if (fr >= 0) {
 		fill_exit(t, fr);
 		return NATIVE_EXIT;
@@ -496,7 +265,6 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 			uint32_t lin = (uint32_t)((uintptr_t)si->si_addr - t->nh.base);
 			bool write = uc->uc_mcontext.gregs[REG_ERR] & 2;
 			bool fetch = uc->uc_mcontext.gregs[REG_ERR] & 0x10;
-			bool mmio = false;
 			/* A fault that mapping does not cure (an access the
 			 * host cannot make natively, such as a fetch that wraps
 			 * at 4 GiB) repeats forever: after a few, emulate the
@@ -508,11 +276,14 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 				t->last_pf_lin = lin;
 				t->pf_repeats = 0;
 			}
-			if (t->pf_repeats < 4 && shadow_fault(t, lin, write, fetch, &mmio)) {
+			enum shadow_result sr = SHADOW_EMULATE;
+			if (t->pf_repeats < 4)
+				sr = shadow_fill(&t->sh, c, lin, write, fetch);
+			if (sr == SHADOW_MAPPED) {
 				count(t, TR_PF);
 				done = true;
 			} else {
-				mmio = mmio && t->pf_repeats < 4;
+				bool mmio = sr == SHADOW_MMIO;
 				t->pf_repeats = 0;
 				count(t, mmio ? TR_MMIO : TR_PF);
 			}
@@ -540,7 +311,7 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 		uint8_t b1 = 0;
 		uint32_t lin = c->seg[S_CS].base + c->eip - 1;
 		volatile uint8_t *p = native_host_addr(&t->nh, lin);
-		if (t->pst[lin >> 12] & PS_MAPPED)
+		if (shadow_mapped(&t->sh, lin))
 			b1 = *p;
 		c->eip -= b1 == 0xcc ? 1 : 2;
 		count(t, TR_EXC);
@@ -591,13 +362,16 @@ static int trap_create(struct vcpu *vcpu)
 	}
 	t->vcpu = vcpu;
 	trap_debug = getenv("RINGVM_TRAP_DEBUG") != NULL;
-	t->pst = calloc(1u << 20, 1);
 	t->nh.base = 0;
 	t->nh.kick_sig = SIGRTMIN;
 	t->nh.kick = &vcpu->vm->kick;
 	t->nh.cb = on_signal;
 	t->nh.opaque = t;
-	if (!t->pst || native_reserve(&t->nh) < 0) {
+	if (shadow_init(&t->sh, &t->nh, vcpu->vm->memfd, vcpu->vm->ram_size, USER_TOP) < 0) {
+		fprintf(stderr, "ringvm: trap: out of memory\n");
+		goto fail;
+	}
+	if (native_reserve(&t->nh) < 0) {
 		fprintf(stderr, "ringvm: trap: cannot reserve the low 4 GiB: %s\n", strerror(errno));
 		goto fail;
 	}
@@ -609,10 +383,7 @@ static int trap_create(struct vcpu *vcpu)
 		fprintf(stderr, "ringvm: trap: signal handlers: %s\n", strerror(errno));
 		goto fail_res;
 	}
-	t->cr0 = t->cpu.cr0;
-	t->cr3 = t->cpu.cr3;
-	t->cr4 = t->cpu.cr4;
-	t->cpl = t->cpu.cpl;
+	shadow_reset(&t->sh, &t->cpu);
 	vcpu->priv = t;
 	the_trap = t;
 	return 0;
@@ -620,7 +391,7 @@ fail_res:
 	native_release(&t->nh);
 fail:
 	cpu_fini(&t->cpu);
-	free(t->pst);
+	shadow_fini(&t->sh);
 	free(t);
 	return -1;
 }
@@ -633,10 +404,7 @@ static void trap_destroy(struct vcpu *vcpu)
 	native_uninstall(&t->nh);
 	native_release(&t->nh);
 	cpu_fini(&t->cpu);
-	free(t->pst);
-	free(t->mapped);
-	free(t->priv);
-	free(t->kexec);
+	shadow_fini(&t->sh);
 	free(t);
 	vcpu->priv = NULL;
 	the_trap = NULL;
@@ -718,11 +486,7 @@ static void trap_set_state(struct vcpu *vcpu, const struct cpu_state *s)
 {
 	struct trap *t = vcpu->priv;
 	cpu_set_state(&t->cpu, s);
-	shadow_flush(t, false);
-	t->cr0 = t->cpu.cr0;
-	t->cr3 = t->cpu.cr3;
-	t->cr4 = t->cpu.cr4;
-	t->cpl = t->cpu.cpl;
+	shadow_reset(&t->sh, &t->cpu);
 }
 
 static bool trap_irq_window_open(struct vcpu *vcpu)

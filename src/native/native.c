@@ -15,7 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "native.h"
+#include "native/native.h"
 
 #define HOST_USER_CS 0x33
 #define HOST_USER_DS 0x2b

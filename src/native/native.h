@@ -13,8 +13,8 @@
  *   - the shadow: guest pages mapped from the RAM memfd at B + linear.
  * One native context per process (signals are per process): single vCPU.
  */
-#ifndef RINGVM_TRAP_NATIVE_H
-#define RINGVM_TRAP_NATIVE_H
+#ifndef RINGVM_NATIVE_NATIVE_H
+#define RINGVM_NATIVE_NATIVE_H
 
 #include <signal.h>
 #include <stdbool.h>
@@ -81,6 +81,14 @@ struct native_host {
 		uint16_t guest_sel; /* for the engine: whose slot this is */
 	} *ldt;
 	uint64_t ldt_writes; /* modify_ldt calls, for stats */
+	/* Slots of user (DPL 3) data segments written unclipped while the
+	 * guest kernel ran (native_sync_to): clipped again before guest
+	 * user code runs. More than NATIVE_WIDE_MAX: all slots are swept. */
+#define NATIVE_WIDE_MAX 16
+	struct seg wide_seg[NATIVE_WIDE_MAX];
+	uint16_t wide_idx[NATIVE_WIDE_MAX];
+	unsigned nwide;
+	bool wide_overflow;
 };
 
 /* Can this host do it? why[] says why not. */
