@@ -4,15 +4,18 @@
  * a VM: options, engine, RAM and devices, image, vCPU, run loop.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cpu/cpumodel.h"
 #include "devices/devices.h"
 #include "loaders/loader.h"
 #include "vm/run.h"
+#include "vm/sandbox.h"
 #include "vm/vm.h"
 
 #define RINGVM_VERSION "0.1.0"
@@ -30,7 +33,7 @@ static void usage(FILE *out)
 		"  help      this text\n"
 		"\n"
 		"ringvm run [--engine E] [--mem SIZE] [--kernel FILE] [--initrd FILE]\n"
-		"           [--append STR] [--cpu MODEL] [--stats] [--trace]\n"
+		"           [--append STR] [--cpu MODEL] [--stats] [--trace] [--sandbox S]\n"
 		"  --engine E     interp, trap, kvm (default: the fastest correct engine here)\n"
 		"  --mem SIZE     guest RAM, e.g. 64M, 1G (plain number: MiB; 2M..3G; default 128M)\n"
 		"  --kernel FILE  a Multiboot v1 kernel (32-bit ELF or a.out kludge) or a\n"
@@ -41,11 +44,15 @@ static void usage(FILE *out)
 		"  --cpu MODEL    the CPU the guest sees (CPUID, MSRs); --cpu help lists them\n"
 		"  --stats        print exits by reason, time and events when the guest ends\n"
 		"  --trace        print every exit to stderr\n"
+		"  --sandbox S    on (default): once the guest is loaded, the VMM may make\n"
+		"                 only the system calls it needs; off: no allowlist (debugging)\n"
 		"\n"
 		"exit status: the guest's debug-exit status ((v << 1) | 1 for a write of v to\n"
-		"port 0xf4, as QEMU's isa-debug-exit), else 0 guest reset or powered off (halt\n"
-		"with interrupts off), 2 bad usage or input, 4 guest died (triple fault, halt\n"
-		"that nothing can wake), 6 host failure (engine unavailable).\n");
+		"port 0xf4, truncated to 8 bits, as QEMU's isa-debug-exit), else 0 guest reset\n"
+		"or powered off (halt with interrupts off), 2 bad usage or input, 4 guest died\n"
+		"(triple fault, halt that nothing can wake), 6 host failure (engine unavailable,\n"
+		"output could not be written), 8 the sandbox blocked a system call of the VMM\n"
+		"itself (a ringvm bug).\n");
 }
 
 /* Parses 64M, 1G, 512K, 1048576B or a plain number of MiB. */
@@ -54,7 +61,7 @@ static int parse_mem(const char *s, uint64_t *out)
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s || errno || s[0] == '-') {
+	if (end == s || (errno && errno != ERANGE) || s[0] == '-') {
 		fprintf(stderr, "ringvm: --mem %s: not a size (try 128M or 1G)\n", s);
 		return -1;
 	}
@@ -72,7 +79,7 @@ static int parse_mem(const char *s, uint64_t *out)
 		fprintf(stderr, "ringvm: --mem %s: not a size (try 128M or 1G)\n", s);
 		return -1;
 	}
-	if (v > (VM_MEM_MAX >> shift)) { /* VM_MEM_MAX is a multiple of 1 GiB: no overflow */
+	if (errno == ERANGE || v > (VM_MEM_MAX >> shift)) { /* VM_MEM_MAX is a multiple of 1 GiB: no overflow */
 		fprintf(stderr, "ringvm: --mem %s: too large; at most %llu MiB (32-bit guests: RAM "
 				"must end below the MMIO window under 4 GiB)\n",
 			s, VM_MEM_MAX >> 20);
@@ -87,10 +94,26 @@ static int parse_mem(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Commands without options refuse every argument but --help: a typo must
+ * not pass for a command that worked. Returns 0 to go on, 1 after printing
+ * the help, -1 after one line on stderr. */
+static int no_arguments(int argc, char **argv)
+{
+	if (argc < 2)
+		return 0;
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 1;
+	}
+	fprintf(stderr, "ringvm %s: unexpected argument %s (see ringvm --help)\n", argv[0], argv[1]);
+	return -1;
+}
+
 static int cmd_engines(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	int a = no_arguments(argc, argv);
+	if (a)
+		return a < 0 ? RINGVM_EXIT_USAGE : 0;
 	char reason[256];
 	const struct engine *def = engine_choose_default(reason, sizeof reason);
 	for (int i = 0; engines[i]; i++) {
@@ -117,8 +140,37 @@ static const struct option run_options[] = {
 	{ "kernel", required_argument, 0, 'k' }, { "initrd", required_argument, 0, 'i' },
 	{ "append", required_argument, 0, 'a' }, { "stats", no_argument, 0, 's' },
 	{ "trace", no_argument, 0, 't' },	 { "help", no_argument, 0, 'h' },
-	{ "cpu", required_argument, 0, 'c' },	 { 0, 0, 0, 0 },
+	{ "cpu", required_argument, 0, 'c' },	 { "sandbox", required_argument, 0, 'S' },
+	{ 0, 0, 0, 0 },
 };
+
+/* An option that takes a value, given twice, is a mistake (which one did
+ * the user mean?): refuse it rather than let the last one win silently. */
+static int once(int c, unsigned *seen)
+{
+	const struct option *o = run_options;
+	while (o->name && o->val != c)
+		o++;
+	if (!o->name || o->has_arg == no_argument)
+		return 0;
+	unsigned bit = 1u << (o - run_options);
+	if (*seen & bit) {
+		fprintf(stderr, "ringvm run: --%s given twice\n", o->name);
+		return -1;
+	}
+	*seen |= bit;
+	return 0;
+}
+
+static int parse_sandbox(const char *v, bool *off)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "off")) {
+		*off = !strcmp(v, "off");
+		return 0;
+	}
+	fprintf(stderr, "ringvm run: --sandbox %s: expected on or off\n", v);
+	return -1;
+}
 
 static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
 {
@@ -126,21 +178,25 @@ static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
 	cfg->mem_size = VM_MEM_DEFAULT;
 	cfg->append = "";
 	int c;
+	unsigned seen = 0;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":e:m:k:i:a:c:sth", run_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":e:m:k:i:a:c:sthS:", run_options, NULL)) != -1) {
+		if (once(c, &seen) < 0)
+			return -1;
 		switch (c) {
 		case 'e': cfg->engine = optarg; break;
 		case 'm': if (parse_mem(optarg, &cfg->mem_size) < 0) return -1; break;
 		case 'k': cfg->kernel = optarg; break;
 		case 'i': cfg->initrd = optarg; break;
 		case 'a': cfg->append = optarg; break;
+		case 'S': if (parse_sandbox(optarg, &cfg->sandbox_off) < 0) return -1; break;
 		case 's': cfg->stats = true; break;
 		case 't': cfg->trace = true; break;
 		case 'c':
 			if (!strcmp(optarg, "help")) {
 				cpu_model_list(stdout);
-				exit(0);
+				return 1;
 			}
 			if (!cpu_model_find(optarg)) {
 				fprintf(stderr, "ringvm run: --cpu %s: unknown CPU model (ringvm run "
@@ -149,7 +205,7 @@ static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
 			}
 			cfg->cpu = optarg;
 			break;
-		case 'h': usage(stdout); exit(0);
+		case 'h': usage(stdout); return 1;
 		case ':':
 			fprintf(stderr, "ringvm run: %s needs a value\n", argv[optind - 1]);
 			return -1;
@@ -232,8 +288,9 @@ static int load_guest(struct vm *vm, struct cpu_state *entry)
 static int cmd_run(int argc, char **argv)
 {
 	struct vm_config cfg;
-	if (parse_run_args(argc, argv, &cfg) < 0)
-		return RINGVM_EXIT_USAGE;
+	int p = parse_run_args(argc, argv, &cfg);
+	if (p)
+		return p < 0 ? RINGVM_EXIT_USAGE : 0;
 	char choice[512];
 	const struct engine *e = pick_engine(cfg.engine, choice, sizeof choice);
 	if (!e)
@@ -255,21 +312,49 @@ static int cmd_run(int argc, char **argv)
 		return RINGVM_EXIT_HOST;
 	}
 	e->set_state(&vcpu, &entry);
+	/* From here on the guest is running: the VMM may make only the system
+	 * calls it needs to (src/vm/sandbox.c). */
+	char why[256];
+	if (!cfg.sandbox_off && sandbox_install(e->sandbox_needs, why, sizeof why) < 0) {
+		fprintf(stderr, "ringvm: sandbox: %s (--sandbox off runs without it)\n", why);
+		e->destroy(&vcpu);
+		vm_destroy(&vm);
+		return RINGVM_EXIT_HOST;
+	}
 	int status = vcpu_run_loop(&vcpu);
 	devices_restore_terminal();
 	fprintf(stderr, "ringvm: %s: exit status %d\n", vm.stop_why ? vm.stop_why : "stopped", status);
+	if (vm.output_errno) {
+		fprintf(stderr, "ringvm: guest serial output lost: stdout: %s\n",
+			strerror(vm.output_errno));
+		status = RINGVM_EXIT_HOST;
+	}
 	if (cfg.stats)
 		stats_print(&vm.stats, e->name, stderr);
 	e->destroy(&vcpu);
+	/* The engine may have owned SIGSYS (native engines): a blocked call
+	 * on the way out must still be reported, not kill us silently. */
+	if (!cfg.sandbox_off)
+		sandbox_catch_sigsys();
 	vm_destroy(&vm);
 	return status;
 }
 
 static int cmd_help(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	int a = no_arguments(argc, argv);
+	if (a)
+		return a < 0 ? RINGVM_EXIT_USAGE : 0;
 	usage(stdout);
+	return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	int a = no_arguments(argc, argv);
+	if (a)
+		return a < 0 ? RINGVM_EXIT_USAGE : 0;
+	printf("ringvm %s\n", RINGVM_VERSION);
 	return 0;
 }
 
@@ -282,21 +367,59 @@ static const struct {
 	{ "help", cmd_help },
 	{ "--help", cmd_help },
 	{ "-h", cmd_help },
+	{ "version", cmd_version },
+	{ "--version", cmd_version },
 };
+
+/* Descriptors 0, 1 and 2 are stdin, stdout and stderr to all the code in
+ * here. Started without one of them, the next descriptor opened (the guest
+ * RAM memfd) would take its number: serial output and ringvm's messages
+ * would land in guest RAM, and serial input would read it. So a missing
+ * one is opened on /dev/null first, as if the user had redirected it there. */
+static int std_fds_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* open() returns the lowest free number: fd itself, since the
+		 * ones below it are open by now. */
+		int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (n != fd) {
+			if (n >= 0)
+				close(n);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Output that could not be written (a full disk, a closed descriptor) is a
+ * failure like any other: one line if stderr still works, and status 6
+ * instead of a silent 0. A reader that went away (EPIPE) already ended us
+ * with SIGPIPE, or, under `run`, only cost the guest its output. */
+static int output_status(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "ringvm: cannot write to stdout: %s\n",
+			errno ? strerror(errno) : "write error");
+		return RINGVM_EXIT_HOST;
+	}
+	if (ferror(stderr))
+		return RINGVM_EXIT_HOST; /* nowhere left to say it */
+	return status;
+}
 
 int main(int argc, char **argv)
 {
+	if (std_fds_open() < 0)
+		return RINGVM_EXIT_HOST; /* no /dev/null: no way to say so either */
 	if (argc < 2) {
 		usage(stderr);
-		return RINGVM_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-		printf("ringvm %s\n", RINGVM_VERSION);
-		return 0;
+		return output_status(RINGVM_EXIT_USAGE);
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+			return output_status(commands[i].fn(argc - 1, argv + 1));
 	fprintf(stderr, "ringvm: unknown command '%s' (see ringvm --help)\n", argv[1]);
-	return RINGVM_EXIT_USAGE;
+	return output_status(RINGVM_EXIT_USAGE);
 }

@@ -2,6 +2,8 @@
  * QEMU's isa-debug-exit at 0xf4 (4 ports, any access size): a write of v
  * ends the run with status (v << 1) | 1, so a guest's exit code is the same
  * under ringvm and QEMU, and always odd: ringvm's own statuses are even.
+ * QEMU calls exit((v << 1) | 1), of which a parent sees the low 8 bits, so
+ * the status is truncated here, once: what ringvm prints is what it returns.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +25,7 @@ static void debug_exit_io(struct vm *vm, void *dev, uint64_t addr, uint8_t *data
 		v |= (uint32_t)data[i] << (8 * i);
 	if (!vm->stop) /* the first stop reason wins; keep its text too */
 		snprintf(why, sizeof vm->dev->exit_why, "guest wrote 0x%x to the debug-exit port", v);
-	vm_request_stop(vm, (int)((v << 1) | 1), why);
+	vm_request_stop(vm, (int)(((v << 1) | 1) & 0xff), why);
 }
 
 int debug_exit_init(struct vm *vm)

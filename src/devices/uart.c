@@ -137,6 +137,8 @@ static void uart_output(struct vm *vm, struct uart *u, uint8_t b)
 		if (n < 0 && errno == EAGAIN)
 			continue; /* out_wait bounds this */
 		u->out_dead = true; /* EPIPE, EBADF, EIO: stdout is gone for good */
+		if (n < 0 && errno != EPIPE && !vm->output_errno)
+			vm->output_errno = errno; /* a full disk: ringvm ends with status 6 */
 		stats_event(&vm->stats, "uart", "stdout gone: output dropped");
 		return;
 	}

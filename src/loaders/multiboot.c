@@ -56,18 +56,67 @@ struct mb_mmap_entry {
 	uint32_t type; /* 1 = available RAM, 2 = reserved */
 } __attribute__((packed));
 
-static const struct mb_header *mb_find_header(const struct image *k, uint32_t *offset)
+/* Every header field is read with memcpy into a local copy: the image is
+ * a byte buffer, and a file may place its headers at any offset (an
+ * unaligned struct access is undefined behaviour, and UBSan says so). */
+
+/* Finds the header; *h gets a copy, zero-filled past the end of the file
+ * (the a.out fields are checked for truncation by the caller). */
+static bool mb_find_header(const struct image *k, struct mb_header *h, uint32_t *offset)
 {
 	size_t lim = k->len < MB_SEARCH_LEN ? k->len : MB_SEARCH_LEN;
 	for (size_t off = 0; off + 12 <= lim; off += 4) {
 		uint32_t w[3];
 		memcpy(w, k->data + off, 12);
 		if (w[0] == MB_HEADER_MAGIC && w[0] + w[1] + w[2] == 0) {
+			size_t n = k->len - off < sizeof *h ? k->len - off : sizeof *h;
+			memset(h, 0, sizeof *h);
+			memcpy(h, k->data + off, n);
 			*offset = (uint32_t)off;
-			return (const struct mb_header *)(k->data + off);
+			return true;
 		}
 	}
-	return NULL;
+	return false;
+}
+
+static Elf32_Phdr elf_phdr(const struct image *k, const Elf32_Ehdr *eh, unsigned i)
+{
+	Elf32_Phdr ph;
+	memcpy(&ph, k->data + eh->e_phoff + (size_t)i * sizeof ph, sizeof ph);
+	return ph;
+}
+
+/* Says what is wrong with the ELF identification, or returns 0 if it is a
+ * little-endian 32-bit ELF for i386. */
+static int elf_check_ident(const struct image *k, const Elf32_Ehdr *eh)
+{
+	unsigned cls = eh->e_ident[EI_CLASS], data = eh->e_ident[EI_DATA];
+	if (cls == ELFCLASS64) {
+		fprintf(stderr, "ringvm: kernel %s: a 64-bit ELF; Multiboot v1 kernels are 32-bit ELF\n",
+			k->name);
+		return -1;
+	}
+	if (cls != ELFCLASS32) {
+		fprintf(stderr, "ringvm: kernel %s: not a valid ELF (class byte %u is neither 32- nor 64-bit)\n",
+			k->name, cls);
+		return -1;
+	}
+	if (data == ELFDATA2MSB) {
+		fprintf(stderr, "ringvm: kernel %s: a big-endian ELF; i386 kernels are little-endian\n",
+			k->name);
+		return -1;
+	}
+	if (data != ELFDATA2LSB) {
+		fprintf(stderr, "ringvm: kernel %s: not a valid ELF (data encoding byte %u)\n", k->name,
+			data);
+		return -1;
+	}
+	if (eh->e_machine != EM_386) {
+		fprintf(stderr, "ringvm: kernel %s: ELF for machine %u%s, not i386 (3)\n", k->name,
+			eh->e_machine, eh->e_machine == EM_X86_64 ? " (x86-64)" : "");
+		return -1;
+	}
+	return 0;
 }
 
 /* Copies [src, src+filesz) to guest-physical paddr and zeroes up to memsz. */
@@ -90,21 +139,14 @@ static int place(struct vm *vm, const struct image *k, uint32_t paddr, const uin
 
 static int load_elf(struct vm *vm, const struct image *k, uint32_t *entry, uint32_t *end)
 {
-	const Elf32_Ehdr *eh = (const void *)k->data;
-	if (k->len < sizeof *eh) {
+	Elf32_Ehdr ehdr, *eh = &ehdr;
+	if (k->len < sizeof ehdr) {
 		fprintf(stderr, "ringvm: kernel %s: truncated ELF header\n", k->name);
 		return -1;
 	}
-	if (eh->e_ident[EI_CLASS] != ELFCLASS32) {
-		fprintf(stderr, "ringvm: kernel %s: a 64-bit ELF; Multiboot v1 kernels are 32-bit ELF\n",
-			k->name);
+	memcpy(&ehdr, k->data, sizeof ehdr);
+	if (elf_check_ident(k, eh) < 0)
 		return -1;
-	}
-	if (eh->e_machine != EM_386 || eh->e_ident[EI_DATA] != ELFDATA2LSB) {
-		fprintf(stderr, "ringvm: kernel %s: ELF for machine %u, not i386\n", k->name,
-			eh->e_machine);
-		return -1;
-	}
 	if (eh->e_type != ET_EXEC) {
 		fprintf(stderr, "ringvm: kernel %s: not an executable ELF (type %u)\n", k->name,
 			eh->e_type);
@@ -115,23 +157,21 @@ static int load_elf(struct vm *vm, const struct image *k, uint32_t *entry, uint3
 		fprintf(stderr, "ringvm: kernel %s: truncated or malformed program headers\n", k->name);
 		return -1;
 	}
-	const Elf32_Phdr *ph = (const void *)(k->data + eh->e_phoff);
 	unsigned loaded = 0;
 	*end = 0;
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
+		Elf32_Phdr ph = elf_phdr(k, eh, i);
+		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
-		if (ph[i].p_filesz > ph[i].p_memsz ||
-		    (uint64_t)ph[i].p_offset + ph[i].p_filesz > k->len) {
+		if (ph.p_filesz > ph.p_memsz || (uint64_t)ph.p_offset + ph.p_filesz > k->len) {
 			fprintf(stderr, "ringvm: kernel %s: truncated (segment %u lies past the end of the file)\n",
 				k->name, i);
 			return -1;
 		}
-		if (place(vm, k, ph[i].p_paddr, k->data + ph[i].p_offset, ph[i].p_filesz,
-			  ph[i].p_memsz) < 0)
+		if (place(vm, k, ph.p_paddr, k->data + ph.p_offset, ph.p_filesz, ph.p_memsz) < 0)
 			return -1;
-		if (ph[i].p_paddr + ph[i].p_memsz > *end)
-			*end = ph[i].p_paddr + ph[i].p_memsz;
+		if (ph.p_paddr + ph.p_memsz > *end)
+			*end = ph.p_paddr + ph.p_memsz;
 		loaded++;
 	}
 	if (!loaded) {
@@ -142,8 +182,9 @@ static int load_elf(struct vm *vm, const struct image *k, uint32_t *entry, uint3
 	 * loader enters at the physical one of the segment that holds it. */
 	*entry = eh->e_entry;
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		if (ph[i].p_type == PT_LOAD && eh->e_entry - ph[i].p_vaddr < ph[i].p_memsz) {
-			*entry = eh->e_entry - ph[i].p_vaddr + ph[i].p_paddr;
+		Elf32_Phdr ph = elf_phdr(k, eh, i);
+		if (ph.p_type == PT_LOAD && eh->e_entry - ph.p_vaddr < ph.p_memsz) {
+			*entry = eh->e_entry - ph.p_vaddr + ph.p_paddr;
 			break;
 		}
 	}
@@ -256,8 +297,8 @@ int multiboot_load(struct vm *vm, const struct image *kernel, const struct image
 		   const char *cmdline, struct cpu_state *entry)
 {
 	uint32_t hdr_off, entry_pa, end;
-	const struct mb_header *h = mb_find_header(kernel, &hdr_off);
-	if (!h)
+	struct mb_header hdr, *h = &hdr;
+	if (!mb_find_header(kernel, &hdr, &hdr_off))
 		return not_multiboot(kernel);
 	uint32_t unsupported = h->flags & 0xffffu & ~(MBH_PAGE_ALIGN | MBH_MEMORY_INFO);
 	if (unsupported) {

@@ -12,6 +12,7 @@
 
 #include "cpustate.h"
 #include "exit.h"
+#include "sandbox.h"
 
 struct vcpu;
 
@@ -33,6 +34,9 @@ struct engine {
 	/* Software engines: is the guest accepting interrupts (IF=1, no
 	 * interrupt shadow)? The kvm engine answers from struct kvm_run. */
 	bool (*irq_window_open)(struct vcpu *vcpu);
+	/* What the engine needs from the host once the guest runs, beyond the
+	 * VMM's own system calls: SANDBOX_* bits of src/vm/sandbox.h. */
+	unsigned sandbox_needs;
 };
 
 /* The table of engines built in, in order of preference when all else is

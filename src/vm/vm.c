@@ -5,6 +5,7 @@
  * plain RAM.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,9 +22,16 @@ uint64_t host_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Guest RAM is exactly --mem bytes, for good: once sized, the memfd is
+ * sealed against growing and shrinking (and against changing the seals),
+ * so nothing that gets hold of it, a stray write() included, can make the
+ * guest's RAM larger than configured or pull pages from under the VMM's
+ * mapping (a SIGBUS). Writes inside it stay possible: that is guest RAM. */
+#define RAM_SEALS (F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)
+
 static int ram_create(struct vm *vm, uint64_t size)
 {
-	vm->memfd = memfd_create("ringvm-ram", MFD_CLOEXEC);
+	vm->memfd = memfd_create("ringvm-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (vm->memfd < 0) {
 		fprintf(stderr, "ringvm: memfd_create: %s\n", strerror(errno));
 		return -1;
@@ -31,6 +39,10 @@ static int ram_create(struct vm *vm, uint64_t size)
 	if (ftruncate(vm->memfd, (off_t)size) < 0) {
 		fprintf(stderr, "ringvm: cannot size guest RAM to %llu MiB: %s\n",
 			(unsigned long long)(size >> 20), strerror(errno));
+		return -1;
+	}
+	if (fcntl(vm->memfd, F_ADD_SEALS, RAM_SEALS) < 0) {
+		fprintf(stderr, "ringvm: cannot seal guest RAM: %s\n", strerror(errno));
 		return -1;
 	}
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->memfd, 0);

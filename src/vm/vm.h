@@ -25,7 +25,9 @@
 #define RINGVM_EXIT_POWEROFF 0	 /* guest reset/powered off without a status */
 #define RINGVM_EXIT_USAGE 2	 /* bad command line or input file */
 #define RINGVM_EXIT_GUEST_DEAD 4 /* triple fault, dead halt, unrecoverable state */
-#define RINGVM_EXIT_HOST 6	 /* host failure: engine unavailable, out of memory */
+#define RINGVM_EXIT_HOST 6	 /* host failure: engine unavailable, out of memory,
+				    output that could not be written */
+#define RINGVM_EXIT_SANDBOX 8	 /* the VMM made a system call its sandbox forbids */
 
 struct vm_config {
 	const char *engine;
@@ -36,6 +38,7 @@ struct vm_config {
 	const char *cpu; /* CPU model name (--cpu), NULL: the default */
 	bool stats;
 	bool trace;
+	bool sandbox_off; /* --sandbox off: no system call allowlist (debugging) */
 };
 
 struct devices; /* src/devices/devices.h */
@@ -48,6 +51,9 @@ struct vm {
 	struct bus pio, mmio;
 	struct devices *dev;
 	struct stats stats;
+	/* The first error writing the guest's serial output (a full disk),
+	 * 0 if none; a reader that went away (EPIPE) is not one. */
+	int output_errno;
 
 	/* Set by a device (debug-exit, reset) or the run loop to end the run. */
 	bool stop;

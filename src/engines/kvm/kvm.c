@@ -347,4 +347,5 @@ const struct engine engine_kvm = {
 	.get_state = kvm_get_state,
 	.set_state = kvm_set_state,
 	.irq_window_open = kvm_irq_window_open,
+	.sandbox_needs = SANDBOX_KVM,
 };

@@ -506,4 +506,5 @@ const struct engine engine_trap = {
 	.get_state = trap_get_state,
 	.set_state = trap_set_state,
 	.irq_window_open = trap_irq_window_open,
+	.sandbox_needs = SANDBOX_NATIVE_CODE,
 };
