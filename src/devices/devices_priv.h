@@ -112,6 +112,18 @@ struct devices {
 	char exit_why[64]; /* debug-exit's stop reason; vm->stop_why points here */
 	uint8_t port80;
 	uint8_t reset_control; /* port 0xcf9 */
+
+	/* The device model (devices.c): what was created, in order. */
+#define DEVICES_MAX 32
+#define IRQ_LISTENERS_MAX 4
+	const struct device_ops *ops[DEVICES_MAX];
+	void *state[DEVICES_MAX];
+	unsigned n;
+	const struct intc *intc;
+	void *intc_state;
+	irq_listener listen[IRQ_LISTENERS_MAX];
+	void *listen_state[IRQ_LISTENERS_MAX];
+	unsigned n_listen;
 };
 
 /* Per-device setup and the pieces devices.c calls. Each *_init registers its

@@ -145,10 +145,20 @@ bool vcpu_mmio(struct vcpu *vcpu, uint64_t gpa, uint8_t *data, unsigned len, boo
 
 bool vcpu_irq_pending(struct vcpu *vcpu)
 {
-	return pic_has_interrupt(vcpu->vm);
+	return intc_pending(vcpu->vm);
 }
 
 int vcpu_irq_ack(struct vcpu *vcpu)
 {
-	return pic_acknowledge(vcpu->vm);
+	return intc_ack(vcpu->vm);
+}
+
+bool vcpu_platform_msr(struct vcpu *vcpu, uint32_t idx, uint64_t *v, bool is_write, uint64_t tsc)
+{
+	return intc_msr(vcpu->vm, idx, v, is_write, tsc);
+}
+
+void vcpu_platform_cpuid1(struct vcpu *vcpu, uint32_t out[4])
+{
+	intc_cpuid1(vcpu->vm, out);
 }
