@@ -46,7 +46,8 @@ bool msr_read(struct cpu *c, uint32_t idx, uint64_t *v)
 	case MSR_PLATFORM_ID: *v = 0; return c->model->intel_msrs;
 	case MSR_BIOS_SIGN_ID: *v = c->bios_sign_id; return c->model->intel_msrs;
 	case MSR_MISC_ENABLE: *v = c->misc_enable; return c->model->intel_msrs;
-	default: return false;
+	/* IA32_APIC_BASE, IA32_TSC_DEADLINE: the machine's local APIC, if any. */
+	default: return c->vcpu && vcpu_platform_msr(c->vcpu, idx, v, false, tsc_read(c));
 	}
 }
 
@@ -65,6 +66,6 @@ bool msr_write(struct cpu *c, uint32_t idx, uint64_t v)
 		 * bits of a CPU without thermal control, SpeedStep or the like. */
 		c->misc_enable = v;
 		return c->model->intel_msrs;
-	default: return false;
+	default: return c->vcpu && vcpu_platform_msr(c->vcpu, idx, &v, true, tsc_read(c));
 	}
 }

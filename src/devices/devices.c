@@ -376,3 +376,16 @@ int terminal_setup(int fd)
 	}
 	return 0;
 }
+
+int machine_parse(const char *name, enum machine *out)
+{
+	if (!strcmp(name, "isapc"))
+		*out = MACHINE_ISAPC;
+	else if (!strcmp(name, "pc"))
+		*out = MACHINE_PC;
+	else {
+		fprintf(stderr, "ringvm run: --machine %s: unknown machine (pc or isapc)\n", name);
+		return -1;
+	}
+	return 0;
+}

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vm/vm.h"
+
 struct vm;
 
 /* Creates every device and registers it on vm->pio. Returns 0 or -1 (message on stderr). */
@@ -27,6 +29,11 @@ int devices_input_fd(struct vm *vm);
 /* Puts stdin back the way it was (raw mode off). Safe to call twice and
  * from exit paths. */
 void devices_restore_terminal(void);
+
+/* Command-line pieces the devices own: --machine NAME and --drive SPEC
+ * (file=IMG[,readonly], QEMU's spelling). -1 after one line on stderr. */
+int machine_parse(const char *name, enum machine *out);
+int drive_parse(char *spec, struct vm_drive *out); /* parses spec in place */
 
 /* ---- the device model
  *
@@ -80,6 +87,12 @@ bool intc_pending(struct vm *vm);
 int intc_ack(struct vm *vm);
 bool intc_msr(struct vm *vm, uint32_t idx, uint64_t *v, bool is_write, uint64_t tsc);
 void intc_cpuid1(struct vm *vm, uint32_t out[4]);
+
+/* The APIC bus of a one-CPU machine (--machine pc): the IOAPIC's messages
+ * to the local APIC, and the local APIC's EOI of a level-triggered vector
+ * back to the IOAPIC. Both do nothing on a machine without them. */
+void apic_bus_deliver(struct vm *vm, uint8_t dest, bool logical, uint8_t vector, bool level);
+void apic_bus_eoi(struct vm *vm, uint8_t vector);
 
 /* The 8259A pair as the vCPU and the other devices see it. */
 void pic_set_irq(struct vm *vm, unsigned irq, bool level);

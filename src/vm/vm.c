@@ -139,6 +139,7 @@ bool vcpu_mmio(struct vcpu *vcpu, uint64_t gpa, uint8_t *data, unsigned len, boo
 	if (vm->cfg.trace)
 		fprintf(stderr, "ringvm: mmio %s 0x%llx len %u%s\n", is_write ? "write" : "read",
 			(unsigned long long)gpa, len, r ? "" : " (unclaimed)");
+	vm_deadline_check(vm); /* a local APIC timer write moves the next deadline */
 	stats_exit(&vm->stats, EXIT_MMIO, exit_clock(vm) - t0);
 	return r != NULL;
 }
