@@ -15,7 +15,7 @@ GUEST_LDFLAGS := -m elf_i386 -T guest/kit.ld --no-warn-rwx-segments -z noexecsta
 
 GUEST_KSRCS := boot.S isr.S string.c serial.c print.c bootinfo.c report.c gdt.c \
 	idt.c trap.c pic.c pit.c cmos.c paging.c proc.c syscall.c kmain.c \
-	tests_exc.c tests_sensitive.c tests_timer.c tests_user.c bench.c bench_r0.c
+	tests_exc.c tests_sensitive.c tests_timer.c tests_user.c tests_platform.c bench.c bench_r0.c
 GUEST_LOWSRCS := isr.S string.c serial.c print.c bootinfo.c report.c gdt.c idt.c \
 	trap.c pic.c pit.c cmos.c smoke.c bench_r0.c
 GUEST_USRSRCS := user.c compute.c

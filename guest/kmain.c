@@ -30,5 +30,6 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	tests_sensitive();
 	tests_timer();
 	tests_user();
+	tests_platform();
 	tests_finish();
 }

@@ -12,7 +12,9 @@
  * TSC's rate measured against the host clock at creation). A periodic
  * timer is never faster than one interrupt per APIC_MIN_PERIOD_NS: the
  * current-count register still counts at the programmed rate, so a guest
- * that calibrates by reading it gets the right answer.
+ * that calibrates by reading it gets the right answer. Periods that pass
+ * while the host does not run the VMM are delivered late, one per EOI,
+ * rather than lost.
  *
  * INIT and SIPI to other CPUs are accepted and counted (--stats) for later
  * SMP; there is no other CPU to start.
@@ -64,6 +66,9 @@ struct lapic {
 	uint64_t next_ns;  /* the timer's next interrupt, UINT64_MAX: none */
 	uint64_t tsc_deadline;
 	double tsc_per_ns;
+	/* Periodic interrupts due while the previous one was still pending:
+	 * delivered one after another as the guest EOIs (see lapic_poll). */
+	uint32_t backlog;
 };
 
 static const struct device_ops lapic_ops;
@@ -166,6 +171,10 @@ static void eoi(struct vm *vm, struct lapic *a)
 	if (v < 0)
 		return;
 	a->isr[v / 32] &= ~(1u << (v % 32));
+	if (a->backlog && (uint32_t)v == (a->lvt[LVT_TIMER] & 0xffu)) {
+		a->backlog--;
+		local_event(vm, a, LVT_TIMER);
+	}
 	if (a->tmr[v / 32] & (1u << (v % 32)))
 		apic_bus_eoi(vm, (uint8_t)v);
 	vm->kick = 1; /* a lower-priority interrupt may be deliverable now */
@@ -194,6 +203,7 @@ static uint64_t period_ns(const struct lapic *a)
 static void timer_arm(struct lapic *a, uint64_t now)
 {
 	a->start_ns = now;
+	a->backlog = 0;
 	uint32_t mode = TIMER_MODE(a->lvt[LVT_TIMER]);
 	if (mode == TM_TSC_DEADLINE || !a->initial) {
 		if (mode != TM_TSC_DEADLINE)
@@ -224,15 +234,26 @@ static void lapic_poll(struct vm *vm, void *s, uint64_t now)
 	struct lapic *a = s;
 	if (now < a->next_ns)
 		return;
-	local_event(vm, a, LVT_TIMER);
 	uint32_t mode = TIMER_MODE(a->lvt[LVT_TIMER]);
 	if (mode == TM_PERIODIC && a->initial) {
 		uint64_t p = period_ns(a);
 		if (p < APIC_MIN_PERIOD_NS)
 			p = APIC_MIN_PERIOD_NS;
-		/* Missed periods fold into one interrupt (one IRR bit). */
-		a->next_ns += p * ((now - a->next_ns) / p + 1);
+		uint64_t periods = (now - a->next_ns) / p + 1;
+		a->next_ns += p * periods;
+		/* The host did not run us for a while (a loaded machine): the
+		 * periods that went by are paid back one per EOI, as the PIT
+		 * does, so a guest that counts ticks keeps time. A guest that
+		 * has not taken the last one yet gets it coalesced (one IRR
+		 * bit); the debt is capped at a second's worth. */
+		uint32_t vec = a->lvt[LVT_TIMER] & 0xffu;
+		bool pending = a->irr[vec / 32] & (1u << (vec % 32));
+		if (!pending)
+			local_event(vm, a, LVT_TIMER), periods--;
+		uint64_t cap = 1000000000ull / p;
+		a->backlog = a->backlog + periods > cap ? (uint32_t)cap : a->backlog + (uint32_t)periods;
 	} else {
+		local_event(vm, a, LVT_TIMER);
 		a->next_ns = UINT64_MAX;
 		if (mode == TM_TSC_DEADLINE)
 			a->tsc_deadline = 0;
@@ -274,6 +295,7 @@ static void lvt_write(struct vm *vm, struct lapic *a, int lvt, uint32_t v)
 		a->initial = 0;
 		a->tsc_deadline = 0;
 		a->next_ns = UINT64_MAX;
+		a->backlog = 0;
 	}
 }
 
