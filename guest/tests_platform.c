@@ -162,18 +162,29 @@ static void test_apic_timer(void)
 	uint32_t n = hits[V_TIMER], cur = *lapic(0x390);
 	test_result("platform.apic_timer_oneshot", n == 1 && cur == 0,
 		    "%u interrupts, current count %u (want 1, 0)", n, cur);
-	/* Periodic at 20 per interval, for 4 intervals: 80 wanted. */
+	/* Periodic at 20 per interval, for 4 intervals: 80 wanted, never
+	 * more. A loaded host does not run the VMM for milliseconds at a
+	 * time: ringvm pays missed periods back (the total is right), QEMU
+	 * drops them (its best interval is right); either is the rate. */
 	hits[V_TIMER] = 0;
 	*lapic(0x320) = (1u << 17) | V_TIMER;
 	sti();
 	*lapic(0x380) = per / 20;
-	for (int k = 0; k < 4; k++)
+	uint32_t best = 0, prev = 0;
+	for (int k = 0; k < 4; k++) {
 		ch2_wait();
+		uint32_t got = hits[V_TIMER] - prev;
+		prev = hits[V_TIMER];
+		if (k > 0 && got > best) /* the first interval starts mid-period */
+			best = got;
+	}
 	cli();
 	*lapic(0x380) = 0;
 	n = hits[V_TIMER];
-	test_result("platform.apic_timer_periodic", n >= 72 && n <= 82,
-		    "%u interrupts in 4 intervals, the rate asks 80 (72..82)", n);
+	test_result("platform.apic_timer_periodic",
+		    n <= 82 && ((n >= 72) || (best >= 18 && best <= 21)),
+		    "%u interrupts in 4 intervals, best interval %u: the rate asks 80 (72..82), "
+		    "20 per interval", n, best);
 	*lapic(0x320) = 1u << 16;
 }
 
@@ -556,7 +567,7 @@ static void test_ata(void)
 	ata_cmd(0x20, sectors, 1, 0);
 	int past = ata_wait(0x08);
 	uint8_t err = inb(0x1f1);
-	test_result("platform.ata_bounds", past < 0 && (err & 0x10),
+	test_result("platform.ata_bounds", past < 0 && (err & 0x14), /* IDNF or ABRT */
 		    "read of sector %u (one past the end): %s, error 0x%x", sectors,
 		    past < 0 ? "refused" : "accepted", err);
 }

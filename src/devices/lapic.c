@@ -171,7 +171,8 @@ static void eoi(struct vm *vm, struct lapic *a)
 	if (v < 0)
 		return;
 	a->isr[v / 32] &= ~(1u << (v % 32));
-	if (a->backlog && (uint32_t)v == (a->lvt[LVT_TIMER] & 0xffu)) {
+	uint32_t tv = a->lvt[LVT_TIMER] & 0xffu;
+	if (a->backlog && (uint32_t)v == tv && !(a->irr[tv / 32] & (1u << (tv % 32)))) {
 		a->backlog--;
 		local_event(vm, a, LVT_TIMER);
 	}
