@@ -30,7 +30,9 @@ disk_written() {
 kit_clean() {
 	local n
 	n=$(grep -ac '^PASS platform\.' "$2")
-	if grep -qa '^FAIL ' "$2"; then
+	if grep -qaE 'AddressSanitizer|UndefinedBehaviorSanitizer|runtime error|LeakSanitizer' "$2"; then
+		fail "$1" "sanitizer report: $(grep -a -m1 -E 'Sanitizer|runtime error' "$2")"
+	elif grep -qa '^FAIL ' "$2"; then
 		fail "$1" "$(grep -a -m2 '^FAIL ' "$2" | tr '\n' '|')"
 	elif [ "$n" -lt 15 ] || ! grep -qa 'SUMMARY passed=[0-9]* failed=0' "$2"; then
 		fail "$1" "$n platform tests passed; last lines: $(tail -n 3 "$2" | tr '\n' '|')"
@@ -43,7 +45,9 @@ engines="interp"
 $RINGVM engines | grep -q '^trap .*available' && engines="interp trap"
 for e in $engines; do
 	make_disk "$TMP/disk.$e"
-	run_vm "$TMP/$e" $RINGVM run --engine $e --machine pc --drive "file=$TMP/disk.$e" \
+	bin=$RINGVM
+	[ $e = interp ] && bin=$ASAN_RINGVM # the devices under ASan+UBSan (trap cannot be)
+	run_vm "$TMP/$e" $bin run --engine $e --machine pc --drive "file=$TMP/disk.$e" \
 		--append only=platform
 	kit_clean "platform.kit.$e" "$TMP/$e"
 	disk_written "platform.disk_image.$e" "$TMP/disk.$e"

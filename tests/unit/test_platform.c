@@ -150,7 +150,9 @@ static void test_tables(void)
 	outb(&vm, 0xcfc, 11);
 	uint8_t line = inb(&vm, 0xcfc);
 	CHECK("platform.pci_config", id == 0x00081b36u && cls >> 16 == 0x0600 && empty == 0xffffffffu &&
-					     line == 11 && inl(&vm, 0xcf8) == 0x8000003cu,
+					     line == 11 && inl(&vm, 0xcf8) == 0x8000003cu &&
+					     bus_find(&vm.pio, 0xcf9) &&
+					     strstr(bus_find(&vm.pio, 0xcf9)->name, "reset"),
 	      "00.0 id 0x%x class 0x%x, 01.0 0x%x, line %u", id, cls, empty, line);
 	vm_destroy(&vm);
 
