@@ -139,7 +139,7 @@ void tests_timer(void)
 	if (!cmdline_value("only", only, sizeof only) || strncmp(only, "timer.", 6))
 		return;
 	if (test_wanted("timer.fast"))
-		fast_rate("timer.fast", 50, 25, 10);
+		fast_rate("timer.fast", 50, 25, 5);
 	if (test_wanted("timer.max"))
 		fast_rate("timer.max", 2, 25, 0);
 }

@@ -119,9 +119,11 @@ static void extended_leaf(const struct cpu_model *m, uint32_t leaf, uint32_t out
 		return;
 	}
 	if (leaf == 0x80000001u) {
-		/* AMD repeats the leaf 1 EDX bits here; Intel has none of them. */
+		/* AMD repeats most leaf 1 EDX bits here (Intel none of them),
+		 * but bit 11 means SYSCALL, which this core does not implement. */
 		out[0] = signature_eax(m);
-		out[3] = strcmp(m->vendor, "AuthenticAMD") ? 0 : cpu_model_features(m);
+		if (!strcmp(m->vendor, "AuthenticAMD"))
+			out[3] = cpu_model_features(m) & ~CPUID_EXT_SYSCALL;
 		return;
 	}
 	const char *b = m->brand;

@@ -37,6 +37,7 @@
 #define CPUID_FXSR (1u << 24)
 #define CPUID_SSE (1u << 25)
 #define CPUID_ECX_HYPERVISOR (1u << 31)
+#define CPUID_EXT_SYSCALL (1u << 11) /* leaf 0x80000001 EDX */
 
 /* What this core implements correctly, for every engine built on it. */
 #define CPU_CORE_FEATURES                                                                   \

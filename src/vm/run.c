@@ -11,9 +11,9 @@
  * machines, so it is never armed less than KICK_MIN_NS ahead: a guest that
  * programs the PIT at tens of kHz or more would otherwise leave the VMM
  * doing nothing but taking timer signals. Events due sooner are found
- * without a signal: a guest port write (the EOI that ends every timer
- * interrupt) looks at the clock and kicks the engine synchronously if a
- * device event is already due.
+ * without a signal: a guest port access (such as the EOI that ends every
+ * timer interrupt) looks at the clock and kicks the engine synchronously
+ * if a device event is already due.
  */
 #include <errno.h>
 #include <poll.h>
@@ -96,7 +96,7 @@ static uint64_t next_kick(struct vm *vm, uint64_t now)
 	return d;
 }
 
-/* Called after a guest port write: the engine comes back to the loop if a
+/* Called after a guest port access: the engine comes back to the loop if a
  * device event is due now (the clock is read through the vDSO, ~25 ns), or
  * if the write moved the next deadline earlier than the armed timer (the
  * guest programmed the PIT) so that the timer can be re-armed. */

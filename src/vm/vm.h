@@ -127,8 +127,9 @@ void vcpu_platform_cpuid1(struct vcpu *vcpu, uint32_t out[4]);
 /* Ends the run: status is the process exit status, why one line for the user. */
 void vm_request_stop(struct vm *vm, int status, const char *why);
 
-/* After a guest port write: kicks the engine back to the run loop if the
- * write moved the next device deadline earlier (src/vm/run.c). */
+/* After a guest port access: kicks the engine back to the run loop if a
+ * device event is due, or if a write moved the next device deadline
+ * earlier than the armed timer (src/vm/run.c). */
 void vm_deadline_check(struct vm *vm);
 
 /* Monotonic host time in nanoseconds. */

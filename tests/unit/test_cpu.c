@@ -462,6 +462,10 @@ static void test_cpu_model(void)
 		memcpy(brand + 16 * k, o, 16);
 	}
 	cpuid_query(&cpu, 0x80000000u, 0, o);
+	uint32_t e1[4];
+	cpuid_query(&cpu, 0x80000001u, 0, e1);
+	CHECK("cpu.model.athlon_no_syscall", !(e1[3] & CPUID_EXT_SYSCALL) &&
+		      (e1[3] & CPUID_CMOV), "0x80000001 edx %#x", e1[3]);
 	CHECK("cpu.model.athlon_brand", o[0] == 0x80000004u &&
 		      !strcmp(brand, "AMD Athlon(tm) Processor"), "max %#x brand '%s'", o[0], brand);
 }
