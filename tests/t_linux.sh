@@ -20,6 +20,24 @@ pass linux.fetch
 KERNEL=$LD/vmlinuz
 INITRD=$LD/initramfs.gz
 
+# Bad use of a real bzImage: one line on stderr, status 2, under ASan+UBSan.
+bad_input() { # NAME WORD ARGS...: refused with one line that contains WORD
+	local name=$1 word=$2
+	shift 2
+	run_vm "$TMP/bad" $ASAN_RINGVM run --engine interp "$@"
+	if [ "$(grep -c '' "$TMP/bad")" -eq 1 ] && grep -q -- "$word" "$TMP/bad"; then
+		expect_status "$name" "$TMP/bad" 2
+	else
+		fail "$name" "want one line with '$word' (status $rc): $(head -c 300 "$TMP/bad" | tr '\n' '|')"
+	fi
+}
+head -c 3000000 "$KERNEL" >"$TMP/cut-vmlinuz"
+bad_input linux.cli.truncated truncated --kernel "$TMP/cut-vmlinuz"
+bad_input linux.cli.mem_too_small "--mem is 16 MiB" --mem 16M --kernel "$KERNEL"
+bad_input linux.cli.initrd_too_big "initrd" --mem 34M --kernel "$KERNEL" --initrd "$KERNEL"
+bad_input linux.cli.cmdline_too_long "at most 2047" --kernel "$KERNEL" \
+	--append "$(head -c 3000 /dev/zero | tr '\0' x)"
+
 # boot_check ENGINE: the scripted run and its output, one check each.
 boot_check() {
 	local e=$1 o=$TMP/linux.$1

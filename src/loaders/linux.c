@@ -24,6 +24,7 @@
 #include "loader.h"
 
 #define BZ_SETUP_SECTS 0x1f1   /* u8: 512-byte sectors of real-mode setup (0 means 4) */
+#define BZ_SYSSIZE 0x1f4       /* u32: protected-mode part, in 16-byte paragraphs */
 #define BZ_HDR_START 0x1f1     /* the setup header lies from here ... */
 #define BZ_JUMP 0x200	       /* ... to 0x202 + the jump offset stored at 0x201 */
 #define BZ_MAGIC 0x202	       /* "HdrS" */
@@ -149,9 +150,10 @@ static int check_header(const struct image *k, uint32_t *pm_off)
 	}
 	uint32_t setup_sects = d[BZ_SETUP_SECTS] ? d[BZ_SETUP_SECTS] : 4;
 	*pm_off = (setup_sects + 1) * 512;
-	if (*pm_off >= k->len) {
-		fprintf(stderr, "ringvm: kernel %s: truncated Linux image (setup is %u bytes, the file %zu)\n",
-			k->name, *pm_off, k->len);
+	uint64_t pm_len = (uint64_t)rd32(d + BZ_SYSSIZE) * 16;
+	if (*pm_off >= k->len || pm_len > k->len - *pm_off) {
+		fprintf(stderr, "ringvm: kernel %s: truncated Linux image (%zu bytes; its header says %llu)\n",
+			k->name, k->len, (unsigned long long)(*pm_off + pm_len));
 		return -1;
 	}
 	return 0;

@@ -38,6 +38,7 @@ static struct image make_image(void)
 	wr32(img + 0x238, 255);		  /* cmdline_size */
 	wr32(img + 0x258, 0x1000000);	  /* pref_address: 16 MiB */
 	wr32(img + 0x260, 0x800000);	  /* init_size: 8 MiB */
+	wr32(img + 0x1f4, PM_LEN / 16);	  /* syssize */
 	for (unsigned i = 0; i < PM_LEN; i++)
 		img[1024 + i] = (uint8_t)(i * 7 + 3);
 	return (struct image){ img, sizeof img, "bzImage", NULL };
@@ -177,6 +178,10 @@ static void test_bad_inputs(void)
 	k = make_image();
 	img[0x1f1] = 40; /* setup claims 20 KiB: longer than the file */
 	expect_refusal("linux_loader.truncated_setup", &k, NULL, 64u << 20, "", "truncated");
+
+	k = make_image();
+	k.len -= 16; /* the protected-mode part cut short of syssize */
+	expect_refusal("linux_loader.truncated_kernel", &k, NULL, 64u << 20, "", "truncated");
 
 	k = make_image();
 	wr16(img + 0x236, 0x1); /* XLF_KERNEL_64 */
