@@ -143,7 +143,7 @@ static int check_header(const struct image *k, uint32_t *pm_off)
 		fprintf(stderr, "ringvm: kernel %s: a zImage (loaded low); ringvm boots bzImages\n", k->name);
 		return -1;
 	}
-	if (rd16(d + BZ_XLOADFLAGS) & XLF_KERNEL_64) {
+	if (version >= 0x20c && (rd16(d + BZ_XLOADFLAGS) & XLF_KERNEL_64)) {
 		fprintf(stderr, "ringvm: kernel %s: a 64-bit (x86-64) kernel; ringvm's CPU is 32-bit, without long mode\n",
 			k->name);
 		return -1;
@@ -166,7 +166,14 @@ static int place_kernel(struct vm *vm, const struct image *k, uint32_t pm_off, u
 	const uint8_t *d = k->data;
 	uint32_t at = rd32(d + BZ_CODE32_START);
 	uint64_t pm_len = k->len - pm_off;
-	uint64_t pref = rd64(d + BZ_PREF_ADDRESS), init_size = rd32(d + BZ_INIT_SIZE);
+	/* pref_address and init_size exist from protocol 2.10; an older
+	 * kernel decompresses at 1 MiB, to at most ~4x its compressed size
+	 * (a bound, not a figure the kernel gives). */
+	uint64_t pref = at, init_size = pm_len * 4;
+	if (rd16(d + BZ_VERSION) >= 0x20a) {
+		pref = rd64(d + BZ_PREF_ADDRESS);
+		init_size = rd32(d + BZ_INIT_SIZE);
+	}
 	uint64_t need = (pref > at ? pref : at) + (init_size > pm_len ? init_size : pm_len);
 	uint8_t *dst = vm_gpa(vm, at, pm_len);
 	if (at < 0x100000u || !dst || need > vm->ram_size) {

@@ -171,6 +171,22 @@ static void test_bad_inputs(void)
 	wr16(img + 0x206, 0x206);
 	expect_refusal("linux_loader.old_protocol", &k, NULL, 64u << 20, "", "protocol 2.06");
 
+	/* Protocol 2.07-2.09: no init_size; the loader assumes 4x the
+	 * compressed size at 1 MiB, ignoring what lies at 0x258-0x263. */
+	k = make_image();
+	wr16(img + 0x206, 0x209);
+	wr32(img + 0x260, 0x7fffffff); /* setup code there, not a size */
+	{
+		struct vm vm;
+		struct cpu_state s;
+		int r = -1;
+		if (vm_new(&vm, 32u << 20)) {
+			r = linux_load(&vm, &k, NULL, "", &s);
+			vm_destroy(&vm);
+		}
+		CHECK("linux_loader.protocol_2_09", r == 0, "a 2.09 kernel with 32 KiB of code was refused");
+	}
+
 	k = make_image();
 	k.len = 0x240;
 	expect_refusal("linux_loader.truncated_header", &k, NULL, 64u << 20, "", "truncated");
