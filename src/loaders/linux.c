@@ -176,7 +176,7 @@ static int place_kernel(struct vm *vm, const struct image *k, uint32_t pm_off, u
 	}
 	uint64_t need = (pref > at ? pref : at) + (init_size > pm_len ? init_size : pm_len);
 	uint8_t *dst = vm_gpa(vm, at, pm_len);
-	if (at < 0x100000u || !dst || need > vm->ram_size) {
+	if (at < 0x100000u || !dst || pref >= vm->ram_size || need > vm->ram_size) {
 		fprintf(stderr, "ringvm: kernel %s: needs guest RAM up to %llu MiB (unpacked at 0x%llx, %llu KiB); --mem is %llu MiB\n",
 			k->name, (unsigned long long)((need + (1 << 20) - 1) >> 20),
 			(unsigned long long)pref, (unsigned long long)(init_size >> 10),
