@@ -106,7 +106,11 @@ done
 # kernel's irqs_disabled() reads the host's IF (always 1) with PUSHF, and
 # its first timer interrupt hits BUG_ON(!irqs_disabled()). panic=-1 turns
 # that panic into a reset (status 0).
-if $RINGVM engines | grep -q '^trap .*available'; then
+if ! grep -q AuthenticAMD /proc/cpuinfo; then
+	# The guest sees the host's CPUID under trap: another vendor takes
+	# another early path (its own MSRs), which this check does not know.
+	skip linux.trap "the trap check follows an AMD host's CPUID path; this host is not AMD"
+elif $RINGVM engines | grep -q '^trap .*available'; then
 	TRAP_CMD="console=ttyS0 panic=-1 nopv nolapic clearcpuid=pcid,invpcid,smep,smap,umip,xsave,pge,mtrr,pat,mce,mca,vme,de,x2apic,tsc_deadline_timer,fsgsbase,rdpid,rdtscp,pku ringvm.run=check"
 	VM_TIMEOUT=120 run_vm "$TMP/trap" $RINGVM run --engine trap --mem 256M --kernel "$KERNEL" \
 		--initrd "$INITRD" --append "$TRAP_CMD"
