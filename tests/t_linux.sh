@@ -20,6 +20,24 @@ pass linux.fetch
 KERNEL=$LD/vmlinuz
 INITRD=$LD/initramfs.gz
 
+# Bad use of a real bzImage: one line on stderr, status 2, under ASan+UBSan.
+bad_input() { # NAME WORD ARGS...: refused with one line that contains WORD
+	local name=$1 word=$2
+	shift 2
+	run_vm "$TMP/bad" $ASAN_RINGVM run --engine interp "$@"
+	if [ "$(grep -c '' "$TMP/bad")" -eq 1 ] && grep -q -- "$word" "$TMP/bad"; then
+		expect_status "$name" "$TMP/bad" 2
+	else
+		fail "$name" "want one line with '$word' (status $rc): $(head -c 300 "$TMP/bad" | tr '\n' '|')"
+	fi
+}
+head -c 3000000 "$KERNEL" >"$TMP/cut-vmlinuz"
+bad_input linux.cli.truncated truncated --kernel "$TMP/cut-vmlinuz"
+bad_input linux.cli.mem_too_small "--mem is 16 MiB" --mem 16M --kernel "$KERNEL"
+bad_input linux.cli.initrd_too_big "initrd" --mem 34M --kernel "$KERNEL" --initrd "$KERNEL"
+bad_input linux.cli.cmdline_too_long "at most 2047" --kernel "$KERNEL" \
+	--append "$(head -c 3000 /dev/zero | tr '\0' x)"
+
 # boot_check ENGINE: the scripted run and its output, one check each.
 boot_check() {
 	local e=$1 o=$TMP/linux.$1
@@ -88,7 +106,11 @@ done
 # kernel's irqs_disabled() reads the host's IF (always 1) with PUSHF, and
 # its first timer interrupt hits BUG_ON(!irqs_disabled()). panic=-1 turns
 # that panic into a reset (status 0).
-if $RINGVM engines | grep -q '^trap .*available'; then
+if ! grep -q AuthenticAMD /proc/cpuinfo; then
+	# The guest sees the host's CPUID under trap: another vendor takes
+	# another early path (its own MSRs), which this check does not know.
+	skip linux.trap "the trap check follows an AMD host's CPUID path; this host is not AMD"
+elif $RINGVM engines | grep -q '^trap .*available'; then
 	TRAP_CMD="console=ttyS0 panic=-1 nopv nolapic clearcpuid=pcid,invpcid,smep,smap,umip,xsave,pge,mtrr,pat,mce,mca,vme,de,x2apic,tsc_deadline_timer,fsgsbase,rdpid,rdtscp,pku ringvm.run=check"
 	VM_TIMEOUT=120 run_vm "$TMP/trap" $RINGVM run --engine trap --mem 256M --kernel "$KERNEL" \
 		--initrd "$INITRD" --append "$TRAP_CMD"

@@ -24,6 +24,7 @@
 #include "loader.h"
 
 #define BZ_SETUP_SECTS 0x1f1   /* u8: 512-byte sectors of real-mode setup (0 means 4) */
+#define BZ_SYSSIZE 0x1f4       /* u32: protected-mode part, in 16-byte paragraphs */
 #define BZ_HDR_START 0x1f1     /* the setup header lies from here ... */
 #define BZ_JUMP 0x200	       /* ... to 0x202 + the jump offset stored at 0x201 */
 #define BZ_MAGIC 0x202	       /* "HdrS" */
@@ -142,16 +143,17 @@ static int check_header(const struct image *k, uint32_t *pm_off)
 		fprintf(stderr, "ringvm: kernel %s: a zImage (loaded low); ringvm boots bzImages\n", k->name);
 		return -1;
 	}
-	if (rd16(d + BZ_XLOADFLAGS) & XLF_KERNEL_64) {
+	if (version >= 0x20c && (rd16(d + BZ_XLOADFLAGS) & XLF_KERNEL_64)) {
 		fprintf(stderr, "ringvm: kernel %s: a 64-bit (x86-64) kernel; ringvm's CPU is 32-bit, without long mode\n",
 			k->name);
 		return -1;
 	}
 	uint32_t setup_sects = d[BZ_SETUP_SECTS] ? d[BZ_SETUP_SECTS] : 4;
 	*pm_off = (setup_sects + 1) * 512;
-	if (*pm_off >= k->len) {
-		fprintf(stderr, "ringvm: kernel %s: truncated Linux image (setup is %u bytes, the file %zu)\n",
-			k->name, *pm_off, k->len);
+	uint64_t pm_len = (uint64_t)rd32(d + BZ_SYSSIZE) * 16;
+	if (*pm_off >= k->len || pm_len > k->len - *pm_off) {
+		fprintf(stderr, "ringvm: kernel %s: truncated Linux image (%zu bytes; its header says %llu)\n",
+			k->name, k->len, (unsigned long long)(*pm_off + pm_len));
 		return -1;
 	}
 	return 0;
@@ -164,10 +166,17 @@ static int place_kernel(struct vm *vm, const struct image *k, uint32_t pm_off, u
 	const uint8_t *d = k->data;
 	uint32_t at = rd32(d + BZ_CODE32_START);
 	uint64_t pm_len = k->len - pm_off;
-	uint64_t pref = rd64(d + BZ_PREF_ADDRESS), init_size = rd32(d + BZ_INIT_SIZE);
+	/* pref_address and init_size exist from protocol 2.10; an older
+	 * kernel decompresses at 1 MiB, to at most ~4x its compressed size
+	 * (a bound, not a figure the kernel gives). */
+	uint64_t pref = at, init_size = pm_len * 4;
+	if (rd16(d + BZ_VERSION) >= 0x20a) {
+		pref = rd64(d + BZ_PREF_ADDRESS);
+		init_size = rd32(d + BZ_INIT_SIZE);
+	}
 	uint64_t need = (pref > at ? pref : at) + (init_size > pm_len ? init_size : pm_len);
 	uint8_t *dst = vm_gpa(vm, at, pm_len);
-	if (at < 0x100000u || !dst || need > vm->ram_size) {
+	if (at < 0x100000u || !dst || pref >= vm->ram_size || need > vm->ram_size) {
 		fprintf(stderr, "ringvm: kernel %s: needs guest RAM up to %llu MiB (unpacked at 0x%llx, %llu KiB); --mem is %llu MiB\n",
 			k->name, (unsigned long long)((need + (1 << 20) - 1) >> 20),
 			(unsigned long long)pref, (unsigned long long)(init_size >> 10),

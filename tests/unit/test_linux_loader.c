@@ -38,6 +38,7 @@ static struct image make_image(void)
 	wr32(img + 0x238, 255);		  /* cmdline_size */
 	wr32(img + 0x258, 0x1000000);	  /* pref_address: 16 MiB */
 	wr32(img + 0x260, 0x800000);	  /* init_size: 8 MiB */
+	wr32(img + 0x1f4, PM_LEN / 16);	  /* syssize */
 	for (unsigned i = 0; i < PM_LEN; i++)
 		img[1024 + i] = (uint8_t)(i * 7 + 3);
 	return (struct image){ img, sizeof img, "bzImage", NULL };
@@ -170,6 +171,22 @@ static void test_bad_inputs(void)
 	wr16(img + 0x206, 0x206);
 	expect_refusal("linux_loader.old_protocol", &k, NULL, 64u << 20, "", "protocol 2.06");
 
+	/* Protocol 2.07-2.09: no init_size; the loader assumes 4x the
+	 * compressed size at 1 MiB, ignoring what lies at 0x258-0x263. */
+	k = make_image();
+	wr16(img + 0x206, 0x209);
+	wr32(img + 0x260, 0x7fffffff); /* setup code there, not a size */
+	{
+		struct vm vm;
+		struct cpu_state s;
+		int r = -1;
+		if (vm_new(&vm, 32u << 20)) {
+			r = linux_load(&vm, &k, NULL, "", &s);
+			vm_destroy(&vm);
+		}
+		CHECK("linux_loader.protocol_2_09", r == 0, "a 2.09 kernel with 32 KiB of code was refused");
+	}
+
 	k = make_image();
 	k.len = 0x240;
 	expect_refusal("linux_loader.truncated_header", &k, NULL, 64u << 20, "", "truncated");
@@ -177,6 +194,10 @@ static void test_bad_inputs(void)
 	k = make_image();
 	img[0x1f1] = 40; /* setup claims 20 KiB: longer than the file */
 	expect_refusal("linux_loader.truncated_setup", &k, NULL, 64u << 20, "", "truncated");
+
+	k = make_image();
+	k.len -= 16; /* the protected-mode part cut short of syssize */
+	expect_refusal("linux_loader.truncated_kernel", &k, NULL, 64u << 20, "", "truncated");
 
 	k = make_image();
 	wr16(img + 0x236, 0x1); /* XLF_KERNEL_64 */

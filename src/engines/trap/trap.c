@@ -147,7 +147,7 @@ static bool host_model_rdmsr(struct trap *t)
 	for (unsigned k = 0; k < sizeof msrs / sizeof msrs[0]; k++) {
 		if (c->r.r32[R_ECX] == msrs[k]) {
 			c->r.r32[R_EAX] = c->r.r32[R_EDX] = 0;
-			c->eip += 2;
+			c->eip += b->insns[0].len;
 			t->emulated++;
 			return true;
 		}
@@ -162,9 +162,8 @@ static int emulate_one(struct trap *t)
 {
 	struct cpu *c = &t->cpu;
 	icache_check(t);
-	bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
-	if (!irq && host_model_rdmsr(t))
-		return EXIT_NONE;
+	if (host_model_rdmsr(t))
+		return EXIT_NONE; /* a pending interrupt is taken on the next step */
 	uint32_t inv = 0;
 	bool is_invlpg = peek_invlpg(t, &inv);
 	uint64_t before = c->insns;
