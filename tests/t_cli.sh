@@ -88,6 +88,22 @@ one_line_error cli.mem_overflow 2 'too large' -- run --mem 999999999999999999999
 one_line_error cli.mem_fraction 2 'not a size' -- run --mem 1.5G
 one_line_error cli.mem_empty 2 'not a size' -- run --mem ''
 
+# A kernel the user may not read (as root everything is readable: run as nobody).
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+	mkdir -p "$TMP/pub" && cp "$R" "$TMP/pub/ringvm" && cp "$KIT" "$TMP/pub/secret.elf"
+	chmod 755 "$TMP" "$TMP/pub" "$TMP/pub/ringvm" && chmod 600 "$TMP/pub/secret.elf"
+	timeout 60 setpriv --reuid=nobody --regid=nogroup --clear-groups "$TMP/pub/ringvm" run \
+		--kernel "$TMP/pub/secret.elf" >"$TMP/out" 2>"$TMP/err" </dev/null
+	rc=$?
+	if [ $rc -eq 2 ] && [ "$(grep -c . "$TMP/err")" -eq 1 ] && grep -q 'secret.elf: Permission denied' "$TMP/err"; then
+		pass cli.unreadable_kernel
+	else
+		fail cli.unreadable_kernel "status $rc: $(tr '\n' '|' <"$TMP/err")"
+	fi
+else
+	skip cli.unreadable_kernel "needs root (to become nobody), setpriv and user nobody"
+fi
+
 # Commands without options refuse arguments; options with values refuse repeats.
 one_line_error cli.engines_extra_arg 2 'unexpected argument --bogus' -- engines --bogus
 one_line_error cli.help_extra_arg 2 'unexpected argument --bogus' -- help --bogus

@@ -288,7 +288,7 @@ static void build(struct prog *p, unsigned needs, uint32_t pid)
 				continue;
 			struct merged m;
 			merge(sets, ns, sets[s].r[i].nr, &m);
-			/* A blocks' tests left the argument in A: reload nr. */
+			/* The previous block's tests left an argument in A: reload nr. */
 			emit(p, (struct sock_filter)LD_W(offsetof(struct seccomp_data, nr)));
 			emit_block(p, sets[s].r[i].nr, &m, pid);
 		}
@@ -296,7 +296,7 @@ static void build(struct prog *p, unsigned needs, uint32_t pid)
 	emit(p, (struct sock_filter)RET(SECCOMP_RET_TRAP));
 }
 
-/* ---- reporting a blocked call (async-signal-safe: write, _exit, and the
+/* ---- reporting a blocked call (async-signal-safe: write, exit_group, and the
  * terminal restore, itself async-signal-safe) */
 
 static char *put_str(char *p, char *end, const char *s)
