@@ -9,6 +9,9 @@ build/tests/guests/%.o: tests/guests/%.S tests/guests/mb.h
 build/tests/guests/high_load.elf: build/tests/guests/high_load.o
 	ld -m elf_i386 -N --no-warn-rwx-segments -e _start -Ttext=0x4000000 -o $@ $<
 
+build/tests/guests/low_load.elf: build/tests/guests/low_load.o
+	ld -m elf_i386 -N --no-warn-rwx-segments -e _start -Ttext=0x7000 -o $@ $<
+
 build/tests/guests/%.elf: build/tests/guests/%.o
 	ld -m elf_i386 -N --no-warn-rwx-segments -e _start -Ttext=0x100000 -o $@ $<
 
