@@ -16,6 +16,7 @@
  *
  * The image files are opened here, when the device is created, before the
  * sandbox starts: from then on only pread, pwrite and fdatasync on them.
+ * Each is locked (flock) so that a second ringvm cannot write it too.
  * A channel with no drive is not registered: its ports float (read 0xff),
  * which is how a driver sees there is no controller there.
  */
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -469,6 +471,13 @@ static int drive_open(struct vm *vm, struct ata_drive *d, const struct vm_drive 
 	if (st.st_size < (off_t)SECTOR) {
 		fprintf(stderr, "ringvm: --drive file=%s: %lld bytes, smaller than one %u-byte "
 			"sector\n", f, (long long)st.st_size, SECTOR);
+		return -1;
+	}
+	/* Two VMMs writing one image corrupt it: one writer, or readers only
+	 * (flock: between ringvm processes; the lock goes with the fd). */
+	if (flock(fd, (cfg->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		fprintf(stderr, "ringvm: --drive file=%s: in use by another ringvm (%s)\n", f,
+			errno == EWOULDBLOCK ? "locked" : strerror(errno));
 		return -1;
 	}
 	if (st.st_size % SECTOR)

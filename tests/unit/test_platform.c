@@ -350,6 +350,13 @@ static void test_ata(void)
 	      (long long)size);
 	/* No drive on the secondary channel: its ports float. */
 	CHECK("platform.ata_empty_channel", inb(&vm, 0x177) == 0xff, "0x177 reads 0x%x", inb(&vm, 0x177));
+	/* A second VM on the same image: refused while the first has it. */
+	static struct vm vm2;
+	int r2 = vm_pc(&vm2, MACHINE_PC, path);
+	CHECK("platform.ata_image_locked", r2 < 0 && vm2.init_status == RINGVM_EXIT_USAGE,
+	      "second vm_create returned %d (status %d)", r2, vm2.init_status);
+	if (r2 == 0)
+		vm_destroy(&vm2);
 	vm_destroy(&vm);
 	close(fd);
 	unlink(path);
