@@ -88,6 +88,26 @@ for e in $engines; do
 	expect_status "platform.multiboot_low_memory.$e" "$TMP/low.$e" 33
 done
 
+# xv6 (x86), when XV6_DIR names a build of mit-pdos/xv6-public (make kernel
+# fs.img): boots to its shell on interp with --machine pc, lists its file
+# system from the IDE slave, and a file it writes reaches the image.
+if [ -n "$XV6_DIR" ] && [ -f "$XV6_DIR/kernel" ] && [ -f "$XV6_DIR/fs.img" ]; then
+	head -c 512000 /dev/zero >"$TMP/xv6boot.img"
+	cp "$XV6_DIR/fs.img" "$TMP/xv6fs.img"
+	(sleep 12; printf 'echo ringvm-was-here > note\n'; sleep 4; printf 'ls\n'; sleep 5) |
+		timeout -k 5 50 $RINGVM run --engine interp --machine pc --mem 512M \
+			--kernel "$XV6_DIR/kernel" --drive "file=$TMP/xv6boot.img" \
+			--drive "file=$TMP/xv6fs.img" >"$TMP/xv6" 2>&1
+	if grep -qa '^init: starting sh' "$TMP/xv6" && grep -qa '^README ' "$TMP/xv6" &&
+		grep -qa '^note ' "$TMP/xv6" && grep -qa 'ringvm-was-here' "$TMP/xv6fs.img"; then
+		pass platform.xv6
+	else
+		fail platform.xv6 "$(tail -n 4 "$TMP/xv6" | tr '\n' '|')"
+	fi
+else
+	skip platform.xv6 "set XV6_DIR to a build of mit-pdos/xv6-public (make kernel fs.img)"
+fi
+
 # isapc (the default) advertises no APIC: the kit says so and skips those.
 run_vm "$TMP/isapc" $RINGVM run --engine interp --append only=platform
 if grep -qa '^SKIP platform.apic: CPUID reports no local APIC' "$TMP/isapc" &&

@@ -154,6 +154,15 @@ static void test_tables(void)
 					     bus_find(&vm.pio, 0xcf9) &&
 					     strstr(bus_find(&vm.pio, 0xcf9)->name, "reset"),
 	      "00.0 id 0x%x class 0x%x, 01.0 0x%x, line %u", id, cls, empty, line);
+	/* The CRT controller keeps xv6's cursor: register 14/15 read back. */
+	outb(&vm, 0x3d4, 14);
+	outb(&vm, 0x3d5, 0x01);
+	outw(&vm, 0x3d4, 0x230f); /* index 15, data 0x23 in one write */
+	outb(&vm, 0x3d4, 14);
+	uint8_t hi = inb(&vm, 0x3d5);
+	outb(&vm, 0x3d4, 15);
+	uint8_t lo = inb(&vm, 0x3d5);
+	CHECK("platform.vga_crtc_cursor", hi == 0x01 && lo == 0x23, "cursor 0x%02x%02x", hi, lo);
 	vm_destroy(&vm);
 
 	if (vm_pc(&vm, MACHINE_ISAPC, NULL) < 0)
