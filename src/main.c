@@ -44,7 +44,8 @@ static void usage(FILE *out)
 		"                 only=GROUP, rounds=N)\n"
 		"  --cpu MODEL    the CPU the guest sees (CPUID, MSRs); --cpu help lists them\n"
 		"  --machine M    isapc (default: PICs, PIT, UART, CMOS) or pc (isapc + local\n"
-		"                 APIC, IOAPIC, PCI, ACPI and MP tables; interp and trap only)\n"
+		"                 APIC, IOAPIC, PCI, ACPI and MP tables; interp and trap only);\n"
+		"                 --machine help lists them\n"
 		"  --drive file=IMG[,readonly]  a raw disk image as an ATA disk; up to 4, in\n"
 		"                 the order primary master, primary slave, secondary master, slave\n"
 		"  --stats        print exits by reason, time and events when the guest ends\n"
@@ -196,7 +197,12 @@ static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
 		case 'k': cfg->kernel = optarg; break;
 		case 'i': cfg->initrd = optarg; break;
 		case 'a': cfg->append = optarg; break;
-		case 'M': if (machine_parse(optarg, &cfg->machine) < 0) return -1; break;
+		case 'M': {
+			int m = machine_parse(optarg, &cfg->machine);
+			if (m)
+				return m; /* -1 error, 1 "help" was answered */
+			break;
+		}
 		case 'D':
 			if (cfg->n_drives == VM_DRIVES_MAX) {
 				fprintf(stderr, "ringvm run: --drive %s: at most %d drives\n", optarg,

@@ -149,6 +149,14 @@ bad platform.drive_five 'at most 4 drives' --engine interp --drive "file=$TMP/ok
 bad platform.machine_nosuch 'unknown machine' --engine interp --machine nosuch
 bad platform.machine_pc_kvm 'needs a software engine' --engine kvm --machine pc
 
+$ASAN_RINGVM run --machine help >"$TMP/mh" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^  isapc ' "$TMP/mh" && grep -q '^  pc ' "$TMP/mh"; then
+	pass platform.machine_help
+else
+	fail platform.machine_help "status $rc: $(tr '\n' '|' <"$TMP/mh")"
+fi
+
 # A read-only drive attached with ,readonly: the guest's write is refused
 # (the kit's ata_write fails) and the image is untouched.
 sum0=$(md5sum <"$TMP/ro.img")

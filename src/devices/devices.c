@@ -379,6 +379,14 @@ int terminal_setup(int fd)
 
 int machine_parse(const char *name, enum machine *out)
 {
+	if (!strcmp(name, "help")) {
+		printf("machines (--machine NAME, QEMU's names):\n"
+		       "  isapc  the default: 8259 PICs, 8254 PIT, 16550A UART, CMOS/RTC, i8042\n"
+		       "  pc     isapc + local APIC, IOAPIC, PCI host bridge, ACPI (power-off) and\n"
+		       "         MP tables, VGA CRT controller; interp and trap only\n"
+		       "both: ATA disks (--drive), fw_cfg, pc-testdev, isa-debug-exit\n");
+		return 1;
+	}
 	if (!strcmp(name, "isapc"))
 		*out = MACHINE_ISAPC;
 	else if (!strcmp(name, "pc"))

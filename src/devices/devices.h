@@ -31,7 +31,8 @@ int devices_input_fd(struct vm *vm);
 void devices_restore_terminal(void);
 
 /* Command-line pieces the devices own: --machine NAME and --drive SPEC
- * (file=IMG[,readonly], QEMU's spelling). -1 after one line on stderr. */
+ * (file=IMG[,readonly], QEMU's spelling). -1 after one line on stderr;
+ * machine_parse returns 1 after listing the machines for "help". */
 int machine_parse(const char *name, enum machine *out);
 int drive_parse(char *spec, struct vm_drive *out); /* parses spec in place */
 

@@ -399,6 +399,13 @@ static void lapic_mmio(struct vm *vm, void *dev, uint64_t addr, uint8_t *data, u
 	struct lapic *a = dev;
 	uint32_t off = (uint32_t)(addr - (a->base_msr & ~0xfffull));
 	uint32_t v = 0;
+	if (!(a->base_msr & APIC_BASE_EN)) {
+		/* Switched off in IA32_APIC_BASE: the registers are gone, the
+		 * bus floats (all ones), as with no APIC at all. */
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
 	if (is_write) {
 		if (len == 4 && !(off & 0xf)) {
 			memcpy(&v, data, 4);

@@ -259,6 +259,19 @@ static void test_apic(void)
 	CHECK("platform.apic_msr_cpuid", rd && base == 0xfee00900u && !rsv && (leaf[3] & (1u << 9)),
 	      "read %d base 0x%llx, reserved write %s, CPUID edx 0x%x", rd,
 	      (unsigned long long)base, rsv ? "accepted" : "refused", leaf[3]);
+	/* Switched off: the registers float, CPUID drops the bit, the PIC goes
+	 * straight to the CPU; moved and on again: the registers follow. */
+	uint64_t off = 0xfee00000u;
+	intc_msr(&vm, 0x1b, &off, true, 0);
+	uint32_t leaf2[4] = { 0 };
+	intc_cpuid1(&vm, leaf2);
+	uint32_t gone = mmio_r(&vm, LAPIC(0x30));
+	uint64_t moved = 0xfed00800u;
+	intc_msr(&vm, 0x1b, &moved, true, 0);
+	uint32_t ver = mmio_r(&vm, 0xfed00030u);
+	CHECK("platform.apic_disable_move", !(leaf2[3] & (1u << 9)) && gone == 0xffffffffu &&
+						   (ver & 0xff) == 0x14,
+	      "CPUID edx 0x%x, version while off 0x%x, at the new base 0x%x", leaf2[3], gone, ver);
 	vm_destroy(&vm);
 }
 
