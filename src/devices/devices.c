@@ -155,6 +155,14 @@ static int devices_create(struct vm *vm, struct devices *d)
 				fprintf(stderr, "ringvm: cannot create the %s device\n", list[k]->name);
 			return -1;
 		}
+		if (list[k]->poll) {
+			d->poll_fn[d->n_pollers] = list[k]->poll;
+			d->poll_state[d->n_pollers++] = st;
+		}
+		if (list[k]->deadline) {
+			d->timed_fn[d->n_timed] = list[k]->deadline;
+			d->timed_state[d->n_timed++] = st;
+		}
 		d->ops[d->n] = list[k];
 		d->state[d->n++] = st;
 	}
@@ -204,19 +212,16 @@ void devices_destroy(struct vm *vm)
 void devices_poll(struct vm *vm, uint64_t now_ns)
 {
 	struct devices *d = vm->dev;
-	for (unsigned k = 0; k < d->n; k++)
-		if (d->ops[k]->poll)
-			d->ops[k]->poll(vm, d->state[k], now_ns);
+	for (unsigned k = 0; k < d->n_pollers; k++)
+		d->poll_fn[k](vm, d->poll_state[k], now_ns);
 }
 
 uint64_t devices_next_deadline(struct vm *vm)
 {
 	struct devices *d = vm->dev;
 	uint64_t next = UINT64_MAX;
-	for (unsigned k = 0; k < d->n; k++) {
-		if (!d->ops[k]->deadline)
-			continue;
-		uint64_t t = d->ops[k]->deadline(vm, d->state[k]);
+	for (unsigned k = 0; k < d->n_timed; k++) {
+		uint64_t t = d->timed_fn[k](vm, d->timed_state[k]);
 		if (t < next)
 			next = t;
 	}

@@ -119,6 +119,13 @@ struct devices {
 	const struct device_ops *ops[DEVICES_MAX];
 	void *state[DEVICES_MAX];
 	unsigned n;
+	/* The devices with a poll / a deadline op, by index: every guest port
+	 * access asks for the next deadline, so only those are walked. */
+	void (*poll_fn[DEVICES_MAX])(struct vm *vm, void *s, uint64_t now_ns);
+	void *poll_state[DEVICES_MAX];
+	uint64_t (*timed_fn[DEVICES_MAX])(struct vm *vm, void *s);
+	void *timed_state[DEVICES_MAX];
+	unsigned n_pollers, n_timed;
 	const struct intc *intc;
 	void *intc_state;
 	irq_listener listen[IRQ_LISTENERS_MAX];
