@@ -1,9 +1,11 @@
 # ringvm: one VMM, every way of virtualizing an x86 CPU.
 #   make            build/ringvm (optimised) and the guest kit
 #   make asan       build/asan/ringvm (AddressSanitizer + UBSan)
+#   make ubsan      build/ubsan/ringvm (UBSan only: for the native engines)
 #   make test       install what is missing, build everything, run tests/run
 #   make run        install what is missing, build, boot the guest kit
 #   make bench      run the benchmark harness
+#   make fuzz       500 + 500 random guests per software engine (tests/t_fuzz.sh)
 #   make linux      boot Debian's i386 kernel + busybox to a shell (fetched once)
 
 CC      ?= gcc
@@ -12,19 +14,25 @@ CFLAGS  ?= -O2 -g
 ALLCFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -Isrc -Iinclude -MMD -MP -D_GNU_SOURCE
 LDLIBS  := -lZydis -lpthread -lrt
 ASANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# The engines that run guest code natively (NATIVE_ENGINES) need the low
+# 4 GiB that ASan's shadow occupies: they are tested under UBSan alone.
+UBSANFLAGS := -O2 -g -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+NATIVE_ENGINES := trap
 
 SRCS    := $(shell find src -name '*.c' | sort)
 ASMS    := $(shell find src -name '*.S' | sort)
 LIBSRCS := $(filter-out src/main.c,$(SRCS))
 OBJS    := $(SRCS:%.c=build/obj/%.o) $(ASMS:%.S=build/obj/%.o)
 AOBJS   := $(SRCS:%.c=build/asan/obj/%.o) $(ASMS:%.S=build/asan/obj/%.o)
+UOBJS   := $(SRCS:%.c=build/ubsan/obj/%.o) $(ASMS:%.S=build/ubsan/obj/%.o)
+ULIBOBJS:= $(filter-out build/ubsan/obj/src/main.o,$(UOBJS))
 LIBOBJS := $(filter-out build/obj/src/main.o,$(OBJS))
 ALIBOBJS:= $(filter-out build/asan/obj/src/main.o,$(AOBJS))
 UNITSRCS:= $(wildcard tests/unit/test_*.c)
 UNITS   := $(UNITSRCS:tests/unit/%.c=build/asan/tests/%)
 KIT     := build/guest/kit.elf
 
-.PHONY: all asan test run bench clean deps units guest linux
+.PHONY: all asan ubsan test run bench clean deps units guest fuzz linux
 all: build/ringvm $(KIT)
 
 -include guest/guest.mk
@@ -40,6 +48,11 @@ build/asan/ringvm: $(AOBJS)
 
 asan: build/asan/ringvm
 
+build/ubsan/ringvm: $(UOBJS)
+	$(CC) $(UBSANFLAGS) -o $@ $^ $(LDLIBS)
+
+ubsan: build/ubsan/ringvm
+
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
@@ -47,6 +60,10 @@ build/obj/%.o: %.c
 build/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(ASANFLAGS) -c -o $@ $<
+
+build/ubsan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(UBSANFLAGS) -c -o $@ $<
 
 # The guest kit ELF is embedded in the VMM as its default guest.
 build/obj/%.o: %.S $(KIT)
@@ -57,26 +74,36 @@ build/asan/obj/%.o: %.S $(KIT)
 	@mkdir -p $(dir $@)
 	$(CC) -c -DKIT_PATH='"$(KIT)"' -o $@ $<
 
+build/ubsan/obj/%.o: %.S $(KIT)
+	@mkdir -p $(dir $@)
+	$(CC) -c -DKIT_PATH='"$(KIT)"' -o $@ $<
+
 build/asan/tests/%: tests/unit/%.c $(ALIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(ASANFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
-# The trap engine runs guest code in the low 4 GiB, where ASan keeps its
-# shadow: its tests also get an optimised, sanitizer-free build.
-NATIVE_UNITS := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_trap*.c))
+# The native engines' unit tests (tests/unit/test_<engine>*.c, and
+# test_native*.c for src/native/) run guest
+# code in the low 4 GiB, where ASan keeps its shadow: they are built under
+# UBSan alone (and fall back to SKIP in the ASan build).
+NATIVE_UNITS := $(patsubst tests/unit/%.c,build/ubsan/tests/%,\
+	$(foreach e,native $(NATIVE_ENGINES),$(wildcard tests/unit/test_$(e)*.c)))
 
-$(NATIVE_UNITS): build/tests/%: tests/unit/%.c $(LIBOBJS)
+$(NATIVE_UNITS): build/ubsan/tests/%: tests/unit/%.c $(ULIBOBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
+	$(CC) $(ALLCFLAGS) $(UBSANFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
-units: $(UNITS) $(NATIVE_UNITS) build/bench/native_compute
+units: $(UNITS) $(NATIVE_UNITS) build/ubsan/ringvm build/bench/native_compute
 
 deps:
 	@scripts/install-deps
 
 test: deps
-	$(MAKE) all asan units
+	$(MAKE) all asan ubsan units
 	tests/run
+
+fuzz: all asan ubsan units
+	FUZZ_IMAGES=500 FUZZ_SYSTEM_IMAGES=500 bash tests/t_fuzz.sh
 
 run: deps
 	$(MAKE) all

@@ -134,6 +134,8 @@ static int cmd_engines(int argc, char **argv)
 			bool fast = e->fast_here(fwhy, sizeof fwhy);
 			printf(" (%s: %s)", fast ? "fast" : "slow here", fwhy);
 		}
+		if (e->caveat)
+			printf("; %s", e->caveat);
 		printf("%s\n", e == def ? "  [default]" : "");
 	}
 	if (def)
@@ -336,6 +338,8 @@ static int cmd_run(int argc, char **argv)
 		return RINGVM_EXIT_USAGE;
 	}
 	fprintf(stderr, "%s\n", choice);
+	if (e->caveat)
+		fprintf(stderr, "ringvm: %s: %s\n", e->name, e->caveat);
 	struct vcpu vcpu = { .vm = &vm, .engine = e };
 	if (e->create(&vcpu) < 0) {
 		vm_destroy(&vm);

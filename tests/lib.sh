@@ -1,6 +1,14 @@
 # Helpers for the shell tests: one PASS/FAIL/SKIP line per check.
 RINGVM=${RINGVM:-build/ringvm}
 ASAN_RINGVM=${ASAN_RINGVM:-build/asan/ringvm}
+UBSAN_RINGVM=${UBSAN_RINGVM:-build/ubsan/ringvm}
+# Engines that run guest code natively cannot run under ASan (its shadow
+# owns the low 4 GiB): they are tested under the UBSan-only build. The list
+# is the Makefile's NATIVE_ENGINES, so a new native engine joins by one edit.
+NATIVE_ENGINES=${NATIVE_ENGINES:-$(sed -n 's/^NATIVE_ENGINES *:= *//p' Makefile)}
+is_native() { case " $NATIVE_ENGINES " in *" $1 "*) return 0 ;; esac; return 1; }
+# vmm_for ENGINE: the sanitized binary that tests it.
+vmm_for() { if is_native "$1"; then echo "$UBSAN_RINGVM"; else echo "$ASAN_RINGVM"; fi; }
 KIT=${KIT:-build/guest/kit.elf}
 GUESTS=build/tests/guests
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}

@@ -8,8 +8,6 @@ VM_TIMEOUT=60
 engines="interp"
 $RINGVM engines | grep -q '^trap .*available' && engines="$engines trap"
 kvm_usable && engines="$engines kvm"
-# vmm_for ENGINE: the binary that runs it.
-vmm_for() { [ "$1" = trap ] && echo "$RINGVM" || echo "$ASAN_RINGVM"; }
 for e in $engines; do
 	R=$(vmm_for $e)
 	run_vm "$TMP/o" $R run --engine $e --kernel $GUESTS/triple_fault.elf

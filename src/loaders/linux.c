@@ -248,5 +248,10 @@ int linux_load(struct vm *vm, const struct image *kernel, const struct image *in
 	e820_build(zp, vm->ram_size);
 	gdt_build(vm->ram + LINUX_GDT);
 	entry_state(entry, rd32(kernel->data + BZ_CODE32_START));
+	/* ringvm's console is COM1; without console=ttyS0 a stock kernel
+	 * writes to a VGA screen that is not there and looks hung. */
+	if (!strstr(cmdline, "console="))
+		fprintf(stderr, "ringvm: note: no console= in --append: Linux will print nothing "
+				"on ringvm's console (try --append console=ttyS0)\n");
 	return 0;
 }

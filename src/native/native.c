@@ -153,7 +153,19 @@ int native_seccomp_install(char *why, size_t why_len)
 {
 	if (seccomp_on)
 		return 0;
+	/* Two walls, both SIGSYS (SECCOMP_RET_TRAP: the call never runs):
+	 *  - any system call made from an instruction pointer below 4 GiB,
+	 *    whatever its ABI: only guest code (and bt's translated code)
+	 *    lives there, and guest code that far-jumped to the host's 64-bit
+	 *    selector 0x33 can execute a 64-bit SYSCALL;
+	 *  - any system call that is not x86-64 ABI (int 0x80, sysenter,
+	 *    SYSCALL from compatibility mode): the host kernel reports those
+	 *    at its vDSO landing pad, above 4 GiB.
+	 * seccomp_data: nr at 0, arch at 4, instruction_pointer at 8 (its
+	 * high half at 12, little-endian). */
 	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 12 /* instruction_pointer >> 32 */),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 5, 0),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4 /* arch */),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0 /* nr */),
@@ -197,8 +209,12 @@ int native_ldt_set(struct native_host *h, unsigned idx, const struct seg *g, uin
 	uint8_t contents, ro;
 	bool code = g->type & 8;
 	if (code) {
-		contents = (g->type & 4) ? 3 : 2; /* conforming : non-conforming */
-		ro = !(g->type & 2);		  /* execute-only */
+		/* Linux refuses a present conforming code segment in the LDT
+		 * (contents 3). At host CPL 3 with DPL 3 conforming changes
+		 * nothing natively (privilege transitions are emulated), so it
+		 * is described as non-conforming. */
+		contents = 2;
+		ro = !(g->type & 2); /* execute-only */
 	} else {
 		contents = (g->type & 4) ? 1 : 0; /* expand-down : up */
 		ro = !(g->type & 2);		  /* read-only */
@@ -222,8 +238,13 @@ int native_ldt_set(struct native_host *h, unsigned idx, const struct seg *g, uin
 	d.limit_in_pages = pages;
 	d.seg_not_present = !present;
 	d.useable = 1;
-	if (syscall(SYS_modify_ldt, 1, &d, sizeof d) != 0)
+	/* modify_ldt returns its result as an unsigned int: an error comes
+	 * back as a large positive value that libc does not turn into errno. */
+	long rc = syscall(SYS_modify_ldt, 1, &d, sizeof d);
+	if (rc != 0) {
+		errno = rc < 0 ? errno : -(int)(unsigned int)rc;
 		return -1;
+	}
 	h->ldt_writes++;
 	e->valid = true;
 	e->base = base;
@@ -243,23 +264,35 @@ int native_enter(struct native_host *h, const struct native_regs *r)
 	return native_enter_asm(r, h->kick);
 }
 
-static uint16_t uc_cs(const ucontext_t *uc)
+uint16_t native_uc_cs(const ucontext_t *uc)
 {
 	return (uint16_t)(uc->uc_mcontext.gregs[REG_CSGSFS] & 0xffff);
 }
 
+static bool uc_rip_low(const ucontext_t *uc)
+{
+	return (uint64_t)uc->uc_mcontext.gregs[REG_RIP] < (1ull << 32);
+}
+
 bool native_uc_compat_syscall(const ucontext_t *uc)
 {
-	return uc_cs(uc) == HOST_USER32_CS;
+	return native_uc_cs(uc) == HOST_USER32_CS && !uc_rip_low(uc);
+}
+
+bool native_uc_host_selector(const ucontext_t *uc)
+{
+	return !(native_uc_cs(uc) & 4) && uc_rip_low(uc);
 }
 
 bool native_uc_is_guest(const ucontext_t *uc)
 {
-	uint16_t cs = uc_cs(uc);
-	/* An LDT code selector: only guest code runs there. The host's flat
-	 * 32-bit selector: only a guest SYSCALL lands there (the VMM never
-	 * runs 32-bit code of its own). */
-	return (cs & 4) != 0 || cs == HOST_USER32_CS;
+	/* An LDT code selector: only guest code runs there. An instruction
+	 * pointer below 4 GiB: only guest code lives there (the VMM's code,
+	 * stacks and libraries are above: native_probe), whatever selector
+	 * it far-jumped to. The host's flat 32-bit selector above 4 GiB: a
+	 * guest compatibility-mode SYSCALL reported at the host's landing
+	 * pad (the VMM never runs 32-bit code of its own). */
+	return (native_uc_cs(uc) & 4) != 0 || uc_rip_low(uc) || native_uc_compat_syscall(uc);
 }
 
 static const int greg_of[8] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX,
@@ -320,6 +353,34 @@ static void to_exit_stub(ucontext_t *uc)
 	uc->uc_mcontext.gregs[REG_CSGSFS] = (greg_t)csgsfs;
 }
 
+/* Writes "ringvm: host system call N refused ..." and exits with status 6
+ * (RINGVM_EXIT_HOST); async-signal-safe (write, _exit). */
+static void vmm_sigsys_exit(int nr)
+{
+	char buf[128];
+	static const char a[] = "ringvm: the VMM's host system call ";
+	static const char b[] = " was refused by a seccomp filter: exit status 6\n";
+	size_t n = 0;
+	memcpy(buf, a, sizeof a - 1);
+	n += sizeof a - 1;
+	char digits[12];
+	int k = 0;
+	unsigned u = nr < 0 ? 0u - (unsigned)nr : (unsigned)nr;
+	do {
+		digits[k++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (nr < 0)
+		buf[n++] = '-';
+	while (k)
+		buf[n++] = digits[--k];
+	memcpy(buf + n, b, sizeof b - 1);
+	n += sizeof b - 1;
+	ssize_t w = write(2, buf, n);
+	(void)w;
+	_exit(6);
+}
+
 /* Returns 0: resume as interrupted, 1: resume guest (load data
  * selectors), 2: return to the exit stub. */
 int native_sig_c(int sig, siginfo_t *si, ucontext_t *uc)
@@ -339,6 +400,16 @@ int native_sig_c(int sig, siginfo_t *si, ucontext_t *uc)
 			uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)native_bail;
 		return 0;
 	}
+	uintptr_t rip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	if (h && !guest && trap_sig && rip >= (uintptr_t)native_window_start &&
+	    rip <= (uintptr_t)native_iret) {
+		/* The entry itself faulted (a data selector load or the IRETQ
+		 * refused the guest state): not a VMM crash, a state the
+		 * engine should not have entered natively. */
+		native_exit_code = NATIVE_STOP_ENTRY_FAULT;
+		to_exit_stub(uc);
+		return 2;
+	}
 	enum native_verdict v = NATIVE_PASS;
 	if (h && h->cb && guest)
 		v = h->cb(sig, si, uc, guest, h->opaque);
@@ -351,7 +422,15 @@ int native_sig_c(int sig, siginfo_t *si, ucontext_t *uc)
 	default:
 		break;
 	}
-	/* Not guest code: a VMM bug. Let the default action report it. */
+	/* Not guest code. The VMM itself made a system call a seccomp
+	 * filter refuses: say which, and end with the host-failure status.
+	 * Otherwise a VMM bug: let the default action report it. Either way
+	 * the terminal is restored first (h->fatal_cleanup). Only
+	 * async-signal-safe calls from here on. */
+	if (h && h->fatal_cleanup)
+		h->fatal_cleanup();
+	if (sig == SIGSYS)
+		vmm_sigsys_exit(si->si_syscall);
 	signal(sig, SIG_DFL);
 	if (sig == SIGSYS || sig == SIGTRAP)
 		raise(sig);

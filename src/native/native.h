@@ -8,8 +8,9 @@
  *     reloads the VMM's RSP from memory: RSP does not survive 64->32->64);
  *   - signal handlers on an alternate stack whose assembly prologue restores
  *     the VMM's FS/GS bases (wrfsbase/wrgsbase) before any C runs;
- *   - a seccomp filter that turns every non-x86-64 system call (int 0x80,
- *     sysenter, syscall from compatibility mode) into SIGSYS;
+ *   - a seccomp filter that turns into SIGSYS every system call made from
+ *     below 4 GiB (guest code, in any code width) and every non-x86-64
+ *     one (int 0x80, sysenter, syscall from compatibility mode);
  *   - the shadow: guest pages mapped from the RAM memfd at B + linear.
  * One native context per process (signals are per process): single vCPU.
  */
@@ -50,7 +51,11 @@ struct native_regs {
 };
 
 /* What a native run ended with (value returned by native_enter). */
-enum native_stop { NATIVE_STOP_EXIT = 1, NATIVE_STOP_KICKED = 2 };
+enum native_stop {
+	NATIVE_STOP_EXIT = 1,
+	NATIVE_STOP_KICKED = 2,
+	NATIVE_STOP_ENTRY_FAULT = 3, /* the host refused to enter the state given */
+};
 
 /*
  * The signal callback: called (on the alternate stack, FS/GS bases already
@@ -71,6 +76,9 @@ struct native_host {
 	volatile sig_atomic_t *kick;
 	native_cb cb;
 	void *opaque;
+	/* Called (async-signal-safe code only) before the VMM dies of a
+	 * signal raised in its own code, e.g. to restore the terminal. */
+	void (*fatal_cleanup)(void);
 	void *altstack;
 	size_t altstack_size;
 	/* What each LDT slot holds (cache; allocated on first use). */
@@ -102,7 +110,10 @@ int native_install_kick(struct native_host *h);
 void native_uninstall(struct native_host *h);
 
 /* Installs the seccomp filter (irrevocable for this thread and its future
- * children): non-x86-64 system calls raise SIGSYS instead of running. */
+ * children): system calls made from below 4 GiB, and non-x86-64 ones,
+ * raise SIGSYS instead of running. A SIGSYS the VMM's own code receives
+ * (this or another filter refused it) ends the process with one line on
+ * stderr naming the call and status 6. */
 int native_seccomp_install(char *why, size_t why_len);
 bool native_seccomp_active(void);
 
@@ -126,8 +137,15 @@ extern uint16_t native_resume_sel[6];
 /* ucontext <-> registers. */
 void native_regs_from_uc(const ucontext_t *uc, struct native_regs *r);
 void native_regs_to_uc(ucontext_t *uc, const struct native_regs *r);
-/* Is the interrupted context native guest code? (its CS is ours) */
+/* Is the interrupted context guest code? (an LDT code selector, or an
+ * instruction pointer below 4 GiB in any code width, or a guest
+ * compatibility-mode SYSCALL) */
 bool native_uc_is_guest(const ucontext_t *uc);
+/* The interrupted context's code selector. */
+uint16_t native_uc_cs(const ucontext_t *uc);
+/* Was guest code running under a selector of the host's GDT (it far
+ * jumped to 0x23 or 0x33, escaping the LDT: not virtualizable)? */
+bool native_uc_host_selector(const ucontext_t *uc);
 /* Did a guest SYSCALL (compatibility mode) end here? The host kernel then
  * reports CS 0x23 and RIP in its vDSO, having stored the guest's EBP into
  * ECX, loaded EBP from the guest's [ESP] and thrown away the return EIP

@@ -20,6 +20,9 @@ native_enter_asm:
 	push %r13
 	push %r14
 	push %r15
+	pushfq			/* no NT in the VMM's flags: see native_sig_entry */
+	andl $~0x4000, (%rsp)
+	popfq
 	mov %rsp, native_host_rsp(%rip)
 	rdfsbase %rax
 	mov %rax, native_vmm_fsbase(%rip)
@@ -95,11 +98,15 @@ native_exit_stub:
 	.globl native_sig_entry
 	.type native_sig_entry, @function
 native_sig_entry:
-	/* Guest code may have set AC (POPF): with CR0.AM the VMM's own
-	 * unaligned accesses would raise #AC. The kernel clears DF and TF on
-	 * signal delivery, not AC. */
+	/* Guest code may have set AC or NT (POPF). With CR0.AM the VMM's own
+	 * unaligned accesses would raise #AC. NT is worse: rt_sigreturn
+	 * takes NT from the flags the handler has when it returns, not from
+	 * the ucontext, so a guest's NT would reach the VMM through the exit
+	 * stub, and the next IRETQ into guest code (a task return in 64-bit
+	 * mode) would raise #GP in the VMM. The kernel clears DF and TF on
+	 * signal delivery, not AC or NT. */
 	pushfq
-	andl $~0x40000, (%rsp)
+	andl $~0x44000, (%rsp)
 	popfq
 	mov native_vmm_fsbase(%rip), %rax
 	test %rax, %rax

@@ -117,6 +117,24 @@ int native_sync_to(struct native_host *h, struct cpu *c, uint32_t user_top,
 	return 0;
 }
 
+bool native_sync_enterable(const struct cpu *c)
+{
+	const struct seg *cs = &c->seg[S_CS], *ss = &c->seg[S_SS];
+	if (!cs->present || cs->unusable || !cs->s || !(cs->type & 8) || c->eip > cs->limit)
+		return false;
+	if (ss->unusable || !ss->present || !ss->s || (ss->type & 8) || !(ss->type & 2))
+		return false;
+	static const int data_segs[] = { S_ES, S_DS, S_FS, S_GS };
+	for (unsigned k = 0; k < 4; k++) {
+		const struct seg *g = &c->seg[data_segs[k]];
+		if (g->unusable || !g->present || !(g->sel & ~3u))
+			continue; /* loaded as the null selector */
+		if (!g->s || ((g->type & 8) && !(g->type & 2)))
+			return false;
+	}
+	return true;
+}
+
 int native_sync_from(struct native_host *h, struct cpu *c, const struct native_regs *r)
 {
 	memcpy(c->r.r32, r->gpr, sizeof r->gpr);

@@ -19,6 +19,9 @@ struct vcpu;
 struct engine {
 	const char *name;
 	const char *family; /* "emulation", "trap-and-emulate", ... */
+	/* What a user must know before trusting the engine with a guest
+	 * (shown by `ringvm engines` and when a run starts), or NULL. */
+	const char *caveat;
 	/* Can this host run the engine? If not, why[] says exactly why. */
 	bool (*available)(char *why, size_t why_len);
 	/* Is the engine fast here (hardware support underneath)? For the

@@ -181,7 +181,7 @@ static void test_bad_inputs(void)
 		struct cpu_state s;
 		int r = -1;
 		if (vm_new(&vm, 32u << 20)) {
-			r = linux_load(&vm, &k, NULL, "", &s);
+			r = linux_load(&vm, &k, NULL, "console=ttyS0", &s);
 			vm_destroy(&vm);
 		}
 		CHECK("linux_loader.protocol_2_09", r == 0, "a 2.09 kernel with 32 KiB of code was refused");

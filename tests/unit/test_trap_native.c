@@ -2,6 +2,10 @@
  * segments, compatibility-mode entry/exit, signal prologue, seccomp, the
  * shadow mapping, and the cost of one trapped instruction. */
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -85,6 +89,44 @@ static int run_code(const uint8_t *code, size_t len, uint32_t esp)
 	return native_enter(&H, &r);
 }
 
+/* A system call the VMM itself makes and a seccomp filter refuses (the
+ * cli helper's whole-VMM allowlist, say) ends the process with one line
+ * naming the call and status 6, not a core dump. In a child: the filter
+ * is irrevocable. */
+static void check_vmm_sigsys(void)
+{
+	int fds[2];
+	if (pipe(fds) < 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		struct sock_filter f[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog prog = { .len = 4, .filter = f };
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+			_exit(99);
+		syscall(SYS_getppid);
+		_exit(98);
+	}
+	close(fds[1]);
+	char buf[256] = { 0 };
+	ssize_t n = read(fds[0], buf, sizeof buf - 1);
+	(void)n;
+	close(fds[0]);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	char want[64];
+	snprintf(want, sizeof want, "system call %d was refused", (int)SYS_getppid);
+	CHECK("trap_native_vmm_sigsys_status6",
+	      WIFEXITED(st) && WEXITSTATUS(st) == 6 && strstr(buf, want) && !strchr(buf, '\n')[1],
+	      "status %#x, stderr: %s", st, buf);
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -159,6 +201,19 @@ int main(void)
 		CHECK("trap_native_sysenter_never_host", rc == 98 || n_sys == 1,
 		      "rc=%d sys=%d", rc, n_sys);
 		CHECK("trap_native_host_syscalls_still_work", getppid() > 0, "getppid");
+		/* The escape: far jump to the host's 64-bit selector 0x33, then
+		 * a 64-bit SYSCALL (x86-64 ABI, so an ABI-only filter lets it
+		 * through). From below 4 GiB it must be refused: SIGSYS, EAX
+		 * still 39 (getpid), not a pid.
+		 * ljmp $0x33,$0x100007; mov $39,%eax; syscall; hlt */
+		static const uint8_t c7[] = { 0xea, 0x07, 0, 0x10, 0, 0x33, 0, 0xb8, 39, 0, 0, 0,
+					      0x0f, 0x05, 0xf4 };
+		n_sys = 0;
+		sys_eax = 0;
+		rc = run_code(c7, sizeof c7, 0x101800);
+		CHECK("trap_native_syscall64_from_low_refused", n_sys == 1 && sys_eax == 39,
+		      "rc=%d sys=%d eax=%d", rc, n_sys, sys_eax);
+		check_vmm_sigsys();
 	}
 
 	/* Cost of one trapped privileged instruction (CLI -> #GP -> SIGSEGV

@@ -20,6 +20,7 @@
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
 #include "cpu/exec.h"
+#include "devices/devices.h"
 #include "native/native.h"
 #include "native/shadow.h"
 #include "native/sync.h"
@@ -43,6 +44,9 @@ struct trap {
 	struct vcpu *vcpu;
 	struct shadow sh;
 	int exit;	    /* exit reason decided in the handler */
+	bool must_emulate;  /* the instruction at EIP runs in the core first (settle) */
+	bool escaped;	    /* guest code ran under a host selector: stop the VM */
+	char escape_msg[200];
 	uint32_t last_pf_eip, last_pf_lin; /* a native #PF that mapping did not cure */
 	unsigned pf_repeats;
 	char msg[160];
@@ -101,21 +105,16 @@ static void icache_check(struct trap *t)
 	memcpy(t->ic[h].b, c->ram + pa, n);
 }
 
-/* INVLPG's linear address, if the instruction at EIP is one. */
-static bool peek_invlpg(struct trap *t, uint32_t *lin_out)
+/* The decoded instruction at EIP (a copy), if it decodes. */
+static bool peek_insn(struct trap *t, struct insn *out)
 {
 	struct cpu *c = &t->cpu;
 	volatile bool found = false;
 	if (_setjmp(c->jb))
 		return false;
 	struct block *b = block_lookup(c);
-	const struct insn *i = &b->insns[0];
-	if (b->n && i->fn == h_invlpg) {
-		const struct opnd *o = &i->op[0];
-		uint32_t ea = c->r.r32[o->base] + (c->r.r32[o->index] << o->scale) + o->disp;
-		if (o->a16)
-			ea &= 0xffff;
-		*lin_out = c->seg[o->seg].base + ea;
+	if (b->n) {
+		*out = b->insns[0];
 		found = true;
 	}
 	return found;
@@ -155,21 +154,53 @@ static bool host_model_rdmsr(struct trap *t)
 	return false;
 }
 
+/* INVLPG's linear address. */
+static uint32_t invlpg_lin(struct cpu *c, const struct insn *i)
+{
+	const struct opnd *o = &i->op[0];
+	uint32_t ea = c->r.r32[o->base] + (c->r.r32[o->index] << o->scale) + o->disp;
+	if (o->a16)
+		ea &= 0xffff;
+	return c->seg[o->seg].base + ea;
+}
+
+/* A REP string instruction with more than REP_CHUNK elements to go. The
+ * core yields from a long REP only when the VMM's kick flag is set, and
+ * the kick signal is blocked inside our signal handler: such an
+ * instruction is run from the run loop instead (settle outside the
+ * handler), where the kick interrupts it. */
+#define REP_CHUNK 1024u
+
+static bool long_rep(struct cpu *c, const struct insn *i)
+{
+	if (i->fn != h_string || !i->rep)
+		return false;
+	uint32_t cnt = i->asize == 2 ? c->r.r16[R_ECX * 2] : c->r.r32[R_ECX];
+	return cnt > REP_CHUNK;
+}
+
+#define EMULATE_DEFER (-2)
+
 /* Executes one instruction (or delivers one pending interrupt and runs the
  * first instruction of its handler) on the virtual CPU, then brings the
- * shadow in line with what it changed. Returns the core's exit reason. */
-static int emulate_one(struct trap *t)
+ * shadow in line with what it changed. Returns the core's exit reason, or
+ * EMULATE_DEFER (in_handler: the instruction must run from the run loop;
+ * nothing was executed). */
+static int emulate_one(struct trap *t, bool in_handler)
 {
 	struct cpu *c = &t->cpu;
 	icache_check(t);
 	if (host_model_rdmsr(t))
 		return EXIT_NONE; /* a pending interrupt is taken on the next step */
-	uint32_t inv = 0;
-	bool is_invlpg = peek_invlpg(t, &inv);
+	struct insn ins;
+	bool known = peek_insn(t, &ins);
+	if (known && in_handler && long_rep(c, &ins))
+		return EMULATE_DEFER;
+	uint32_t inv = known && ins.fn == h_invlpg ? invlpg_lin(c, &ins) : 0;
 	uint64_t before = c->insns;
 	int r = cpu_run(c, 1);
 	t->emulated += c->insns - before;
-	shadow_track(&t->sh, c, is_invlpg ? &inv : NULL);
+	shadow_track(&t->sh, c, known && ins.fn == h_invlpg ? &inv : NULL);
 	return r;
 }
 
@@ -177,27 +208,55 @@ static int emulate_one(struct trap *t)
 static bool native_ok(struct cpu *c)
 {
 	return (c->cr0 & CR0_PE) && !(c->eflags & (EFLAGS_VM | EFLAGS_TF)) && !c->shadow &&
-	       !c->halted && c->seg[S_CS].present && c->seg[S_CS].s && (c->seg[S_CS].type & 8) &&
-	       !c->seg[S_SS].unusable;
+	       !c->halted && native_sync_enterable(c);
 }
+
+/* Is a signal meant for the VMM waiting (blocked while guest code or the
+ * signal handler runs)? sigpending is async-signal-safe. */
+static bool vmm_signal_pending(struct trap *t)
+{
+	sigset_t p;
+	if (sigpending(&p) < 0)
+		return false;
+	return sigismember(&p, SIGINT) == 1 || sigismember(&p, SIGTERM) == 1 ||
+	       sigismember(&p, SIGHUP) == 1 || sigismember(&p, SIGQUIT) == 1 ||
+	       sigismember(&p, t->nh.kick_sig) == 1;
+}
+
+/* Inside the signal handler the kick signal and the VMM's signals are
+ * blocked: settle gives up after this many instructions (or as soon as
+ * one of those signals is pending, checked every SETTLE_POLL), and the
+ * rest runs from the run loop, where timers, input and SIGTERM work. */
+#define SETTLE_BUDGET 4096u
+#define SETTLE_POLL 128u
 
 /*
  * Runs the virtual CPU in the core until its state can go native again
- * with no interrupt to take first. Returns -1 (go native) or the exit.
+ * with no interrupt to take first. Returns -1 (go native) or the exit
+ * (EXIT_NONE: back to the run loop, nothing lost).
  */
-static int settle(struct trap *t)
+static int settle(struct trap *t, bool in_handler)
 {
 	struct cpu *c = &t->cpu;
 	struct vm *vm = t->vcpu->vm;
-	for (;;) {
+	for (unsigned n = 1;; n++) {
 		if (vm->stop || vm->kick)
 			return EXIT_NONE;
+		if (in_handler && n % SETTLE_POLL == 0 &&
+		    (n >= SETTLE_BUDGET || vmm_signal_pending(t)))
+			return EXIT_NONE;
 		bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
-		if (!irq && native_ok(c))
+		if (!irq && native_ok(c) && !t->must_emulate)
 			return -1;
 		if (irq)
 			count(t, TR_IRQ);
-		int r = emulate_one(t);
+		int r = emulate_one(t, in_handler);
+		if (r == EMULATE_DEFER) {
+			t->must_emulate = true;
+			return EXIT_NONE;
+		}
+		if (!irq)
+			t->must_emulate = false;
 		switch (r) {
 		case EXIT_NONE:
 		case EXIT_IO:
@@ -223,6 +282,53 @@ static void fill_exit(struct trap *t, int r)
 	t->exit = r;
 }
 
+/* Guest code far-jumped to a selector of the host's GDT (0x23: flat 32-bit,
+ * 0x33: 64-bit) and something trapped there (a fault, a system call the
+ * seccomp filter refused, the kick). Such code runs outside the LDT
+ * sandbox, in the VMM's address space: it cannot be virtualized, only
+ * stopped. Its registers are not a guest state to keep. */
+static void escape(struct trap *t, int sig, const ucontext_t *uc)
+{
+	uint16_t cs = native_uc_cs(uc);
+	const char *what = sig == SIGSYS	      ? "made a host system call (refused by seccomp, never run)"
+			   : sig == t->nh.kick_sig ? "kept running there"
+			   : sig == SIGILL	      ? "raised #UD there"
+			   : sig == SIGSEGV	      ? "faulted there"
+						      : "trapped there";
+	snprintf(t->escape_msg, sizeof t->escape_msg,
+		 "guest code entered host selector %#x (%s code at %#llx) and %s: trap is not an "
+		 "isolation boundary",
+		 cs, cs == 0x33 ? "64-bit" : "32-bit",
+		 (unsigned long long)uc->uc_mcontext.gregs[REG_RIP], what);
+	t->escaped = true;
+	count(t, sig == SIGSYS ? TR_SYSCALL : TR_EXC);
+	fill_exit(t, EXIT_NONE);
+}
+
+/* Delivers a single-step #DB through the guest's IDT. Returns -1, or the
+ * core's exit when the delivery itself failed fatally (triple fault). */
+static int deliver_db(struct trap *t)
+{
+	struct cpu *c = &t->cpu;
+	c->exit = -1;
+	switch (_setjmp(c->jb)) {
+	case 0:
+		c->delivering = 1; /* a fault while delivering it is a #DF */
+		idt_deliver(c, 1, 0, false, EV_EXCEPTION, c->eip);
+		c->delivering = -1;
+		break;
+	case 1:
+		cpu_handle_exception(c);
+		break;
+	default:
+		break;
+	}
+	shadow_track(&t->sh, c, NULL);
+	if (c->exit >= 0 && c->exit != EXIT_NONE)
+		snprintf(t->msg, sizeof t->msg, "%s", c->errmsg);
+	return c->exit >= 0 && c->exit != EXIT_NONE ? c->exit : -1;
+}
+
 /* The signal callback (alternate stack, VMM FS/GS restored). */
 static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, bool guest,
 				     void *opaque)
@@ -231,6 +337,10 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 	struct cpu *c = &t->cpu;
 	struct vm *vm = t->vcpu->vm;
 	struct native_regs r;
+	if (native_uc_host_selector(uc)) {
+		escape(t, sig, uc);
+		return NATIVE_EXIT;
+	}
 	native_regs_from_uc(uc, &r);
 	c->exit = -1;
 	int fr = native_sync_from(&t->nh, c, &r);
@@ -298,11 +408,26 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 		count(t, TR_SYSCALL);
 		break;
 	case SIGTRAP: {
-		if (si->si_code == TRAP_TRACE) {
-			/* The guest set TF natively (POPF, IRET) and the host
-			 * single-stepped one instruction: the guest's #DB trap,
-			 * delivered by the core before its next instruction. */
-			c->step_pending = true;
+		if (trapno == 1 && (r.eflags & EFLAGS_TF)) {
+			/* The guest set TF natively (POPF at any CPL): the
+			 * host single-stepped one instruction. Deliver that #DB
+			 * (a trap: EIP is past the instruction) to the guest,
+			 * with TF in the flags it pushes; the core then runs
+			 * the guest while TF stays set. */
+			c->eflags |= EFLAGS_TF;
+			c->dr[6] |= 0x4000; /* BS */
+			count(t, TR_EXC);
+			int dr = deliver_db(t);
+			if (dr >= 0) {
+				fill_exit(t, dr);
+				return NATIVE_EXIT;
+			}
+			done = true;
+			break;
+		}
+		if (trapno == 1) {
+			/* ICEBP (0xf1), a trap: back up to it and emulate it. */
+			c->eip -= 1;
 			count(t, TR_EXC);
 			break;
 		}
@@ -321,7 +446,12 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 		break;
 	}
 	if (!done) {
-		int er = emulate_one(t);
+		int er = emulate_one(t, true);
+		if (er == EMULATE_DEFER) {
+			t->must_emulate = true;
+			fill_exit(t, EXIT_NONE);
+			return NATIVE_EXIT;
+		}
 		if (er == EXIT_HLT || er == EXIT_SHUTDOWN || er == EXIT_ERROR) {
 			if (er != EXIT_HLT)
 				snprintf(t->msg, sizeof t->msg, "%s", c->errmsg);
@@ -329,7 +459,7 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 			return NATIVE_EXIT;
 		}
 	}
-	int sr = settle(t);
+	int sr = settle(t, true);
 	if (sr >= 0) {
 		fill_exit(t, sr);
 		return NATIVE_EXIT;
@@ -366,6 +496,7 @@ static int trap_create(struct vcpu *vcpu)
 	t->nh.kick = &vcpu->vm->kick;
 	t->nh.cb = on_signal;
 	t->nh.opaque = t;
+	t->nh.fatal_cleanup = devices_restore_terminal;
 	if (shadow_init(&t->sh, &t->nh, vcpu->vm->memfd, vcpu->vm->ram_size, USER_TOP) < 0) {
 		fprintf(stderr, "ringvm: trap: out of memory\n");
 		goto fail;
@@ -449,7 +580,7 @@ static int trap_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 	t->msg[0] = 0;
 	uint64_t e0 = t->emulated;
 	c->exit = -1;
-	int r = settle(t);
+	int r = settle(t, false);
 	if (r < 0) {
 		struct native_regs nr;
 		if (to_native(t, &nr) < 0) {
@@ -458,9 +589,19 @@ static int trap_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 			t->exit = -1;
 			int rc = native_enter(&t->nh, &nr);
 			r = rc == NATIVE_STOP_KICKED ? EXIT_NONE : t->exit;
+			if (rc == NATIVE_STOP_ENTRY_FAULT) {
+				r = EXIT_ERROR;
+				snprintf(t->msg, sizeof t->msg,
+					 "internal: the host refused to enter this guest state natively "
+					 "(native_sync_enterable missed a case)");
+			}
 			if (r < 0) {
 				r = EXIT_ERROR;
 				snprintf(t->msg, sizeof t->msg, "internal: native run ended without an exit");
+			}
+			if (t->escaped) {
+				vm_request_stop(vm, RINGVM_EXIT_GUEST_DEAD, t->escape_msg);
+				r = EXIT_NONE;
 			}
 		}
 	}
@@ -497,6 +638,9 @@ static bool trap_irq_window_open(struct vcpu *vcpu)
 const struct engine engine_trap = {
 	.name = "trap",
 	.family = "trap-and-emulate",
+	.caveat = "a teaching engine, NOT an isolation boundary: guest code runs natively in the "
+		  "VMM's process and can reach its whole address space through the host's 64-bit "
+		  "selector; run untrusted guests under another engine",
 	.available = trap_available,
 	.fast_here = NULL,
 	.create = trap_create,
