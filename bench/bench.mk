@@ -28,3 +28,12 @@ bench: all $(BENCH_BINS) build/tests/guests/linux_cpu_probe.elf
 bench-interp: all build/bench/native_compute
 	bench/interp-speed
 .PHONY: bench-interp
+
+# make bench-sandbox: what the whole-VMM seccomp sandbox costs a system call.
+build/bench/sandbox_cost: bench/sandbox_cost.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ bench/sandbox_cost.c $(LIBOBJS) $(LDLIBS)
+
+bench-sandbox: build/bench/sandbox_cost
+	build/bench/sandbox_cost
+.PHONY: bench-sandbox

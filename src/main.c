@@ -235,6 +235,14 @@ static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
 			fprintf(stderr, "ringvm run: %s needs a value\n", argv[optind - 1]);
 			return -1;
 		default:
+			/* getopt sets optopt to the option's value when a flag
+			 * was given a value (--stats=yes) */
+			for (const struct option *o = run_options; o->name && optopt; o++) {
+				if (o->val == optopt && o->has_arg == no_argument) {
+					fprintf(stderr, "ringvm run: --%s takes no value\n", o->name);
+					return -1;
+				}
+			}
 			fprintf(stderr, "ringvm run: unknown option %s (see ringvm --help)\n",
 				argv[optind - 1]);
 			return -1;
