@@ -16,7 +16,7 @@ GUEST_LDFLAGS := -m elf_i386 -T guest/kit.ld --no-warn-rwx-segments -z noexecsta
 GUEST_KSRCS := boot.S isr.S string.c serial.c print.c bootinfo.c report.c gdt.c \
 	idt.c trap.c pic.c pit.c cmos.c paging.c proc.c syscall.c kmain.c pv.c \
 	tests_exc.c tests_sensitive.c tests_timer.c tests_user.c tests_fpu.c tests_pv.c \
-	tests_kvmclock.c tests_modes.c modes_asm.S bench.c bench_r0.c
+	tests_kvmclock.c tests_modes.c modes_asm.S tests_platform.c bench.c bench_r0.c
 GUEST_LOWSRCS := isr.S string.c serial.c print.c bootinfo.c report.c gdt.c idt.c \
 	trap.c pic.c pit.c cmos.c smoke.c bench_r0.c pv.c
 GUEST_USRSRCS := user.c user_modes.c compute.c

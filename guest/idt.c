@@ -1,8 +1,9 @@
-/* IDT: the 32 exceptions and 16 PIC IRQs as ring-0 interrupt gates, and
+/* IDT: the 32 exceptions, 16 PIC IRQs and vectors 0x30-0x5f (local APIC and
+ * IOAPIC tests) as ring-0 interrupt gates, and
  * int 0x80 as an interrupt gate that ring 3 may invoke (DPL 3). */
 #include "kit.h"
 
-extern const uint32_t isr_stub_table[48];   /* isr.S */
+extern const uint32_t isr_stub_table[96];   /* isr.S */
 extern const char isr_stub_syscall[];
 
 static uint64_t idt[256] __attribute__((aligned(8)));
@@ -19,7 +20,7 @@ static uint64_t gate(uint32_t handler, uint8_t dpl)
 
 void idt_init(void)
 {
-	for (int v = 0; v < 48; v++)
+	for (int v = 0; v < 96; v++)
 		idt[v] = gate(isr_stub_table[v], 0);
 	idt[0x80] = gate((uint32_t)isr_stub_syscall, 3);
 	idt_loaded.limit = sizeof idt - 1;

@@ -20,7 +20,7 @@ isr_stub_\v:
 
 	.altmacro
 	.set v, 0
-	.rept 48
+	.rept 96
 	stub %v
 	.set v, v + 1
 	.endr
@@ -93,7 +93,7 @@ isr_stub_table:
 	.long isr_stub_\v
 	.endm
 	.set v, 0
-	.rept 48
+	.rept 96
 	stubaddr %v
 	.set v, v + 1
 	.endr

@@ -84,6 +84,7 @@ extern trap_hook user_pf_hook;   /* consulted first by it: non-NULL resumes */
 extern trap_hook debug_hook;     /* #DB (vector 1) raised in ring 0 */
 extern trap_hook irq13_hook;     /* IRQ 13 (FPU error, CR0.NE=0), after the EOI */
 extern trap_hook v86_hook;       /* anything raised in virtual-8086 mode (tests_modes.c) */
+extern trap_hook vector_hook;    /* vectors 0x30-0x5f (APIC tests) */
 extern volatile uint32_t ticks;
 /* An exception that a ring-0 test provokes on purpose: the handler records
  * it and resumes at `resume` instead of reporting a failure. */
@@ -97,6 +98,9 @@ struct trap_expect {
 extern struct trap_expect trap_expect;
 void trap_arm(uint32_t vector);
 struct regs *trap_dispatch(struct regs *r);
+
+/* tests_platform.c: APIC, IOAPIC, MP/ACPI, PCI, ATA, fw_cfg (only=platform). */
+void tests_platform(void);
 
 /* pic.c, pit.c, cmos.c */
 void pic_init(void);

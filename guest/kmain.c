@@ -35,5 +35,6 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	tests_pv();
 	tests_kvmclock();
 	tests_modes();
+	tests_platform();
 	tests_finish();
 }

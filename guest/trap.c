@@ -6,7 +6,7 @@
 #include "bench.h"
 
 volatile uint32_t ticks;
-trap_hook timer_hook, syscall_hook, user_fault_hook, debug_hook, irq13_hook, v86_hook;
+trap_hook timer_hook, syscall_hook, user_fault_hook, debug_hook, irq13_hook, v86_hook, vector_hook;
 struct trap_expect trap_expect;
 
 static const char *const exc_names[32] = {
@@ -73,6 +73,8 @@ struct regs *trap_dispatch(struct regs *r)
 			return irq13_hook(r);
 		return r;
 	}
+	if (r->vector < 96 && vector_hook)
+		return vector_hook(r);
 	if (r->vector == 0x80 && syscall_hook)
 		return syscall_hook(r);
 	unexpected(r);

@@ -33,7 +33,8 @@ static void usage(FILE *out)
 		"  help      this text\n"
 		"\n"
 		"ringvm run [--engine E] [--mem SIZE] [--kernel FILE] [--initrd FILE]\n"
-		"           [--append STR] [--cpu MODEL] [--stats] [--trace] [--sandbox S]\n"
+		"           [--append STR] [--cpu MODEL] [--machine M] [--drive file=IMG[,readonly]]\n"
+		"           [--stats] [--trace] [--sandbox S]\n"
 		"  --engine E     interp, trap, bt, kvm (default: the fastest correct engine here)\n"
 		"  --mem SIZE     guest RAM, e.g. 64M, 1G (plain number: MiB; 2M..3G; default 128M)\n"
 		"  --kernel FILE  a Multiboot v1 kernel (32-bit ELF or a.out kludge) or a\n"
@@ -42,6 +43,11 @@ static void usage(FILE *out)
 		"  --append STR   the kernel command line (the guest kit takes: smoke, bench,\n"
 		"                 only=GROUP, rounds=N)\n"
 		"  --cpu MODEL    the CPU the guest sees (CPUID, MSRs); --cpu help lists them\n"
+		"  --machine M    isapc (default: PICs, PIT, UART, CMOS) or pc (isapc + local\n"
+		"                 APIC, IOAPIC, PCI, ACPI and MP tables; interp and trap only);\n"
+		"                 --machine help lists them\n"
+		"  --drive file=IMG[,readonly]  a raw disk image as an ATA disk; up to 4, in\n"
+		"                 the order primary master, primary slave, secondary master, slave\n"
 		"  --stats        print exits by reason, time and events when the guest ends\n"
 		"  --trace        print every exit to stderr\n"
 		"  --sandbox S    on (default): once the guest is loaded, the VMM may make\n"
@@ -142,7 +148,9 @@ static const struct option run_options[] = {
 	{ "kernel", required_argument, 0, 'k' }, { "initrd", required_argument, 0, 'i' },
 	{ "append", required_argument, 0, 'a' }, { "stats", no_argument, 0, 's' },
 	{ "trace", no_argument, 0, 't' },	 { "help", no_argument, 0, 'h' },
-	{ "cpu", required_argument, 0, 'c' },	 { "sandbox", required_argument, 0, 'S' }, { 0, 0, 0, 0 },
+	{ "cpu", required_argument, 0, 'c' },	 { "sandbox", required_argument, 0, 'S' },
+	{ "machine", required_argument, 0, 'M' }, { "drive", required_argument, 0, 'D' },
+	{ 0, 0, 0, 0 },
 };
 
 /* An option that takes a value, given twice, is a mistake (which one did
@@ -152,7 +160,7 @@ static int once(int c, unsigned *seen)
 	const struct option *o = run_options;
 	while (o->name && o->val != c)
 		o++;
-	if (!o->name || o->has_arg == no_argument)
+	if (!o->name || o->has_arg == no_argument || c == 'D') /* --drive: one per disk */
 		return 0;
 	unsigned bit = 1u << (o - run_options);
 	if (*seen & bit) {
@@ -182,7 +190,7 @@ static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
 	unsigned seen = 0;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":e:m:k:i:a:c:sthS:", run_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":e:m:k:i:a:c:sthS:M:D:", run_options, NULL)) != -1) {
 		if (once(c, &seen) < 0)
 			return -1;
 		switch (c) {
@@ -191,6 +199,22 @@ static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
 		case 'k': cfg->kernel = optarg; break;
 		case 'i': cfg->initrd = optarg; break;
 		case 'a': cfg->append = optarg; break;
+		case 'M': {
+			int m = machine_parse(optarg, &cfg->machine);
+			if (m)
+				return m; /* -1 error, 1 "help" was answered */
+			break;
+		}
+		case 'D':
+			if (cfg->n_drives == VM_DRIVES_MAX) {
+				fprintf(stderr, "ringvm run: --drive %s: at most %d drives\n", optarg,
+					VM_DRIVES_MAX);
+				return -1;
+			}
+			if (drive_parse(optarg, &cfg->drive[cfg->n_drives]) < 0)
+				return -1;
+			cfg->n_drives++;
+			break;
 		case 'S': if (parse_sandbox(optarg, &cfg->sandbox_off) < 0) return -1; break;
 		case 's': cfg->stats = true; break;
 		case 't': cfg->trace = true; break;
@@ -305,9 +329,16 @@ static int cmd_run(int argc, char **argv)
 	if (!e)
 		return cfg.engine && !engine_find(cfg.engine) ? RINGVM_EXIT_USAGE : RINGVM_EXIT_HOST;
 
+	if (cfg.machine == MACHINE_PC && !strcmp(e->name, "kvm")) {
+		/* KVM answers IA32_APIC_BASE and CPUID itself: its local APIC
+		 * would not be the one the tables describe. */
+		fprintf(stderr, "ringvm run: --machine pc needs a software engine (interp, trap); "
+			"kvm runs isapc\n");
+		return RINGVM_EXIT_USAGE;
+	}
 	static struct vm vm;
 	if (vm_create(&vm, &cfg) < 0)
-		return RINGVM_EXIT_HOST;
+		return vm.init_status ? vm.init_status : RINGVM_EXIT_HOST;
 	struct cpu_state entry;
 	memset(&entry, 0, sizeof entry);
 	if (load_guest(&vm, &entry) < 0) {

@@ -12,6 +12,8 @@ build/tests/guests/high_load.elf: build/tests/guests/high_load.o
 # bt_escape's code is larger than 8 KiB: its Multiboot header goes first.
 build/tests/guests/bt_escape.elf: build/tests/guests/bt_escape.o
 	ld -m elf_i386 -N --no-warn-rwx-segments -e _start --section-start=.multiboot=0x100000 -Ttext=0x100040 -o $@ $<
+build/tests/guests/low_load.elf: build/tests/guests/low_load.o
+	ld -m elf_i386 -N --no-warn-rwx-segments -e _start -Ttext=0x7000 -o $@ $<
 
 build/tests/guests/%.elf: build/tests/guests/%.o
 	ld -m elf_i386 -N --no-warn-rwx-segments -e _start -Ttext=0x100000 -o $@ $<

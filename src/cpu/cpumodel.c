@@ -15,6 +15,7 @@
 #include "cpumodel.h"
 #include "vm/hypercall.h"
 #include "vm/kvm_para.h"
+#include "vm/vm.h"
 
 #define P6_FEATURES                                                                          \
 	(CPUID_FPU | CPUID_DE | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_MCE |  \
@@ -157,4 +158,8 @@ void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 		return;
 	}
 	basic_leaf(m, leaf > 1 ? 1 : leaf, out);
+	/* The local APIC's bits (apic, tsc-deadline, APIC ID) come from the
+	 * machine: only --machine pc has one. */
+	if (leaf >= 1 && c->vcpu)
+		vcpu_platform_cpuid1(c->vcpu, out);
 }

@@ -47,8 +47,11 @@ bool msr_read(struct cpu *c, uint32_t idx, uint64_t *v)
 	case MSR_PLATFORM_ID: *v = 0; return c->model->intel_msrs;
 	case MSR_BIOS_SIGN_ID: *v = c->bios_sign_id; return c->model->intel_msrs;
 	case MSR_MISC_ENABLE: *v = c->misc_enable; return c->model->intel_msrs;
-	default: /* KVM's paravirtual MSRs (kvm-clock), src/vm/kvm_para.c */
-		return c->vcpu && kvm_para_rdmsr(c->vcpu->vm, idx, v);
+	/* IA32_APIC_BASE, IA32_TSC_DEADLINE: the machine's local APIC, if any;
+	 * then KVM's paravirtual MSRs (kvm-clock), src/vm/kvm_para.c. */
+	default:
+		return c->vcpu && (vcpu_platform_msr(c->vcpu, idx, v, false, tsc_read(c)) ||
+				   kvm_para_rdmsr(c->vcpu->vm, idx, v));
 	}
 }
 
@@ -68,6 +71,7 @@ bool msr_write(struct cpu *c, uint32_t idx, uint64_t v)
 		c->misc_enable = v;
 		return c->model->intel_msrs;
 	default:
-		return c->vcpu && kvm_para_wrmsr(c->vcpu->vm, idx, v, tsc_read(c));
+		return c->vcpu && (vcpu_platform_msr(c->vcpu, idx, &v, true, tsc_read(c)) ||
+				   kvm_para_wrmsr(c->vcpu->vm, idx, v, tsc_read(c)));
 	}
 }

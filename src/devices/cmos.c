@@ -175,7 +175,7 @@ static void irq_update(struct vm *vm, struct cmos *c)
 	if (level == c->irq_level)
 		return;
 	c->irq_level = level;
-	pic_set_irq(vm, RTC_IRQ, level);
+	irq_set(vm, RTC_IRQ, level);
 }
 
 /* Does the alarm match now? An alarm byte with its top two bits set

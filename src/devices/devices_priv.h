@@ -112,6 +112,25 @@ struct devices {
 	char exit_why[64]; /* debug-exit's stop reason; vm->stop_why points here */
 	uint8_t port80;
 	uint8_t reset_control; /* port 0xcf9 */
+
+	/* The device model (devices.c): what was created, in order. */
+#define DEVICES_MAX 32
+#define IRQ_LISTENERS_MAX 4
+	const struct device_ops *ops[DEVICES_MAX];
+	void *state[DEVICES_MAX];
+	unsigned n;
+	/* The devices with a poll / a deadline op, by index: every guest port
+	 * access asks for the next deadline, so only those are walked. */
+	void (*poll_fn[DEVICES_MAX])(struct vm *vm, void *s, uint64_t now_ns);
+	void *poll_state[DEVICES_MAX];
+	uint64_t (*timed_fn[DEVICES_MAX])(struct vm *vm, void *s);
+	void *timed_state[DEVICES_MAX];
+	unsigned n_pollers, n_timed;
+	const struct intc *intc;
+	void *intc_state;
+	irq_listener listen[IRQ_LISTENERS_MAX];
+	void *listen_state[IRQ_LISTENERS_MAX];
+	unsigned n_listen;
 };
 
 /* Per-device setup and the pieces devices.c calls. Each *_init registers its

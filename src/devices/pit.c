@@ -275,8 +275,8 @@ static void port61_io(struct vm *vm, void *dev, uint64_t addr, uint8_t *data, un
 
 static void irq0_pulse(struct vm *vm)
 {
-	pic_set_irq(vm, 0, 1);
-	pic_set_irq(vm, 0, 0);
+	irq_set(vm, 0, 1);
+	irq_set(vm, 0, 0);
 }
 
 static void pit_poll_oneshot(struct vm *vm, struct pit_channel *c, uint64_t now)

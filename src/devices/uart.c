@@ -98,7 +98,7 @@ static void uart_update_irq(struct vm *vm, struct uart *u)
 	if (level == u->irq_level)
 		return;
 	u->irq_level = level;
-	pic_set_irq(vm, COM1_IRQ, level);
+	irq_set(vm, COM1_IRQ, level);
 }
 
 /* ---- output */

@@ -6,6 +6,11 @@
  *
  * Low memory layout ringvm uses (all below 640 KiB, like a PC BIOS leaves
  * it): the information structure and its strings and memory map at 0x8000.
+ * A kernel may load its segments anywhere in RAM the memory map calls
+ * available, low memory included; only 0x9fc00-0x100000 (the EBDA, the VGA
+ * hole and the BIOS area that holds ringvm's MP and ACPI tables) is
+ * refused. If the kernel occupies 0x8000, the information structure goes
+ * after the kernel and its module instead.
  */
 #include <elf.h>
 #include <stdio.h>
@@ -32,6 +37,25 @@
 
 #define MBI_ADDR 0x8000u
 #define MBI_AREA_END 0x9fc00u
+#define MBI_AREA_SIZE 0x10000u /* when it must go above the kernel instead */
+#define RESERVED_LO 0x9fc00u
+#define RESERVED_HI 0x100000u
+
+/* What the kernel's segments occupy, to keep the information structure
+ * (and the module) off them. Filled by place(); one load at a time. */
+#define PLACED_MAX 32
+static struct {
+	uint32_t lo, hi;
+} placed[PLACED_MAX];
+static unsigned n_placed;
+
+static bool overlaps_kernel(uint32_t lo, uint32_t hi)
+{
+	for (unsigned k = 0; k < n_placed; k++)
+		if (lo < placed[k].hi && placed[k].lo < hi)
+			return true;
+	return false;
+}
 #define LOW_MEM_KIB 639u /* 0x9fc00: the top KiB is the EBDA on a PC */
 
 struct mb_header {
@@ -124,14 +148,28 @@ static int place(struct vm *vm, const struct image *k, uint32_t paddr, const uin
 		 uint64_t filesz, uint64_t memsz)
 {
 	uint8_t *dst = vm_gpa(vm, paddr, memsz);
-	if (!dst || paddr < 0x100000u) {
+	if (!dst) {
 		fprintf(stderr,
 			"ringvm: kernel %s: segment at 0x%x-0x%llx does not fit in guest RAM "
-			"(1 MiB to %llu MiB; try a larger --mem)\n",
+			"(0 to %llu MiB; try a larger --mem)\n",
 			k->name, paddr, (unsigned long long)(paddr + memsz),
 			(unsigned long long)(vm->ram_size >> 20));
 		return -1;
 	}
+	if (paddr < RESERVED_HI && paddr + memsz > RESERVED_LO) {
+		fprintf(stderr,
+			"ringvm: kernel %s: segment at 0x%x-0x%llx overlaps the PC's reserved area "
+			"0x9fc00-0x100000 (EBDA, VGA, BIOS tables)\n",
+			k->name, paddr, (unsigned long long)(paddr + memsz));
+		return -1;
+	}
+	if (n_placed == PLACED_MAX) {
+		fprintf(stderr, "ringvm: kernel %s: more than %d loadable segments\n", k->name,
+			PLACED_MAX);
+		return -1;
+	}
+	placed[n_placed].lo = paddr;
+	placed[n_placed++].hi = (uint32_t)(paddr + memsz);
 	memcpy(dst, src, filesz);
 	memset(dst + filesz, 0, memsz - filesz);
 	return 0;
@@ -238,13 +276,13 @@ static int not_multiboot(const struct image *k)
  * structure and everything it points to. */
 struct low_area {
 	struct vm *vm;
-	uint32_t next;
+	uint32_t next, end;
 };
 
 static uint32_t low_alloc(struct low_area *a, const void *src, uint32_t len)
 {
 	uint32_t at = (a->next + 7) & ~7u;
-	if (at + len > MBI_AREA_END)
+	if (at + len > a->end)
 		return 0;
 	memcpy(a->vm->ram + at, src, len);
 	a->next = at + len;
@@ -258,9 +296,9 @@ static void mmap_add(struct mb_mmap_entry *m, unsigned *n, uint64_t addr, uint64
 }
 
 static int build_info(struct vm *vm, const struct image *module, uint32_t mod_at,
-		      const char *cmdline)
+		      const char *cmdline, uint32_t mbi_at, uint32_t mbi_end)
 {
-	struct low_area a = { vm, MBI_ADDR + sizeof(struct mb_info) };
+	struct low_area a = { vm, mbi_at + sizeof(struct mb_info), mbi_end };
 	struct mb_info mbi;
 	memset(&mbi, 0, sizeof mbi);
 	mbi.flags = MBI_MEM | MBI_CMDLINE | MBI_MMAP | MBI_LOADER_NAME;
@@ -289,7 +327,7 @@ static int build_info(struct vm *vm, const struct image *module, uint32_t mod_at
 		fprintf(stderr, "ringvm: the kernel command line is too long for the Multiboot area\n");
 		return -1;
 	}
-	memcpy(vm->ram + MBI_ADDR, &mbi, sizeof mbi);
+	memcpy(vm->ram + mbi_at, &mbi, sizeof mbi);
 	return 0;
 }
 
@@ -298,6 +336,7 @@ int multiboot_load(struct vm *vm, const struct image *kernel, const struct image
 {
 	uint32_t hdr_off, entry_pa, end;
 	struct mb_header hdr, *h = &hdr;
+	n_placed = 0;
 	if (!mb_find_header(kernel, &hdr, &hdr_off))
 		return not_multiboot(kernel);
 	uint32_t unsupported = h->flags & 0xffffu & ~(MBH_PAGE_ALIGN | MBH_MEMORY_INFO);
@@ -328,6 +367,11 @@ int multiboot_load(struct vm *vm, const struct image *kernel, const struct image
 	uint32_t mod_at = 0;
 	if (module) {
 		mod_at = (end + 0xfffu) & ~0xfffu;
+		if (mod_at < RESERVED_HI && mod_at + module->len > RESERVED_LO)
+			mod_at = RESERVED_HI; /* a low kernel: the module goes above 1 MiB */
+		while (overlaps_kernel(mod_at, (uint32_t)(mod_at + module->len)) &&
+		       mod_at < vm->ram_size)
+			mod_at += 0x1000;
 		if (!vm_gpa(vm, mod_at, module->len)) {
 			fprintf(stderr, "ringvm: initrd %s: %zu bytes do not fit in guest RAM after the kernel (try a larger --mem)\n",
 				module->name, module->len);
@@ -335,8 +379,26 @@ int multiboot_load(struct vm *vm, const struct image *kernel, const struct image
 		}
 		memcpy(vm->ram + mod_at, module->data, module->len);
 	}
-	if (build_info(vm, module, mod_at, cmdline) < 0)
+	/* The information structure at 0x8000, or past everything loaded if
+	 * the kernel lives there. */
+	uint32_t mbi_at = MBI_ADDR, mbi_end = MBI_AREA_END;
+	if (overlaps_kernel(MBI_ADDR, MBI_AREA_END)) {
+		uint64_t top = module ? (uint64_t)mod_at + module->len : end;
+		for (unsigned k = 0; k < n_placed; k++)
+			if (placed[k].hi > top)
+				top = placed[k].hi;
+		mbi_at = (uint32_t)((top + 0xfffu) & ~0xfffull);
+		if (mbi_at < RESERVED_HI && mbi_at + MBI_AREA_SIZE > RESERVED_LO)
+			mbi_at = RESERVED_HI;
+		mbi_end = mbi_at + MBI_AREA_SIZE;
+		if (!vm_gpa(vm, mbi_at, MBI_AREA_SIZE) || overlaps_kernel(mbi_at, mbi_end)) {
+			fprintf(stderr, "ringvm: kernel %s: no room for the Multiboot information "
+				"(try a larger --mem)\n", kernel->name);
+			return -1;
+		}
+	}
+	if (build_info(vm, module, mod_at, cmdline, mbi_at, mbi_end) < 0)
 		return -1;
-	cpu_state_multiboot_entry(entry, entry_pa, MBI_ADDR);
+	cpu_state_multiboot_entry(entry, entry_pa, mbi_at);
 	return 0;
 }

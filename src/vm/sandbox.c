@@ -129,6 +129,8 @@ static const struct rule vmm_rules[] = {
 	/* malloc and the exit path; nothing may become executable */
 	ANY(SYS_brk), ANY(SYS_madvise), ANY(SYS_mremap),
 	ANY(SYS_close), ANY(SYS_futex),
+	/* --drive images, opened before the sandbox: sector reads and writes, FLUSH CACHE */
+	ANY(SYS_pread64), ANY(SYS_pwrite64), ANY(SYS_fdatasync),
 	ANY(SYS_exit), ANY(SYS_exit_group),
 };
 

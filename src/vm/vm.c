@@ -145,6 +145,7 @@ bool vcpu_mmio(struct vcpu *vcpu, uint64_t gpa, uint8_t *data, unsigned len, boo
 	if (vm->cfg.trace)
 		fprintf(stderr, "ringvm: mmio %s 0x%llx len %u%s\n", is_write ? "write" : "read",
 			(unsigned long long)gpa, len, r ? "" : " (unclaimed)");
+	vm_deadline_check(vm); /* a local APIC timer write moves the next deadline */
 	stats_exit(&vm->stats, EXIT_MMIO, exit_clock(vm) - t0);
 	return r != NULL;
 }
@@ -152,10 +153,20 @@ bool vcpu_mmio(struct vcpu *vcpu, uint64_t gpa, uint8_t *data, unsigned len, boo
 bool vcpu_irq_pending(struct vcpu *vcpu)
 {
 	/* A PV guest's virtual IF (its shared page) holds interrupts back. */
-	return pic_has_interrupt(vcpu->vm) && pv_irq_accepted(vcpu->vm);
+	return intc_pending(vcpu->vm) && pv_irq_accepted(vcpu->vm);
 }
 
 int vcpu_irq_ack(struct vcpu *vcpu)
 {
-	return pic_acknowledge(vcpu->vm);
+	return intc_ack(vcpu->vm);
+}
+
+bool vcpu_platform_msr(struct vcpu *vcpu, uint32_t idx, uint64_t *v, bool is_write, uint64_t tsc)
+{
+	return intc_msr(vcpu->vm, idx, v, is_write, tsc);
+}
+
+void vcpu_platform_cpuid1(struct vcpu *vcpu, uint32_t out[4])
+{
+	intc_cpuid1(vcpu->vm, out);
 }

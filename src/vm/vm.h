@@ -31,8 +31,24 @@
 				    output that could not be written */
 #define RINGVM_EXIT_SANDBOX 8	 /* the VMM made a system call its sandbox forbids */
 
+/* Which PC the guest gets (--machine), by QEMU's names. */
+enum machine {
+	MACHINE_ISAPC = 1, /* 8259 PICs, 8254 PIT, UART, CMOS, i8042: the 1984 AT */
+	MACHINE_PC = 2,	   /* + local APIC, IOAPIC, PCI host bridge, ACPI and MP tables */
+};
+
+#define VM_DRIVES_MAX 4 /* primary master, primary slave, secondary master, slave */
+
+struct vm_drive {
+	const char *file;
+	bool readonly;
+};
+
 struct vm_config {
 	const char *engine;
+	enum machine machine; /* 0 means MACHINE_ISAPC */
+	struct vm_drive drive[VM_DRIVES_MAX];
+	unsigned n_drives;
 	uint64_t mem_size;
 	const char *kernel;
 	const char *initrd;
@@ -63,6 +79,9 @@ struct vm {
 	bool stop;
 	int exit_status;
 	const char *stop_why;
+	/* A device that could not be created because of the user's input
+	 * (a --drive image) sets this to RINGVM_EXIT_USAGE; 0 otherwise. */
+	int init_status;
 
 	/* Set asynchronously (host timer signal) when a device deadline has
 	 * passed; engines that run guest code for long stretches poll it and
@@ -105,6 +124,13 @@ bool vcpu_mmio(struct vcpu *vcpu, uint64_t gpa, uint8_t *data, unsigned len, boo
  * acknowledge it (INTA cycle), which returns its vector or -1. */
 bool vcpu_irq_pending(struct vcpu *vcpu);
 int vcpu_irq_ack(struct vcpu *vcpu);
+
+/* What the machine's interrupt controller adds to the CPU (--machine pc: the
+ * local APIC): its MSRs (IA32_APIC_BASE, IA32_TSC_DEADLINE) and CPUID bits.
+ * tsc is the guest's TSC now. False: no such MSR here (#GP). */
+bool vcpu_platform_msr(struct vcpu *vcpu, uint32_t idx, uint64_t *v, bool is_write, uint64_t tsc);
+/* Leaf 1's bits the platform supplies: EDX apic, ECX tsc-deadline, EBX APIC ID. */
+void vcpu_platform_cpuid1(struct vcpu *vcpu, uint32_t out[4]);
 
 /* Ends the run: status is the process exit status, why one line for the user. */
 void vm_request_stop(struct vm *vm, int status, const char *why);
