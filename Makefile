@@ -123,10 +123,12 @@ run: deps
 
 # make linux: Debian's stock i386 kernel and a busybox initramfs (fetched
 # once into build/linux), booted to a shell on ttyS0; `poweroff` ends it.
+# interp until bt boots the stock kernel (docs/10-linux.md).
+LINUX_ENGINE ?= interp
 linux: deps
 	$(MAKE) all
 	scripts/fetch-linux
-	build/ringvm run --mem 256M --kernel build/linux/vmlinuz --initrd build/linux/initramfs.gz \
+	build/ringvm run --engine $(LINUX_ENGINE) --mem 256M --kernel build/linux/vmlinuz --initrd build/linux/initramfs.gz \
 		--append "console=ttyS0 $(LINUX_APPEND)"
 
 clean:

@@ -19,7 +19,7 @@ BOOT_S = float(os.environ.get("LINUX_TIMEOUT", "900"))
 
 
 def main():
-    ringvm, kernel, initrd = sys.argv[1:4]
+    ringvm, kernel, initrd, engine = sys.argv[1:5]
     master, slave = pty.openpty()
     before = termios.tcgetattr(slave)
 
@@ -31,7 +31,7 @@ def main():
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     proc = subprocess.Popen(
-        [ringvm, "run", "--mem", "256M", "--kernel", kernel, "--initrd", initrd,
+        [ringvm, "run", "--engine", engine, "--mem", "256M", "--kernel", kernel, "--initrd", initrd,
          "--append", "console=ttyS0"],
         stdin=slave, stdout=slave, stderr=slave, close_fds=True, preexec_fn=controlling_tty)
     seen = b""
