@@ -42,9 +42,10 @@ static void usage(FILE *out)
 		"  --initrd FILE  Linux's initrd, or Multiboot module 0\n"
 		"  --append STR   the kernel command line (the guest kit takes: smoke, bench,\n"
 		"                 only=GROUP, rounds=N)\n"
-		"  --cpu MODEL    the CPU the guest sees (CPUID, MSRs); --cpu help lists them\n"
+		"  --cpu MODEL    the CPU the guest sees (CPUID, MSRs); --cpu help lists them;\n"
+		"                 MODEL,-kvmclock hides KVM's kvm-clock from a Linux guest\n"
 		"  --machine M    isapc (default: PICs, PIT, UART, CMOS) or pc (isapc + local\n"
-		"                 APIC, IOAPIC, PCI, ACPI and MP tables; interp and trap only);\n"
+		"                 APIC, IOAPIC, PCI, ACPI and MP tables; software engines only);\n"
 		"                 --machine help lists them\n"
 		"  --drive file=IMG[,readonly]  a raw disk image as an ATA disk; up to 4, in\n"
 		"                 the order primary master, primary slave, secondary master, slave\n"
@@ -223,9 +224,9 @@ static int parse_run_args(int argc, char **argv, struct vm_config *cfg)
 				cpu_model_list(stdout);
 				return 1;
 			}
-			if (!cpu_model_find(optarg)) {
-				fprintf(stderr, "ringvm run: --cpu %s: unknown CPU model (ringvm run "
-					"--cpu help lists them)\n", optarg);
+			if (!cpu_model_parse(optarg, NULL)) {
+				fprintf(stderr, "ringvm run: --cpu %s: unknown CPU model or option "
+					"(ringvm run --cpu help lists them)\n", optarg);
 				return -1;
 			}
 			cfg->cpu = optarg;
@@ -332,7 +333,7 @@ static int cmd_run(int argc, char **argv)
 	if (cfg.machine == MACHINE_PC && !strcmp(e->name, "kvm")) {
 		/* KVM answers IA32_APIC_BASE and CPUID itself: its local APIC
 		 * would not be the one the tables describe. */
-		fprintf(stderr, "ringvm run: --machine pc needs a software engine (interp, trap); "
+		fprintf(stderr, "ringvm run: --machine pc needs a software engine (interp, trap, bt); "
 			"kvm runs isapc\n");
 		return RINGVM_EXIT_USAGE;
 	}

@@ -38,6 +38,9 @@ run_vm "$TMP/pv" $RINGVM run --engine bt
 check_kit bt.kit_full_pv "$TMP/interp_pv" "$TMP/pv"
 run_vm "$TMP/interp" $RINGVM run --engine interp --append nopv
 run_vm "$TMP/full" $RINGVM run --engine bt --stats --append nopv
+# The same under UBSan (ASan owns the low 4 GiB that a native engine needs).
+run_vm "$TMP/ubsan" $(vmm_for bt) run --engine bt --append nopv
+check_kit bt.kit_full_ubsan "$TMP/interp" "$TMP/ubsan"
 if grep -qaE '^FAIL ' "$TMP/full"; then
 	fail bt.kit_full "$(grep -aE '^FAIL ' "$TMP/full" | head -n 3 | tr '\n' '|')"
 elif ! grep -qaE '^SUMMARY passed=[0-9]+ failed=0' "$TMP/full"; then

@@ -50,6 +50,13 @@ boot_check() {
 		return
 	fi
 	pass "linux.$e.boot"
+	# KVM's paravirtual clock, offered by the software engines (kvm_para.c):
+	# the stock kernel finds KVMKVMKVM and makes it its clock source.
+	if grep -q 'clocksource: Switched to clocksource kvm-clock' "$o"; then
+		pass "linux.$e.kvm_clock"
+	else
+		fail "linux.$e.kvm_clock" "no 'Switched to clocksource kvm-clock': $(grep -m2 'clocksource: Switched' "$o" | tr '\n' '|')"
+	fi
 	if grep -qE '^Linux \(none\) 6\.[0-9.]+-[0-9]+-686 #1 SMP .* i[3-6]86 GNU/Linux$' "$o"; then
 		pass "linux.$e.uname"
 	else

@@ -120,6 +120,7 @@ struct cpu {
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint32_t dr[8];
 	const struct cpu_model *model; /* what CPUID and the MSRs describe (cpumodel.c) */
+	bool kvmclock;		       /* KVM's kvm-clock leaves and MSRs offered (--cpu M,-kvmclock) */
 	uint32_t features;	       /* its CPUID leaf 1 EDX on this core */
 	uint64_t misc_enable, bios_sign_id;
 	struct fpu fpu;

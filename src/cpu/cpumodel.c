@@ -43,6 +43,34 @@ const struct cpu_model *cpu_model_find(const char *name)
 	return NULL;
 }
 
+/* "MODEL[,-kvmclock][,+kvmclock]" (QEMU's spelling): the model, and whether
+ * KVM's paravirtual leaves and kvm-clock MSRs are offered (on by default;
+ * off to compare a Linux guest's clock without them). */
+const struct cpu_model *cpu_model_parse(const char *spec, bool *kvmclock)
+{
+	char name[32];
+	size_t n = strcspn(spec, ",");
+	if (n >= sizeof name)
+		return NULL;
+	memcpy(name, spec, n);
+	name[n] = 0;
+	bool kc = true;
+	for (const char *o = spec + n; *o == ',';) {
+		o++;
+		size_t l = strcspn(o, ",");
+		if (l == 9 && !strncmp(o, "-kvmclock", 9))
+			kc = false;
+		else if (l == 9 && !strncmp(o, "+kvmclock", 9))
+			kc = true;
+		else
+			return NULL;
+		o += l;
+	}
+	if (kvmclock)
+		*kvmclock = kc;
+	return cpu_model_find(name);
+}
+
 uint32_t cpu_model_features(const struct cpu_model *m)
 {
 	return m->features & CPU_CORE_FEATURES;
@@ -67,7 +95,8 @@ static void feature_names(uint32_t edx, char *out, size_t len)
 void cpu_model_list(FILE *out)
 {
 	fprintf(out, "CPU models (--cpu NAME; default %s). Features are the model's, less what "
-		"this core does not implement:\n", CPU_MODEL_DEFAULT);
+		"this core does not implement; MODEL,-kvmclock hides KVM's paravirtual clock\n"
+		"leaves and MSRs from a Linux guest):\n", CPU_MODEL_DEFAULT);
 	for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
 		char f[160];
 		feature_names(cpu_model_features(&models[k]), f, sizeof f);
@@ -145,7 +174,7 @@ void cpuid_query(struct cpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4])
 	if (leaf >= CPUID_HV_BASE && leaf < 0x50000000u) {
 		/* ringvm's paravirtual ABI (src/vm/hypercall.c), then KVM's
 		 * leaves for Linux's kvm-clock (src/vm/kvm_para.c). */
-		if (pv_cpuid(leaf, out) || kvm_para_cpuid(leaf, out))
+		if (pv_cpuid(leaf, out) || (c->kvmclock && kvm_para_cpuid(leaf, out)))
 			return;
 		if (leaf == CPUID_HV_BASE) {
 			out[0] = CPUID_HV_BASE; /* the highest hypervisor leaf */

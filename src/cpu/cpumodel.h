@@ -64,6 +64,8 @@ struct cpu_model {
 
 /* The model called name, or NULL. */
 const struct cpu_model *cpu_model_find(const char *name);
+/* MODEL[,-kvmclock]: NULL if unknown; *kvmclock: offer KVM's kvm-clock. */
+const struct cpu_model *cpu_model_parse(const char *spec, bool *kvmclock);
 /* Prints the models, one a line, with what each reports on this core. */
 void cpu_model_list(FILE *out);
 /* Leaf 1 EDX for model m on this core. */

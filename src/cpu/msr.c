@@ -22,7 +22,7 @@
 
 int cpu_set_model(struct cpu *c, const char *name)
 {
-	const struct cpu_model *m = cpu_model_find(name ? name : CPU_MODEL_DEFAULT);
+	const struct cpu_model *m = cpu_model_parse(name ? name : CPU_MODEL_DEFAULT, &c->kvmclock);
 	if (!m)
 		return -1;
 	c->model = m;
@@ -51,7 +51,7 @@ bool msr_read(struct cpu *c, uint32_t idx, uint64_t *v)
 	 * then KVM's paravirtual MSRs (kvm-clock), src/vm/kvm_para.c. */
 	default:
 		return c->vcpu && (vcpu_platform_msr(c->vcpu, idx, v, false, tsc_read(c)) ||
-				   kvm_para_rdmsr(c->vcpu->vm, idx, v));
+				   (c->kvmclock && kvm_para_rdmsr(c->vcpu->vm, idx, v)));
 	}
 }
 
@@ -72,6 +72,6 @@ bool msr_write(struct cpu *c, uint32_t idx, uint64_t v)
 		return c->model->intel_msrs;
 	default:
 		return c->vcpu && (vcpu_platform_msr(c->vcpu, idx, &v, true, tsc_read(c)) ||
-				   kvm_para_wrmsr(c->vcpu->vm, idx, v, tsc_read(c)));
+				   (c->kvmclock && kvm_para_wrmsr(c->vcpu->vm, idx, v, tsc_read(c))));
 	}
 }

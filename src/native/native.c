@@ -152,6 +152,17 @@ void native_uninstall(struct native_host *h)
 		cur = NULL;
 }
 
+void native_block_vmm_signals(sigset_t *saved)
+{
+	sigset_t vmm_only;
+	sigemptyset(&vmm_only);
+	sigaddset(&vmm_only, SIGINT);
+	sigaddset(&vmm_only, SIGTERM);
+	sigaddset(&vmm_only, SIGHUP);
+	sigaddset(&vmm_only, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &vmm_only, saved);
+}
+
 int native_seccomp_install(char *why, size_t why_len)
 {
 	if (seccomp_on)

@@ -109,6 +109,13 @@ int native_install(struct native_host *h);
 int native_install_kick(struct native_host *h);
 void native_uninstall(struct native_host *h);
 
+/* Signals meant for the VMM (Ctrl-C, timeout's SIGTERM, SIGHUP, SIGQUIT)
+ * must not arrive while guest code runs: their handlers would run on the
+ * guest's stack and the signal would be lost as a guest fault. An engine
+ * blocks them around its run (saved: the mask to restore); they stay
+ * pending until the guest is back in the run loop, a kick away. */
+void native_block_vmm_signals(sigset_t *saved);
+
 /* Installs the seccomp filter (irrevocable for this thread and its future
  * children): system calls made from below 4 GiB, and non-x86-64 ones,
  * raise SIGSYS instead of running. A SIGSYS the VMM's own code receives

@@ -657,14 +657,8 @@ static int bt_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 	struct cpu *c = &t->cpu;
 	struct vm *vm = vcpu->vm;
 	native_install_kick(&t->nh);
-	/* As in trap: the VMM's own signals wait until the guest is out. */
-	sigset_t vmm_only, saved;
-	sigemptyset(&vmm_only);
-	sigaddset(&vmm_only, SIGINT);
-	sigaddset(&vmm_only, SIGTERM);
-	sigaddset(&vmm_only, SIGHUP);
-	sigaddset(&vmm_only, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &vmm_only, &saved);
+	sigset_t saved;
+	native_block_vmm_signals(&saved);
 	c->halted = vcpu->halted;
 	t->msg[0] = 0;
 	uint64_t e0 = t->emulated;

@@ -551,17 +551,8 @@ static int trap_run(struct vcpu *vcpu, struct vcpu_exit *exit)
 	/* The run loop installs a plain SIGRTMIN handler that would run on
 	 * the guest's stack: ours redirects the kick to the exit stub. */
 	native_install_kick(&t->nh);
-	/* Signals meant for the VMM (Ctrl-C, timeout's SIGTERM) must not
-	 * arrive while guest code runs: their handlers would run on the
-	 * guest's stack and the signal would be lost as a guest fault. They
-	 * stay pending until the guest exits to the run loop (a kick away). */
-	sigset_t vmm_only, saved;
-	sigemptyset(&vmm_only);
-	sigaddset(&vmm_only, SIGINT);
-	sigaddset(&vmm_only, SIGTERM);
-	sigaddset(&vmm_only, SIGHUP);
-	sigaddset(&vmm_only, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &vmm_only, &saved);
+	sigset_t saved;
+	native_block_vmm_signals(&saved);
 	c->halted = vcpu->halted;
 	t->msg[0] = 0;
 	uint64_t e0 = t->emulated;
