@@ -24,6 +24,7 @@
 
 #include "bt.h"
 #include "bt_priv.h"
+#include "cpu/decode.h"
 #include "cpu/insn.h"
 #include "vm/hypercall.h"
 #include "vm/sandbox.h"
@@ -69,8 +70,12 @@ static bool native_ok(const struct cpu *c)
 }
 
 /* Writes the LDT slot of one guest data segment, clipped below the VMM
- * window (and below BT_USER_TOP for user segments); 0 (null: every access
- * faults and is emulated) when nothing of it can be native. */
+ * window, and below BT_USER_TOP for user segments while guest user code
+ * runs; 0 (null: every access faults and is emulated) when nothing of it
+ * can be native. A DPL-3 segment at CPL 0 (Linux runs its kernel on
+ * __USER_DS) reaches the kernel's half like a kernel segment: to_native
+ * rewrites every slot when the CPL changes, so it is clipped again before
+ * user code runs. */
 static int data_sel(struct bt *t, const struct seg *g, uint16_t *out)
 {
 	*out = 0;
@@ -78,7 +83,7 @@ static int data_sel(struct bt *t, const struct seg *g, uint16_t *out)
 		return 0;
 	if (g->type & 4)
 		return 0; /* expand-down: its reach would include the window */
-	uint32_t top = g->dpl == 3 ? BT_USER_TOP : BT_WIN_BASE;
+	uint32_t top = g->dpl == 3 && t->cpu.cpl == 3 ? BT_USER_TOP : BT_WIN_BASE;
 	if (g->base >= top)
 		return 0;
 	unsigned idx = native_slot_of(g->sel);
@@ -182,9 +187,45 @@ static void paging_changed(struct bt *t, uint32_t cr0, uint32_t cr3, uint32_t cr
 	shadow_track(&t->sh, c, invlpg);
 }
 
+/* The core caches decoded instructions per physical page and drops them
+ * when it writes the page itself; native writes (the guest kernel's data
+ * segments reach its whole direct map) and pages bt stopped watching
+ * (bt_flush) change code behind it. Before the core runs the instruction
+ * at EIP, compare its bytes with those seen last time there. */
+static void core_copy_check(struct bt *t)
+{
+	struct cpu *c = &t->cpu;
+	uint32_t lin = c->seg[S_CS].base + c->eip;
+	volatile uint32_t pa;
+	if (_setjmp(c->jb))
+		return; /* the fetch faults: the core raises it itself */
+	bool w;
+	pa = paging_translate(c, lin, false, c->cpl == 3, true, &w);
+	if ((uint64_t)pa + 16 > c->ram_size)
+		return;
+	unsigned n = 0x1000 - (pa & 0xfff);
+	if (n > 16)
+		n = 16;
+	unsigned h = (pa ^ (pa >> 8)) & 255;
+	if (t->core_seen[h].pa == pa && memcmp(t->core_seen[h].b, c->ram + pa, n) == 0)
+		return;
+	decode_invalidate_page(c, pa >> 12);
+	if (n < 16)
+		decode_invalidate_page(c, (pa >> 12) + 1);
+	/* decode_invalidate_page cleared the page's code flag, which also
+	 * routes the core's writes to bt's translations: set it again. */
+	if (t->page_blocks[pa >> 12])
+		c->code_page[pa >> 12] = 1;
+	if (n < 16 && t->page_blocks[(pa >> 12) + 1])
+		c->code_page[(pa >> 12) + 1] = 1;
+	t->core_seen[h].pa = pa;
+	memcpy(t->core_seen[h].b, c->ram + pa, n);
+}
+
 static int emulate_one(struct bt *t, bool may_invlpg)
 {
 	struct cpu *c = &t->cpu;
+	core_copy_check(t);
 	uint32_t inv = 0;
 	bool is_invlpg = may_invlpg && peek_invlpg(t, &inv);
 	uint32_t cr0 = c->cr0, cr3 = c->cr3, cr4 = c->cr4;
