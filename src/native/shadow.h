@@ -64,6 +64,7 @@ struct shadow {
 	void *opaque;
 	/* The guest state the mappings were made for (shadow_track). */
 	uint32_t cr0, cr3, cr4;
+	uint32_t cr3_loads;	/* the cpu's count when last followed */
 	uint8_t cpl;
 	uint64_t maps, drops;	/* statistics */
 };

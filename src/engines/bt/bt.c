@@ -170,7 +170,8 @@ static bool peek_invlpg(struct bt *t, uint32_t *lin)
  * something (an emulated instruction, a hypercall's set_state); invlpg: the
  * linear address of an INVLPG it executed, or NULL. Translations are keyed
  * by linear address (and checked against the physical page in each address
- * space): a paging mode change drops them all, a CR3 write starts a new
+ * space): a paging mode change drops them all, a CR3 write (even of the
+ * same value: a TLB flush, as Linux does after changing PTEs) starts a new
  * address space, INVLPG drops one linear page's. */
 static void paging_changed(struct bt *t, uint32_t cr0, uint32_t cr3, uint32_t cr4,
 			   const uint32_t *invlpg)
@@ -180,7 +181,7 @@ static void paging_changed(struct bt *t, uint32_t cr0, uint32_t cr3, uint32_t cr
 	const uint32_t cr4bits = CR4_PSE | CR4_PGE | CR4_PAE;
 	if (((c->cr0 ^ cr0) & pgbits) || ((c->cr4 ^ cr4) & cr4bits))
 		bt_flush(t);
-	else if ((c->cr0 & CR0_PG) && c->cr3 != cr3)
+	else if ((c->cr0 & CR0_PG) && (c->cr3 != cr3 || c->cr3_loads != t->sh.cr3_loads))
 		bt_new_address_space(t);
 	else if (invlpg)
 		bt_invalidate_lin(t, *invlpg);
