@@ -24,7 +24,6 @@
 
 #include "bt.h"
 #include "bt_priv.h"
-#include "cpu/decode.h"
 #include "cpu/insn.h"
 #include "vm/hypercall.h"
 #include "vm/sandbox.h"
@@ -188,45 +187,9 @@ static void paging_changed(struct bt *t, uint32_t cr0, uint32_t cr3, uint32_t cr
 	shadow_track(&t->sh, c, invlpg);
 }
 
-/* The core caches decoded instructions per physical page and drops them
- * when it writes the page itself; native writes (the guest kernel's data
- * segments reach its whole direct map) and pages bt stopped watching
- * (bt_flush) change code behind it. Before the core runs the instruction
- * at EIP, compare its bytes with those seen last time there. */
-static void core_copy_check(struct bt *t)
-{
-	struct cpu *c = &t->cpu;
-	uint32_t lin = c->seg[S_CS].base + c->eip;
-	volatile uint32_t pa;
-	if (_setjmp(c->jb))
-		return; /* the fetch faults: the core raises it itself */
-	bool w;
-	pa = paging_translate(c, lin, false, c->cpl == 3, true, &w);
-	if ((uint64_t)pa + 16 > c->ram_size)
-		return;
-	unsigned n = 0x1000 - (pa & 0xfff);
-	if (n > 16)
-		n = 16;
-	unsigned h = (pa ^ (pa >> 8)) & 255;
-	if (t->core_seen[h].pa == pa && memcmp(t->core_seen[h].b, c->ram + pa, n) == 0)
-		return;
-	decode_invalidate_page(c, pa >> 12);
-	if (n < 16)
-		decode_invalidate_page(c, (pa >> 12) + 1);
-	/* decode_invalidate_page cleared the page's code flag, which also
-	 * routes the core's writes to bt's translations: set it again. */
-	if (t->page_blocks[pa >> 12])
-		c->code_page[pa >> 12] = 1;
-	if (n < 16 && t->page_blocks[(pa >> 12) + 1])
-		c->code_page[(pa >> 12) + 1] = 1;
-	t->core_seen[h].pa = pa;
-	memcpy(t->core_seen[h].b, c->ram + pa, n);
-}
-
 static int emulate_one(struct bt *t, bool may_invlpg)
 {
 	struct cpu *c = &t->cpu;
-	core_copy_check(t);
 	uint32_t inv = 0;
 	bool is_invlpg = may_invlpg && peek_invlpg(t, &inv);
 	uint32_t cr0 = c->cr0, cr3 = c->cr3, cr4 = c->cr4;

@@ -216,10 +216,6 @@ struct bt {
 	size_t nfilled, capfilled;
 	bool tables_clean;	/* every entry leads to the miss exit */
 	uint32_t volatile_ppn;	/* bt_translate refused this volatile page, or ~0 */
-	/* The bytes at physical addresses the core last emulated from
-	 * (emulate_one): the core's decoded copies of a page are not dropped
-	 * when native code (or bt_flush) lets a write reach it unseen. */
-	struct { uint32_t pa; uint8_t b[16]; } core_seen[256];
 	/* Code whose every instruction faults (wild jumps into data, MMIO
 	 * loops): after BT_STREAK faults in a row, the core runs the next
 	 * BT_INTERP_BURST instructions, each costing far less than a signal. */
