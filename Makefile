@@ -123,8 +123,8 @@ run: deps
 
 # make linux: Debian's stock i386 kernel and a busybox initramfs (fetched
 # once into build/linux), booted to a shell on ttyS0; `poweroff` ends it.
-# interp until bt boots the stock kernel (docs/10-linux.md).
-LINUX_ENGINE ?= interp
+# On bt, the fastest engine that boots it (docs/10-linux.md).
+LINUX_ENGINE ?= bt
 linux: deps
 	$(MAKE) all
 	scripts/fetch-linux

@@ -93,7 +93,8 @@ else
 	expect_status bt.escape_guest "$TMP/esc" 1
 fi
 for c in k.ljmp_0x33 u.ljmp_0x33 k.mov_ds_bt_data u.iret_0x33 k.smc_far_jump u.store_window \
-	k.precise_registers k.smc_running_block k.smc_page_rewritten k.tight_loop_irq k.irq_in_indirect_loop; do
+	k.precise_registers k.smc_running_block k.smc_page_rewritten k.tight_loop_irq k.irq_in_indirect_loop \
+	k.cr3_same_value_flush; do
 	grep -qa "^PASS bt.$c\$" "$TMP/esc" || bad_c="$bad_c $c"
 done
 [ -z "${bad_c:-}" ] && pass bt.escape_named_checks || fail bt.escape_named_checks "missing:$bad_c"

@@ -115,6 +115,10 @@ struct cpu {
 	struct seg ldtr, tr;
 	struct dtr gdtr, idtr;
 	uint32_t cr0, cr2, cr3, cr4;
+	/* MOV to CR3 executed, same value or not: each flushes the TLB, which
+	 * the native engines' shadows must follow (Linux flushes by reloading
+	 * the same CR3). */
+	uint32_t cr3_loads;
 	uint64_t efer;
 	int64_t tsc_offset;
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;

@@ -31,6 +31,7 @@ void cr0_write(struct cpu *c, uint32_t v)
 void cr3_write(struct cpu *c, uint32_t v)
 {
 	c->cr3 = v;
+	c->cr3_loads++;
 	tlb_flush(c); /* global pages too: flushing more than needed is allowed */
 }
 

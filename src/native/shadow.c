@@ -241,12 +241,13 @@ void shadow_track(struct shadow *s, const struct cpu *c, const uint32_t *invlpg)
 	const uint32_t cr4bits = CR4_PSE | CR4_PGE | CR4_PAE;
 	if (((c->cr0 ^ s->cr0) & pgbits) || ((c->cr4 ^ s->cr4) & cr4bits))
 		shadow_flush(s, false);
-	else if (c->cr3 != s->cr3)
+	else if (c->cr3 != s->cr3 || c->cr3_loads != s->cr3_loads)
 		shadow_flush(s, true);
 	else if (invlpg)
 		shadow_drop(s, *invlpg);
 	s->cr0 = c->cr0;
 	s->cr3 = c->cr3;
+	s->cr3_loads = c->cr3_loads;
 	s->cr4 = c->cr4;
 	shadow_note_mode(s, c->cpl);
 }
@@ -256,6 +257,7 @@ void shadow_reset(struct shadow *s, const struct cpu *c)
 	shadow_flush(s, false);
 	s->cr0 = c->cr0;
 	s->cr3 = c->cr3;
+	s->cr3_loads = c->cr3_loads;
 	s->cr4 = c->cr4;
 	s->cpl = c->cpl;
 }

@@ -4,8 +4,8 @@
  * while the guest's own TLB could hold it: mapped from the RAM memfd on
  * the first native fault after a walk of the guest's page tables (setting
  * A, and D on a write; read-only until the first write), dropped on INVLPG
- * and CR3 writes (global pages survive CR3), all dropped when paging
- * control bits change. x86 caches no not-present entries and every fault
+ * and CR3 writes, even of the same value (global pages survive CR3), all
+ * dropped when paging control bits change. x86 caches no not-present entries and every fault
  * is re-walked, so guest page tables need no write protection.
  *
  * Supervisor protection: guest user mode runs with data segments clipped
@@ -64,6 +64,7 @@ struct shadow {
 	void *opaque;
 	/* The guest state the mappings were made for (shadow_track). */
 	uint32_t cr0, cr3, cr4;
+	uint32_t cr3_loads;	/* the cpu's count when last followed */
 	uint8_t cpl;
 	uint64_t maps, drops;	/* statistics */
 };

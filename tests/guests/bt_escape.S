@@ -83,6 +83,28 @@ _start:
 	orl $0x80010000, %eax	/* PG, WP */
 	movl %eax, %cr0
 
+	/* A MOV to CR3 of the same value flushes the TLB: a PTE changed
+	 * without INVLPG is seen after it (Linux flushes so after fork
+	 * write-protects the parent). The first load puts the old mapping in
+	 * the TLB (bt: in the shadow, natively). */
+	movl $0x5a5a0001, 0x300000
+	movl $0x5a5a0002, 0x301000
+	movl 0x300000, %eax
+	movl $0x301007, pt0 + 0x300 * 4
+	movl %cr3, %eax
+	movl %eax, %cr3
+	movl 0x300000, %ebx
+	cmpl $0x5a5a0002, %ebx
+	jne 1f
+	movl $-1, %ebx
+1:	movl $0x300007, pt0 + 0x300 * 4
+	movl %cr3, %eax
+	movl %eax, %cr3
+	pushl %ebx
+	pushl $name_cr3_flush
+	call check_value
+	addl $8, %esp
+
 	/* --- ring 0 --- */
 	ARM
 	movw $0x2b, %ax
@@ -634,6 +656,7 @@ str_at: .asciz "wrong at "
 str_nl: .asciz "\n"
 name_selfmod: .asciz "k.smc_running_block"
 name_rewrite: .asciz "k.smc_page_rewritten"
+name_cr3_flush:	.asciz "k.cr3_same_value_flush"
 name_precise: .asciz "k.precise_registers"
 	.balign 4
 tss:

@@ -69,8 +69,12 @@ static bool native_ok(const struct cpu *c)
 }
 
 /* Writes the LDT slot of one guest data segment, clipped below the VMM
- * window (and below BT_USER_TOP for user segments); 0 (null: every access
- * faults and is emulated) when nothing of it can be native. */
+ * window, and below BT_USER_TOP for user segments while guest user code
+ * runs; 0 (null: every access faults and is emulated) when nothing of it
+ * can be native. A DPL-3 segment at CPL 0 (Linux runs its kernel on
+ * __USER_DS) reaches the kernel's half like a kernel segment: to_native
+ * rewrites every slot when the CPL changes, so it is clipped again before
+ * user code runs. */
 static int data_sel(struct bt *t, const struct seg *g, uint16_t *out)
 {
 	*out = 0;
@@ -78,7 +82,7 @@ static int data_sel(struct bt *t, const struct seg *g, uint16_t *out)
 		return 0;
 	if (g->type & 4)
 		return 0; /* expand-down: its reach would include the window */
-	uint32_t top = g->dpl == 3 ? BT_USER_TOP : BT_WIN_BASE;
+	uint32_t top = g->dpl == 3 && t->cpu.cpl == 3 ? BT_USER_TOP : BT_WIN_BASE;
 	if (g->base >= top)
 		return 0;
 	unsigned idx = native_slot_of(g->sel);
@@ -165,7 +169,8 @@ static bool peek_invlpg(struct bt *t, uint32_t *lin)
  * something (an emulated instruction, a hypercall's set_state); invlpg: the
  * linear address of an INVLPG it executed, or NULL. Translations are keyed
  * by linear address (and checked against the physical page in each address
- * space): a paging mode change drops them all, a CR3 write starts a new
+ * space): a paging mode change drops them all, a CR3 write (even of the
+ * same value: a TLB flush, as Linux does after changing PTEs) starts a new
  * address space, INVLPG drops one linear page's. */
 static void paging_changed(struct bt *t, uint32_t cr0, uint32_t cr3, uint32_t cr4,
 			   const uint32_t *invlpg)
@@ -175,7 +180,7 @@ static void paging_changed(struct bt *t, uint32_t cr0, uint32_t cr3, uint32_t cr
 	const uint32_t cr4bits = CR4_PSE | CR4_PGE | CR4_PAE;
 	if (((c->cr0 ^ cr0) & pgbits) || ((c->cr4 ^ cr4) & cr4bits))
 		bt_flush(t);
-	else if ((c->cr0 & CR0_PG) && c->cr3 != cr3)
+	else if ((c->cr0 & CR0_PG) && (c->cr3 != cr3 || c->cr3_loads != t->sh.cr3_loads))
 		bt_new_address_space(t);
 	else if (invlpg)
 		bt_invalidate_lin(t, *invlpg);
