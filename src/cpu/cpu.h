@@ -201,6 +201,7 @@ void desc_to_seg(const uint32_t d[2], uint16_t sel, struct seg *sg);
 void desc_set_accessed(struct cpu *c, uint16_t sel, uint32_t d[2]);
 void seg_load_cs(struct cpu *c, uint16_t sel, const uint32_t d[2], int cpl);
 void seg_load_ss_checked(struct cpu *c, uint16_t sel, int cpl, int vec_on_fail);
+void seg_load_data_checked(struct cpu *c, int s, uint16_t sel, int vec_on_fail);
 void seg_null_if_unusable(struct cpu *c, int new_cpl);
 void cpu_set_cpl(struct cpu *c, int cpl);
 

@@ -152,6 +152,36 @@ void seg_load_ss_checked(struct cpu *c, uint16_t sel, int cpl, int vec)
 	c->stack16 = !sg.db;
 }
 
+/* A data segment register (DS ES FS GS) in protected mode, with the checks
+ * of MOV; vec: the fault for a bad selector (#GP for MOV/POP, #TS when a
+ * task switch loads it). */
+void seg_load_data_checked(struct cpu *c, int s, uint16_t sel, int vec)
+{
+	if (!(sel & ~3u)) {
+		/* A null selector loads fine; using it faults (#GP(0)). */
+		memset(&c->seg[s], 0, sizeof c->seg[s]);
+		c->seg[s].sel = sel;
+		c->seg[s].unusable = 1;
+		seg_update_cache(c, s);
+		return;
+	}
+	uint32_t d[2];
+	desc_read_or_fault(c, sel, d, vec, SEL_ERR(sel));
+	struct seg sg;
+	desc_to_seg(d, sel, &sg);
+	if (!sg.s || ((sg.type & 8) && !(sg.type & 2)))
+		cpu_raise(c, vec, SEL_ERR(sel));
+	bool conforming_code = (sg.type & 8) && (sg.type & 4);
+	if (!conforming_code && ((sel & 3u) > sg.dpl || c->cpl > sg.dpl))
+		cpu_raise(c, vec, SEL_ERR(sel));
+	if (!sg.present)
+		cpu_raise(c, EXC_NP, SEL_ERR(sel));
+	desc_set_accessed(c, sel, d);
+	sg.type |= 1;
+	c->seg[s] = sg;
+	seg_update_cache(c, s);
+}
+
 void seg_load(struct cpu *c, int s, uint16_t sel)
 {
 	if (s == S_SS && !cpu_real_mode(c) && !cpu_v86_mode(c)) {
@@ -164,29 +194,7 @@ void seg_load(struct cpu *c, int s, uint16_t sel)
 		seg_load_real(c, s, sel);
 		return;
 	}
-	if (!(sel & ~3u)) {
-		/* A null selector loads fine; using it faults (#GP(0)). */
-		memset(&c->seg[s], 0, sizeof c->seg[s]);
-		c->seg[s].sel = sel;
-		c->seg[s].unusable = 1;
-		seg_update_cache(c, s);
-		return;
-	}
-	uint32_t d[2];
-	desc_read_or_fault(c, sel, d, EXC_GP, SEL_ERR(sel));
-	struct seg sg;
-	desc_to_seg(d, sel, &sg);
-	if (!sg.s || ((sg.type & 8) && !(sg.type & 2)))
-		cpu_raise(c, EXC_GP, SEL_ERR(sel));
-	bool conforming_code = (sg.type & 8) && (sg.type & 4);
-	if (!conforming_code && ((sel & 3u) > sg.dpl || c->cpl > sg.dpl))
-		cpu_raise(c, EXC_GP, SEL_ERR(sel));
-	if (!sg.present)
-		cpu_raise(c, EXC_NP, SEL_ERR(sel));
-	desc_set_accessed(c, sel, d);
-	sg.type |= 1;
-	c->seg[s] = sg;
-	seg_update_cache(c, s);
+	seg_load_data_checked(c, s, sel, EXC_GP);
 }
 
 /* After a return to an outer ring, data segments the new ring may not use

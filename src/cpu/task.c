@@ -98,33 +98,6 @@ static void task_load_ldt(struct cpu *c, uint16_t sel)
 	c->ldtr = sg;
 }
 
-/* A data segment register of the new task: the checks of MOV, as #TS. */
-static void task_load_data(struct cpu *c, int s, uint16_t sel)
-{
-	if (!(sel & ~3u)) {
-		memset(&c->seg[s], 0, sizeof c->seg[s]);
-		c->seg[s].sel = sel;
-		c->seg[s].unusable = 1;
-		seg_update_cache(c, s);
-		return;
-	}
-	uint32_t d[2];
-	desc_read_or_fault(c, sel, d, EXC_TS, SEL_ERR(sel));
-	struct seg sg;
-	desc_to_seg(d, sel, &sg);
-	if (!sg.s || ((sg.type & 8) && !(sg.type & 2)))
-		cpu_raise(c, EXC_TS, SEL_ERR(sel));
-	bool conforming_code = (sg.type & 8) && (sg.type & 4);
-	if (!conforming_code && ((sel & 3u) > sg.dpl || c->cpl > sg.dpl))
-		cpu_raise(c, EXC_TS, SEL_ERR(sel));
-	if (!sg.present)
-		cpu_raise(c, EXC_NP, SEL_ERR(sel));
-	desc_set_accessed(c, sel, d);
-	sg.type |= 1;
-	c->seg[s] = sg;
-	seg_update_cache(c, s);
-}
-
 /* CS of the new task: a present code segment; the CPL becomes its RPL. */
 static void task_load_cs(struct cpu *c, uint16_t sel)
 {
@@ -178,7 +151,7 @@ static void task_load_segments(struct cpu *c, const struct tss_image *t)
 	seg_load_ss_checked(c, t->sreg[S_SS], c->cpl, EXC_TS);
 	static const int data[] = { S_ES, S_DS, S_FS, S_GS };
 	for (int k = 0; k < 4; k++)
-		task_load_data(c, data[k], t->sreg[data[k]]);
+		seg_load_data_checked(c, data[k], t->sreg[data[k]], EXC_TS);
 	cpu_mode_changed(c);
 }
 
