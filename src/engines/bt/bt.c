@@ -194,6 +194,11 @@ static int emulate_one(struct bt *t, bool may_invlpg)
 	bool is_invlpg = may_invlpg && peek_invlpg(t, &inv);
 	uint32_t cr0 = c->cr0, cr3 = c->cr3, cr4 = c->cr4;
 	uint64_t before = c->insns;
+	/* Guest code may have been written natively since the core decoded
+	 * it: pages without translations (volatile ones, ones only ever
+	 * interpreted) and pages whose translations a flush dropped are not
+	 * write-protected. */
+	native_icache_check(&t->ic, c);
 	int r = cpu_run(c, 1);
 	t->emulated += c->insns - before;
 	paging_changed(t, cr0, cr3, cr4, is_invlpg ? &inv : NULL);
@@ -477,7 +482,6 @@ int bt_run_loop(struct bt *t)
 			return BT_FLAT_STOP; /* bt_run_flat only: a guest may run at ~0 */
 		bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
 		struct bt_block *b = NULL;
-		t->volatile_ppn = ~0u;
 		if (t->interp_budget)
 			t->interp_budget--;
 		else if (!irq && native_ok(c)) {
@@ -495,10 +499,6 @@ int bt_run_loop(struct bt *t)
 			t->fill_lookup = false;
 			if (!b && !irq)
 				t->n.interpreted++;
-			/* A page written too often is interpreted, and written
-			 * natively: the core's decoded copy may be stale. */
-			if (t->volatile_ppn != ~0u)
-				code_page_written(c, t->volatile_ppn);
 			int r = settle_one(t, true);
 			if (r >= 0)
 				return r;
@@ -629,6 +629,7 @@ static void flush_stats(struct bt *t)
 		{ "cache flushes", &t->n.flushes, &t->flushed.flushes },
 		{ "code page invalidations", &t->n.invalidations, &t->flushed.invalidations },
 		{ "pages interpreted (written too often)", &t->n.volatile_pages, &t->flushed.volatile_pages },
+		{ "volatile pages translated again", &t->n.volatile_retried, &t->flushed.volatile_retried },
 		{ "hidden page faults", &t->n.hidden_faults, &t->flushed.hidden_faults },
 		{ "faults emulated", &t->n.emulated_faults, &t->flushed.emulated_faults },
 		{ "host kicks", &t->n.kicks, &t->flushed.kicks },
@@ -763,6 +764,7 @@ static void bt_free(struct bt *t)
 	free(t->blocks);
 	free(t->page_blocks);
 	free(t->smc_count);
+	free(t->smc_last_ms);
 	free(t->lin_code);
 	free(t->filled);
 	free(t->code_pages);
@@ -791,12 +793,14 @@ static int bt_create(struct vcpu *vcpu)
 		return -1;
 	}
 	t->vcpu = vcpu;
+	native_icache_reset(&t->ic);
 	t->chain_from = -1;
 	bt_debug = getenv("RINGVM_BT_DEBUG") != NULL;
 	t->capblocks = 1u << 18;
 	t->blocks = malloc(t->capblocks * sizeof *t->blocks);
 	t->page_blocks = calloc(vm->ram_size >> 12, sizeof *t->page_blocks);
 	t->smc_count = calloc(vm->ram_size >> 12, 1);
+	t->smc_last_ms = calloc(vm->ram_size >> 12, sizeof *t->smc_last_ms);
 	t->lin_code = calloc(1u << 20, 1);
 	t->capfilled = 4096;
 	t->filled = calloc(t->capfilled, sizeof *t->filled);
@@ -805,7 +809,7 @@ static int bt_create(struct vcpu *vcpu)
 	t->nh.kick = &vm->kick;
 	t->nh.cb = on_signal;
 	t->nh.opaque = t;
-	if (!t->blocks || !t->page_blocks || !t->smc_count || !t->lin_code || !t->filled ||
+	if (!t->blocks || !t->page_blocks || !t->smc_count || !t->smc_last_ms || !t->lin_code || !t->filled ||
 	    shadow_init(&t->sh, &t->nh, vm->memfd, vm->ram_size, BT_USER_TOP) < 0) {
 		fprintf(stderr, "ringvm: bt: out of memory\n");
 		bt_free(t);

@@ -18,6 +18,7 @@
 
 #include "cpu/cpu.h"
 #include "cpu/insn.h"
+#include "native/icache.h"
 #include "native/native.h"
 #include "native/shadow.h"
 
@@ -162,7 +163,12 @@ struct bt_block {
 
 #define BT_HASH_BITS 14
 #define BT_BLOCK_MAX_INSNS 32
-#define BT_VOLATILE_AFTER 8 /* invalidations before a page is interpreted */
+#define BT_VOLATILE_AFTER 8 /* invalidations in a row before a page is interpreted */
+/* Invalidations further apart than this do not add up, and a volatile page
+ * is given translations again once it has been interpreted this long: Linux
+ * patches its own text now and then (alternatives, static keys, ftrace) and
+ * a page patched eight times over a whole boot is still hot code. */
+#define BT_VOLATILE_MS 50
 #define BT_ADAPT_AFTER 4    /* faults of one copied instruction before it becomes a VMM call */
 #define BT_ADAPT_BITS 10
 #define BT_STREAK 8
@@ -170,7 +176,8 @@ struct bt_block {
 #define BT_ADAPT_CLEAN 64   /* ... and fault-free emulations before it is copied again */
 
 struct bt_counts {
-	uint64_t blocks, cache_bytes, chained, lookups_filled, misses, flushes, invalidations, volatile_pages;
+	uint64_t blocks, cache_bytes, chained, lookups_filled, misses, flushes, invalidations, volatile_pages,
+		 volatile_retried;
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
 	uint64_t adapted, as_switches, unchained, batched, fast_invlpg;
 	uint64_t calls[BT_WHY_N];
@@ -178,6 +185,7 @@ struct bt_counts {
 
 struct bt {
 	struct cpu cpu;
+	struct native_icache ic; /* guest code the core decoded, as it was */
 	struct native_host nh;
 	struct shadow sh;
 	struct vcpu *vcpu;
@@ -190,7 +198,9 @@ struct bt {
 	struct bt_block *hash[1u << BT_HASH_BITS];
 	struct bt_block **page_blocks; /* per guest physical page */
 	uint8_t *lin_code;	       /* per guest linear page: blocks were translated from it */
-	uint8_t *smc_count;	       /* per guest physical page: invalidations */
+	uint8_t *smc_count;	       /* per guest physical page: invalidations in a row */
+	uint32_t *smc_last_ms;	       /* per guest physical page: the last one's time, or
+					* when it turned volatile (host ms, wraps) */
 	uint32_t *code_pages;	       /* physical pages flagged as code */
 	size_t ncode_pages, capcode_pages;
 	struct bt_pc *pcs;
@@ -215,7 +225,6 @@ struct bt {
 	uint32_t *filled;	/* lookup entries filled since the last reset (address) */
 	size_t nfilled, capfilled;
 	bool tables_clean;	/* every entry leads to the miss exit */
-	uint32_t volatile_ppn;	/* bt_translate refused this volatile page, or ~0 */
 	/* Code whose every instruction faults (wild jumps into data, MMIO
 	 * loops): after BT_STREAK faults in a row, the core runs the next
 	 * BT_INTERP_BURST instructions, each costing far less than a signal. */

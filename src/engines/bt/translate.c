@@ -731,11 +731,16 @@ static int code_page_add(struct bt *t, uint32_t ppn)
 	c->code_page[ppn] = 1;
 	if (t->page_blocks[ppn])
 		return 0; /* already flagged */
-	tlb_drop_phys(c, ppn);
+	tlb_drop_phys(c, ppn << 12);
 	if (!grow((void **)&t->code_pages, &t->capcode_pages, t->ncode_pages, sizeof(uint32_t)))
 		return -1;
 	t->code_pages[t->ncode_pages++] = ppn;
 	return shadow_code_set(&t->sh, (uint64_t)ppn << 12, true);
+}
+
+static uint32_t host_ms(void)
+{
+	return (uint32_t)(host_ns() / 1000000u);
 }
 
 /* Translates the block at the virtual CPU's CS:EIP. NULL: it cannot be
@@ -755,8 +760,10 @@ struct bt_block *bt_translate(struct bt *t)
 	if ((uint64_t)(pa | 0xfff) >= c->ram_size)
 		return NULL;
 	if (t->smc_count[ppn] >= BT_VOLATILE_AFTER) {
-		t->volatile_ppn = ppn;
-		return NULL;
+		if (host_ms() - t->smc_last_ms[ppn] < BT_VOLATILE_MS)
+			return NULL;
+		t->smc_count[ppn] = 0; /* quiet for a while: translate it again */
+		t->n.volatile_retried++;
 	}
 	/* The block array never moves (the hash points into it): when it or
 	 * the cache is full, everything is flushed. */
@@ -864,6 +871,18 @@ static void unlink_hash(struct bt *t, struct bt_block *b)
 		*pp = b->hnext;
 }
 
+/* Counts a write that killed translations on page ppn; the eighth in a row
+ * (each within BT_VOLATILE_MS of the one before) makes the page volatile. */
+static void smc_note(struct bt *t, uint32_t ppn)
+{
+	uint32_t now = host_ms();
+	if (now - t->smc_last_ms[ppn] >= BT_VOLATILE_MS)
+		t->smc_count[ppn] = 0;
+	t->smc_last_ms[ppn] = now;
+	if (t->smc_count[ppn] < BT_VOLATILE_AFTER && ++t->smc_count[ppn] == BT_VOLATILE_AFTER)
+		t->n.volatile_pages++;
+}
+
 /* The guest wrote to physical page ppn, which holds translations: they
  * die. A dead block's entry becomes a jump to a fresh exit to its guest
  * EIP, so the chained jumps that still lead there reach the VMM, which
@@ -876,8 +895,8 @@ void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written)
 	t->page_blocks[ppn] = NULL;
 	shadow_code_set(&t->sh, (uint64_t)ppn << 12, false);
 	t->n.invalidations++;
-	if (written && t->smc_count[ppn] < 255 && ++t->smc_count[ppn] == BT_VOLATILE_AFTER)
-		t->n.volatile_pages++;
+	if (written)
+		smc_note(t, ppn);
 	bool room = BT_CACHE_END - t->cache_used >= 4096;
 	for (; b; b = b->pnext) {
 		if (b->dead)
