@@ -136,6 +136,7 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	vp->vif = c->eflags & EFLAGS_IF;
 	vp->vflags = c->eflags & ~(BT_HOST_FLAGS | EFLAGS_IF);
 	vp->irq_pending = vcpu_irq_pending(t->vcpu);
+	vp->tsc_offset = (uint64_t)c->tsc_offset;
 	for (int s = 0; s < SREG_COUNT; s++)
 		vp->gsel[s] = c->seg[s].sel;
 	return en->sel[S_SS] ? 0 : 1;
@@ -177,7 +178,8 @@ static void paging_changed(struct bt *t, uint32_t cr0, uint32_t cr3, uint32_t cr
 {
 	struct cpu *c = &t->cpu;
 	const uint32_t pgbits = CR0_PG | CR0_WP | CR0_PE;
-	const uint32_t cr4bits = CR4_PSE | CR4_PGE | CR4_PAE;
+	/* TSD too: whether rdtsc may be inline depends on it (emit_rdtsc) */
+	const uint32_t cr4bits = CR4_PSE | CR4_PGE | CR4_PAE | CR4_TSD;
 	if (((c->cr0 ^ cr0) & pgbits) || ((c->cr4 ^ cr4) & cr4bits))
 		bt_flush(t);
 	else if ((c->cr0 & CR0_PG) && (c->cr3 != cr3 || c->cr3_loads != t->sh.cr3_loads))

@@ -69,6 +69,7 @@ struct bt_vpage {
 	uint32_t entry_ahal; /* AH = SF ZF AF PF CF, AL = OF: add al, 0x7f; sahf */
 	uint32_t entry_gpr[8];
 	uint32_t entry_eip;
+	uint64_t tsc_offset;  /* guest TSC - host TSC (inline rdtsc; set at each entry) */
 };
 #define BT_TRAMP (BT_VPAGE + 0x800u) /* the entry trampoline, 32-bit code */
 #define BT_EXIT_BAIL 0xffffffffu     /* exit id: kicked before guest code ran */
