@@ -767,7 +767,7 @@ static void bt_free(struct bt *t)
 	free(t->page_blocks);
 	free(t->smc_count);
 	free(t->smc_last_ms);
-	free(t->lin_code);
+	free(t->lin_blocks);
 	free(t->filled);
 	free(t->code_pages);
 	free(t->pcs);
@@ -803,7 +803,7 @@ static int bt_create(struct vcpu *vcpu)
 	t->page_blocks = calloc(vm->ram_size >> 12, sizeof *t->page_blocks);
 	t->smc_count = calloc(vm->ram_size >> 12, 1);
 	t->smc_last_ms = calloc(vm->ram_size >> 12, sizeof *t->smc_last_ms);
-	t->lin_code = calloc(1u << 20, 1);
+	t->lin_blocks = calloc(1u << 20, sizeof *t->lin_blocks);
 	t->capfilled = 4096;
 	t->filled = calloc(t->capfilled, sizeof *t->filled);
 	t->nh.base = 0;
@@ -811,7 +811,7 @@ static int bt_create(struct vcpu *vcpu)
 	t->nh.kick = &vm->kick;
 	t->nh.cb = on_signal;
 	t->nh.opaque = t;
-	if (!t->blocks || !t->page_blocks || !t->smc_count || !t->smc_last_ms || !t->lin_code || !t->filled ||
+	if (!t->blocks || !t->page_blocks || !t->smc_count || !t->smc_last_ms || !t->lin_blocks || !t->filled ||
 	    shadow_init(&t->sh, &t->nh, vm->memfd, vm->ram_size, BT_USER_TOP) < 0) {
 		fprintf(stderr, "ringvm: bt: out of memory\n");
 		bt_free(t);

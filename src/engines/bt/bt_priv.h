@@ -160,6 +160,7 @@ struct bt_block {
 	uint32_t gen;		    /* address-space generation its mapping was checked in */
 	struct bt_block *hnext;	    /* hash chain */
 	struct bt_block *pnext;	    /* blocks of the same physical page */
+	struct bt_block *lnext;	    /* blocks of the same linear page (dead ones too) */
 };
 
 #define BT_HASH_BITS 14
@@ -198,7 +199,7 @@ struct bt {
 	size_t nblocks, capblocks;
 	struct bt_block *hash[1u << BT_HASH_BITS];
 	struct bt_block **page_blocks; /* per guest physical page */
-	uint8_t *lin_code;	       /* per guest linear page: blocks were translated from it */
+	struct bt_block **lin_blocks;  /* per guest linear page: blocks translated from it */
 	uint8_t *smc_count;	       /* per guest physical page: invalidations in a row */
 	uint32_t *smc_last_ms;	       /* per guest physical page: the last one's time, or
 					* when it turned volatile (host ms, wraps) */
@@ -234,7 +235,7 @@ struct bt {
 	 * that faulted (for the guest: #DE, #PF, MMIO...), with counts; those
 	 * that reach BT_ADAPT_AFTER are translated as VMM calls from then on,
 	 * which costs ~1/20 of a host signal. Direct-mapped, tag 0 = empty. */
-	struct { uint32_t lin; uint8_t faults, clean; } adapt[1u << BT_ADAPT_BITS];
+	struct { uint32_t lin, clean; uint8_t faults, rounds; } adapt[1u << BT_ADAPT_BITS];
 	int chain_from;	  /* exit whose jmp may be chained to the next block, or -1 */
 	char msg[160];
 	/* The guest segments the LDT slots were last written for. */

@@ -132,7 +132,7 @@ void bt_flush(struct bt *t)
 	t->cache_used = BT_CACHE;
 	t->chain_from = -1;
 	t->fill_lookup = false;
-	memset(t->lin_code, 0, 1u << 20);
+	memset(t->lin_blocks, 0, (1u << 20) * sizeof *t->lin_blocks);
 	t->n.flushes++;
 	/* The shared lookup-miss exit, first in the cache. */
 	struct emit e = { t, host_ptr(BT_CACHE), false };
@@ -882,7 +882,8 @@ struct bt_block *bt_translate(struct bt *t)
 				.ppage = ppn, .host = start, .host_end = here(&e), .ind = ind,
 				.gen = t->gen };
 	block_link(t, b);
-	t->lin_code[lin >> 12] = 1;
+	b->lnext = t->lin_blocks[lin >> 12];
+	t->lin_blocks[lin >> 12] = b;
 	t->n.cache_bytes += ((here(&e) + 15) & ~15u) - t->cache_used;
 	t->cache_used = (here(&e) + 15) & ~15u;
 	t->n.blocks++;
@@ -947,22 +948,15 @@ void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written)
 		bt_flush(t); /* no room for trampolines: start afresh */
 }
 
+static void drop_lin_blocks(struct bt *t, uint32_t page, uint32_t lin);
+
 /* INVLPG: translations made through that linear page may no longer be
  * what the guest would fetch there. */
 void bt_invalidate_lin(struct bt *t, uint32_t lin)
 {
-	uint32_t page = lin >> 12;
-	if (!t->lin_code[page])
-		return;
-	t->lin_code[page] = 0;
-	for (size_t k = 0; k < t->nblocks; k++) {
-		struct bt_block *b = &t->blocks[k];
-		if (!b->dead && (b->lin >> 12) == page)
-			bt_invalidate_page(t, b->ppage, false);
-	}
+	drop_lin_blocks(t, lin >> 12, 0);
 }
 
-static void drop_lin_blocks(struct bt *t, uint32_t lin);
 
 static unsigned adapt_slot(uint32_t lin)
 {
@@ -985,32 +979,47 @@ void bt_adapt_note(struct bt *t, uint32_t lin)
 	if (t->adapt[k].lin != lin) {
 		t->adapt[k].lin = lin;
 		t->adapt[k].faults = 0;
+		t->adapt[k].rounds = 0;
 	}
 	t->adapt[k].clean = 0;
 	if (t->adapt[k].faults >= BT_ADAPT_AFTER || ++t->adapt[k].faults < BT_ADAPT_AFTER)
 		return;
 	t->n.adapted++;
-	drop_lin_blocks(t, lin);
+	drop_lin_blocks(t, lin >> 12, lin);
 }
 
 /* An adapted instruction was emulated without a fault. After a run of
  * those (the guest fixed whatever made it fault: mapped the pages, stopped
- * dividing by zero) it is copied natively again. */
+ * dividing by zero) it is copied natively again. Some never stop faulting
+ * natively although the guest sees no fault (glibc's TLS at negative
+ * offsets from GS, beyond the truncated segment's limit): each time one
+ * comes back, it must run clean twice as long before the next try, so it
+ * soon stays a VMM call instead of costing two retranslations a cycle. */
 void bt_adapt_clean(struct bt *t, uint32_t lin)
 {
 	unsigned k = adapt_slot(lin);
-	if (t->adapt[k].lin != lin || ++t->adapt[k].clean < BT_ADAPT_CLEAN)
+	if (t->adapt[k].lin != lin)
 		return;
-	t->adapt[k].lin = 0;
-	drop_lin_blocks(t, lin);
+	unsigned rounds = t->adapt[k].rounds < 10 ? t->adapt[k].rounds : 10;
+	if (++t->adapt[k].clean < (uint32_t)BT_ADAPT_CLEAN << rounds)
+		return;
+	t->adapt[k].faults = 0;
+	t->adapt[k].clean = 0;
+	if (t->adapt[k].rounds < 255)
+		t->adapt[k].rounds++;
+	drop_lin_blocks(t, lin >> 12, lin);
 }
 
-static void drop_lin_blocks(struct bt *t, uint32_t lin)
+/* Kills the translations made through linear page `page` (only those of
+ * blocks starting at or below lin, if lin is not 0: a block after it does
+ * not hold it). */
+static void drop_lin_blocks(struct bt *t, uint32_t page, uint32_t lin)
 {
-	uint32_t page = lin >> 12;
-	for (size_t i = 0; i < t->nblocks; i++) {
-		struct bt_block *b = &t->blocks[i];
-		if (!b->dead && (b->lin >> 12) == page && lin >= b->lin)
+	uint64_t flushes = t->n.flushes;
+	struct bt_block *b = t->lin_blocks[page];
+	if (!lin)
+		t->lin_blocks[page] = NULL;
+	for (; b && t->n.flushes == flushes; b = b->lnext)
+		if (!b->dead && (!lin || lin >= b->lin))
 			bt_invalidate_page(t, b->ppage, false);
-	}
 }
