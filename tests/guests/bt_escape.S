@@ -64,6 +64,12 @@ _start:
 	movb %ah, gdt + 0x47
 	movw $0x40, %ax
 	ltr %ax
+	/* 0x48: a thread block for ring 3's GS, as glibc sets it up */
+	movl $tls_tcb, %eax
+	movw %ax, gdt + 0x4a
+	shrl $16, %eax
+	movb %al, gdt + 0x4c
+	movb %ah, gdt + 0x4f
 	/* paging: 4 MiB identity, user-accessible */
 	movl $pt0, %edi
 	xorl %ecx, %ecx
@@ -348,6 +354,27 @@ user:
 	ARM
 	movl $0x12345678, 0xff000010
 	CHECK u.store_window, 14
+	/* glibc's TLS: GS based at the thread block, variables at negative
+	 * offsets that wrap around 4 GiB. Natively that is beyond bt's
+	 * truncated limit: every access faults or is a VMM call, and must
+	 * read the right word each of 20,000 times (t_bt.sh also checks that
+	 * adaptive translation settles instead of retranslating in cycles). */
+	movw $0x4b, %ax
+	movw %ax, %gs
+	xorl %ebx, %ebx
+	movl $20000, %ecx
+1:	movl %gs:-4, %eax
+	addl %eax, %ebx
+	decl %ecx
+	jnz 1b
+	movl $-1, %eax
+	cmpl $20000 * 3, %ebx
+	je 2f
+	movl %ebx, %eax
+2:	pushl %eax
+	pushl $name_tls
+	call check_value
+	addl $8, %esp
 	DEBUG_EXIT(0)
 	hlt
 
@@ -633,6 +660,7 @@ gdt:
 	.quad 0x00cf72000000ffff	/* 0x30 not present */
 	.quad 0x00cff2000000ffff	/* 0x38 user data */
 	.quad 0x0000890000000067	/* 0x40 TSS (base filled in) */
+	.quad 0x00cff2000000ffff	/* 0x48 user TLS data, 4 GiB (base filled in) */
 gdt_end:
 gdt_ptr:
 	.word gdt_end - gdt - 1
@@ -658,7 +686,11 @@ name_selfmod: .asciz "k.smc_running_block"
 name_rewrite: .asciz "k.smc_page_rewritten"
 name_cr3_flush:	.asciz "k.cr3_same_value_flush"
 name_precise: .asciz "k.precise_registers"
+name_tls: .asciz "u.tls_negative_offset"
 	.balign 4
+	.balign 4
+	.long 3			/* the TLS variable at %gs:-4 */
+tls_tcb: .long 0
 tss:
 	.long 0, kstack_top, 0x10
 	.fill 22, 4, 0
