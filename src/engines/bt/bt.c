@@ -183,7 +183,7 @@ static void paging_changed(struct bt *t, uint32_t cr0, uint32_t cr3, uint32_t cr
 	if (((c->cr0 ^ cr0) & pgbits) || ((c->cr4 ^ cr4) & cr4bits))
 		bt_flush(t);
 	else if ((c->cr0 & CR0_PG) && (c->cr3 != cr3 || c->cr3_loads != t->sh.cr3_loads))
-		bt_new_address_space(t);
+		bt_new_address_space(t, cr3);
 	else if (invlpg)
 		bt_invalidate_lin(t, *invlpg);
 	shadow_track(&t->sh, c, invlpg);
@@ -644,6 +644,8 @@ static void flush_stats(struct bt *t)
 		{ "sensitive instructions batched into a call", &t->n.batched, &t->flushed.batched },
 		{ "address-space switches (CR3)", &t->n.as_switches, &t->flushed.as_switches },
 		{ "chains undone", &t->n.unchained, &t->flushed.unchained },
+		{ "chains kept across address spaces", &t->n.chains_kept, &t->flushed.chains_kept },
+		{ "lookup entries kept across address spaces", &t->n.lookups_kept, &t->flushed.lookups_kept },
 	};
 	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
 		stats_add(st, rows[k].name, *rows[k].now - *rows[k].then);
@@ -769,6 +771,7 @@ static void bt_free(struct bt *t)
 	free(t->smc_last_ms);
 	free(t->lin_blocks);
 	free(t->filled);
+	free(t->filled_lin);
 	free(t->code_pages);
 	free(t->pcs);
 	free(t->exits);
@@ -806,12 +809,13 @@ static int bt_create(struct vcpu *vcpu)
 	t->lin_blocks = calloc(1u << 20, sizeof *t->lin_blocks);
 	t->capfilled = 4096;
 	t->filled = calloc(t->capfilled, sizeof *t->filled);
+	t->filled_lin = calloc(t->capfilled, sizeof *t->filled_lin);
 	t->nh.base = 0;
 	t->nh.kick_sig = SIGRTMIN;
 	t->nh.kick = &vm->kick;
 	t->nh.cb = on_signal;
 	t->nh.opaque = t;
-	if (!t->blocks || !t->page_blocks || !t->smc_count || !t->smc_last_ms || !t->lin_blocks || !t->filled ||
+	if (!t->blocks || !t->page_blocks || !t->smc_count || !t->smc_last_ms || !t->lin_blocks || !t->filled || !t->filled_lin ||
 	    shadow_init(&t->sh, &t->nh, vm->memfd, vm->ram_size, BT_USER_TOP) < 0) {
 		fprintf(stderr, "ringvm: bt: out of memory\n");
 		bt_free(t);
@@ -889,7 +893,7 @@ static void bt_flush_tlb(struct vcpu *vcpu, uint32_t lin, bool all)
 		tlb_flush(c);
 		shadow_flush(&t->sh, false);
 		if (c->cr0 & CR0_PG)
-			bt_new_address_space(t);
+			bt_new_address_space(t, c->cr3); /* a flush: nothing survives */
 	} else {
 		tlb_flush_page(c, lin);
 		if (c->cr0 & CR0_PG)

@@ -181,7 +181,7 @@ struct bt_counts {
 	uint64_t blocks, cache_bytes, chained, lookups_filled, misses, flushes, invalidations, volatile_pages,
 		 volatile_retried;
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
-	uint64_t adapted, as_switches, unchained, batched, fast_invlpg;
+	uint64_t adapted, as_switches, unchained, batched, fast_invlpg, chains_kept, lookups_kept;
 	uint64_t calls[BT_WHY_N];
 };
 
@@ -214,7 +214,7 @@ struct bt {
 	 * a walk shows its linear page still maps its physical page, and
 	 * every chain (which skips that check) is undone. */
 	uint32_t gen;
-	uint32_t *chained; /* exit ids whose jumps are patched */
+	struct bt_chained { uint32_t exit_id, to_lin; } *chained; /* exits whose jumps are patched */
 	size_t nchained, capchained;
 
 	/* Set by the signal callback for the run loop. */
@@ -225,6 +225,7 @@ struct bt {
 	uint32_t miss_stub; /* cache address of the shared lookup-miss exit */
 	uint32_t table_cs_base; /* the CS base the lookup tables are valid for */
 	uint32_t *filled;	/* lookup entries filled since the last reset (address) */
+	uint32_t *filled_lin;	/* ... and the linear address of each one's block */
 	size_t nfilled, capfilled;
 	bool tables_clean;	/* every entry leads to the miss exit */
 	/* Code whose every instruction faults (wild jumps into data, MMIO
@@ -258,7 +259,7 @@ struct bt_block *bt_lookup(struct bt *t, uint32_t lin, uint32_t cs_base, bool us
 struct bt_block *bt_translate(struct bt *t);
 void bt_chain(struct bt *t, int exit_id, const struct bt_block *to);
 void bt_flush(struct bt *t);
-void bt_new_address_space(struct bt *t);
+void bt_new_address_space(struct bt *t, uint32_t old_cr3);
 void bt_tables_reset(struct bt *t);
 void bt_lookup_fill(struct bt *t, const struct bt_block *b);
 void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written);

@@ -163,8 +163,10 @@ void bt_lookup_fill(struct bt *t, const struct bt_block *b)
 {
 	uint32_t at = (b->user ? BT_TABLE_U : BT_TABLE_K) + 4 * (b->eip & (BT_TABLE_ENTRIES - 1));
 	*(uint32_t *)host_ptr(at) = b->ind;
-	if (t->nfilled < t->capfilled)
+	if (t->nfilled < t->capfilled) {
 		t->filled[t->nfilled] = at;
+		t->filled_lin[t->nfilled] = b->lin;
+	}
 	t->nfilled++; /* past capfilled: the next reset rewrites everything */
 	t->n.lookups_filled++;
 }
@@ -258,25 +260,93 @@ static void patch_jmp(uint32_t at, uint32_t to)
 	put32(host_ptr(at + 1), to - (at + 5));
 }
 
-/* A CR3 write: chains and lookup entries skip the mapping check, so they
- * are undone (each stub's jmp falls through again, each jcc leads to its
- * stub again); the blocks stay, to be checked on their next lookup. */
-void bt_new_address_space(struct bt *t)
+/* The page directory entry that maps lin under cr3 (non-PAE), or 0 when
+ * that directory is not in RAM. */
+static uint32_t pde_of(const struct cpu *c, uint32_t cr3, uint32_t lin)
 {
-	for (size_t k = 0; k < t->nchained; k++) {
-		const struct bt_exit *x = &t->exits[t->chained[k]];
-		patch_jmp(x->jmp_at, x->jmp_at + 5);
-		if (x->src_at) {
-			uint8_t *src = host_ptr(x->src_at);
-			uint32_t len = src[0] == 0x0f ? 6 : 5;
-			put32(src + len - 4, x->jmp_at - (x->src_at + len));
-		}
+	uint64_t pa = (uint64_t)(cr3 & ~0xfffu) + 4 * (lin >> 22);
+	uint32_t v = 0;
+	if (pa + 4 <= c->ram_size)
+		memcpy(&v, c->ram + pa, 4);
+	return v;
+}
+
+/* Does lin keep its mapping from the directory at old_cr3 to the current
+ * one? Yes when both directories hold the same present entry for it: the
+ * same page table (or the same 4 MiB page). That is how every process's
+ * directory shares the kernel half (Linux copies those entries into each
+ * new one). A PTE the guest changed there without INVLPG or a flush of
+ * its own would stay stale, as it does in a real TLB with global pages. */
+static bool mapping_kept(const struct bt *t, uint32_t old_cr3, uint32_t lin)
+{
+	uint32_t o = pde_of(&t->cpu, old_cr3, lin);
+	return (o & 1) && o == pde_of(&t->cpu, t->cpu.cr3, lin);
+}
+
+static void unchain(struct bt *t, const struct bt_exit *x)
+{
+	patch_jmp(x->jmp_at, x->jmp_at + 5);
+	if (x->src_at) {
+		uint8_t *src = host_ptr(x->src_at);
+		uint32_t len = src[0] == 0x0f ? 6 : 5;
+		put32(src + len - 4, x->jmp_at - (x->src_at + len));
 	}
-	t->n.unchained += t->nchained;
-	t->nchained = 0;
+}
+
+/* Lookup entries of guest kernel code whose mapping is kept survive a
+ * switch to another address space; user code's never do. An entry stays
+ * only if every block that filled it (the list is in order, the last one
+ * is in it) is kept: resetting is always safe. */
+static void tables_keep(struct bt *t, uint32_t old_cr3)
+{
+	if (!t->tables_clean || t->nfilled > t->capfilled) {
+		bt_tables_reset(t);
+		return;
+	}
+	size_t kept = 0;
+	for (size_t k = 0; k < t->nfilled; k++) {
+		uint32_t at = t->filled[k], lin = t->filled_lin[k];
+		if (at < BT_TABLE_U && mapping_kept(t, old_cr3, lin)) {
+			t->filled[kept] = at;
+			t->filled_lin[kept++] = lin;
+			continue;
+		}
+		*(uint32_t *)host_ptr(at) = t->miss_stub;
+	}
+	t->n.lookups_kept += kept;
+	t->nfilled = kept;
+}
+
+/* A CR3 write: chains and lookup entries skip the mapping check, so those
+ * whose target may now map other code are undone (each stub's jmp falls
+ * through again, each jcc leads to its stub again); the blocks stay, to be
+ * checked on their next lookup. A write of the same value (old_cr3 is the
+ * current CR3: how guests flush their TLB, Linux after fork's
+ * write-protect) or with PAE undoes them all. Kept chains only lead to
+ * blocks whose mapping is kept, so whatever runs through them was reached
+ * from a block that was valid in this address space. */
+void bt_new_address_space(struct bt *t, uint32_t old_cr3)
+{
+	const struct cpu *c = &t->cpu;
+	bool keep = old_cr3 != c->cr3 && !(c->cr4 & CR4_PAE);
+	size_t kept = 0;
+	for (size_t k = 0; k < t->nchained; k++) {
+		struct bt_chained ch = t->chained[k];
+		if (keep && mapping_kept(t, old_cr3, ch.to_lin)) {
+			t->chained[kept++] = ch;
+			continue;
+		}
+		unchain(t, &t->exits[ch.exit_id]);
+		t->n.unchained++;
+	}
+	t->n.chains_kept += kept;
+	t->nchained = kept;
 	t->chain_from = -1;
 	t->fill_lookup = false;
-	bt_tables_reset(t);
+	if (keep)
+		tables_keep(t, old_cr3);
+	else
+		bt_tables_reset(t);
 	t->gen++;
 	t->n.as_switches++;
 }
@@ -287,7 +357,7 @@ void bt_chain(struct bt *t, int exit_id, const struct bt_block *to)
 		return;
 	const struct bt_exit *x = &t->exits[exit_id];
 	if (grow((void **)&t->chained, &t->capchained, t->nchained, sizeof *t->chained))
-		t->chained[t->nchained++] = (uint32_t)exit_id;
+		t->chained[t->nchained++] = (struct bt_chained){ (uint32_t)exit_id, to->lin };
 	else
 		return; /* could not be undone later: stay unchained */
 	patch_jmp(x->jmp_at, to->host);
