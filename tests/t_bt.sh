@@ -94,7 +94,7 @@ else
 fi
 for c in k.ljmp_0x33 u.ljmp_0x33 k.mov_ds_bt_data u.iret_0x33 k.smc_far_jump u.store_window \
 	k.precise_registers k.smc_running_block k.smc_page_rewritten k.tight_loop_irq k.irq_in_indirect_loop \
-	k.cr3_same_value_flush u.tls_negative_offset; do
+	k.cr3_same_value_flush u.tls_negative_offset u.tls_low_base; do
 	grep -qa "^PASS bt.$c\$" "$TMP/esc" || bad_c="$bad_c $c"
 done
 [ -z "${bad_c:-}" ] && pass bt.escape_named_checks || fail bt.escape_named_checks "missing:$bad_c"
@@ -105,8 +105,8 @@ elif grep -q '^bt: blocks translated' "$TMP/esc"; then
 else
 	fail bt.no_host_syscall "no bt --stats in the escape run"
 fi
-# The TLS loop's access faults natively 20,000 times, never for the guest:
-# adaptive translation must settle (it made 296 retranslations when each
+# u.tls_low_base's access faults natively 20,000 times, never for the
+# guest: adaptive translation must settle (296 retranslations when each
 # clean run put the instruction back to native code, 10 with the backoff).
 n=$(sed -n 's/^bt: instructions retranslated as VMM calls *\([0-9]*\)$/\1/p' "$TMP/esc")
 if [ -n "$n" ] && [ "$n" -le 40 ]; then

@@ -235,6 +235,11 @@ int native_ldt_set(struct native_host *h, unsigned idx, const struct seg *g, uin
 	}
 	uint8_t pages = limit > 0xfffff;
 	uint32_t limit_raw = pages ? limit >> 12 : limit;
+	/* A page-granular limit reaches the end of its last page: a clipped
+	 * limit that ends inside a page must stop at the page before, or an
+	 * unaligned base would reach up to 4 KiB past limit_max. */
+	if (pages && (limit & 0xfff) != 0xfff)
+		limit_raw--;
 	uint8_t present = g->present && !g->unusable;
 	struct native_ldt_entry *e = &h->ldt[idx];
 	e->guest_sel = g->sel;

@@ -357,8 +357,7 @@ user:
 	/* glibc's TLS: GS based at the thread block, variables at negative
 	 * offsets that wrap around 4 GiB. Natively that is beyond bt's
 	 * truncated limit: every access faults or is a VMM call, and must
-	 * read the right word each of 20,000 times (t_bt.sh also checks that
-	 * adaptive translation settles instead of retranslating in cycles). */
+	 * read the right word each of 20,000 times (bt rebases GS for it). */
 	movw $0x4b, %ax
 	movw %ax, %gs
 	xorl %ebx, %ebx
@@ -373,6 +372,26 @@ user:
 	movl %ebx, %eax
 2:	pushl %eax
 	pushl $name_tls
+	call check_value
+	addl $8, %esp
+	/* The same with GS based at 0x1000: %gs:-4 is linear 0xffc. Too low
+	 * to rebase (bt_priv.h), so natively every access faults though the
+	 * guest sees none (t_bt.sh: adaptive translation must settle). */
+	movw $0x53, %ax
+	movw %ax, %gs
+	movl $5, %gs:-4
+	xorl %ebx, %ebx
+	movl $20000, %ecx
+1:	movl %gs:-4, %eax
+	addl %eax, %ebx
+	decl %ecx
+	jnz 1b
+	movl $-1, %eax
+	cmpl $20000 * 5, %ebx
+	je 2f
+	movl %ebx, %eax
+2:	pushl %eax
+	pushl $name_tls_low
 	call check_value
 	addl $8, %esp
 	DEBUG_EXIT(0)
@@ -661,6 +680,7 @@ gdt:
 	.quad 0x00cff2000000ffff	/* 0x38 user data */
 	.quad 0x0000890000000067	/* 0x40 TSS (base filled in) */
 	.quad 0x00cff2000000ffff	/* 0x48 user TLS data, 4 GiB (base filled in) */
+	.quad 0x00cff2001000ffff	/* 0x50 user data, base 0x1000, 4 GiB */
 gdt_end:
 gdt_ptr:
 	.word gdt_end - gdt - 1
@@ -687,6 +707,7 @@ name_rewrite: .asciz "k.smc_page_rewritten"
 name_cr3_flush:	.asciz "k.cr3_same_value_flush"
 name_precise: .asciz "k.precise_registers"
 name_tls: .asciz "u.tls_negative_offset"
+name_tls_low: .asciz "u.tls_low_base"
 	.balign 4
 	.balign 4
 	.long 3			/* the TLS variable at %gs:-4 */

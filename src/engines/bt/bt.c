@@ -40,7 +40,7 @@ static const char *const why_names[BT_WHY_N] = {
 	[SENS_FAR] = "far transfer/iret", [SENS_INT] = "int n", [SENS_SYSCALL] = "sysenter/syscall",
 	[SENS_CS_MEM] = "cs memory operand", [SENS_16BIT] = "16-bit branch",
 	[SENS_OTHER] = "other instruction", [BT_WHY_INDIRECT] = "indirect branch",
-	[BT_WHY_INVALID] = "invalid opcode", [BT_WHY_GS] = "gs override (kernel)",
+	[BT_WHY_INVALID] = "invalid opcode", [BT_WHY_GS] = "gs override",
 	[BT_WHY_ADAPT] = "kept faulting (adaptive)",
 };
 
@@ -94,6 +94,28 @@ static int data_sel(struct bt *t, const struct seg *g, uint16_t *out)
 	return 0;
 }
 
+/* Guest user mode's GS, rebased (BT_GS_REBASE): a 4 GiB expand-up data
+ * segment (glibc's TLS) whose base lies above BT_GS_REBASE gets the TLS
+ * slot, based that much lower and clipped below BT_USER_TOP; any other
+ * GS is null, so the VMM calls that translated GS instructions make do
+ * its accesses. */
+static int tls_sel(struct bt *t, const struct seg *g, uint16_t *out)
+{
+	*out = 0;
+	if (g->unusable || !g->present || !(g->sel & ~3u) || !g->s || (g->type & 12) ||
+	    g->dpl != 3 || g->limit != 0xffffffffu || g->base < BT_GS_REBASE ||
+	    g->base - BT_GS_REBASE >= BT_USER_TOP)
+		return 0;
+	struct seg r = *g;
+	r.base = g->base - BT_GS_REBASE;
+	if (native_ldt_set(&t->nh, BT_TLS_SLOT, &r, BT_USER_TOP - 1 - r.base) < 0) {
+		snprintf(t->msg, sizeof t->msg, "modify_ldt: %s", strerror(errno));
+		return -1;
+	}
+	*out = NATIVE_SEL(BT_TLS_SLOT);
+	return 0;
+}
+
 /* Virtual CPU -> what bt_enter_asm and the trampoline load. Returns 0,
  * 1 if the stack cannot be native, -1 on a host error. */
 static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
@@ -117,7 +139,9 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 		/* A rewritten slot must be loaded again even under the same
 		 * selector: the CPU caches the descriptor at load time. */
 		uint64_t w = t->nh.ldt_writes;
-		if (data_sel(t, &c->seg[sr], &t->seg_sel[sr]) < 0)
+		int rc = sr == S_GS && c->cpl == 3 ? tls_sel(t, &c->seg[sr], &t->seg_sel[sr])
+						   : data_sel(t, &c->seg[sr], &t->seg_sel[sr]);
+		if (rc < 0)
 			return -1;
 		if (t->nh.ldt_writes != w)
 			t->seg_reload |= (uint8_t)(1u << sr);

@@ -38,6 +38,17 @@
  * guest selectors use, NATIVE_LDT_FIRST and up). */
 #define BT_CODE_SLOT 15
 #define BT_DATA_SLOT 14 /* the VMM data segment (the vCPU page) */
+/* Guest user mode's GS, rebased (glibc's TLS): see BT_GS_REBASE. */
+#define BT_TLS_SLOT 13
+
+/* glibc's thread pointer is GS's base, and its TLS variables sit at
+ * negative offsets that wrap around 4 GiB (%gs:-0x3c): natively, beyond
+ * any segment truncated below the kernel half, so each one faulted. In
+ * guest user mode the host's GS is based BT_GS_REBASE below the guest's,
+ * and translated code adds BT_GS_REBASE to the displacement of every
+ * GS-relative operand: offsets from -BT_GS_REBASE up are native. A GS
+ * instruction that cannot be rewritten so is a VMM call, never copied. */
+#define BT_GS_REBASE 0x10000u
 
 /* native_enter()'s return value when translated code called the VMM. */
 #define BT_STOP_CALL 3
