@@ -3,7 +3,7 @@
  * would escape a VMM that lets guest code run natively: loading the host's
  * selectors (0x23 0x2b 0x33) and bt's own LDT selectors (0x77 0x7f) with
  * mov/pop/lds/lss, far jmp/call/ret and iret to them, int 0x80, sysenter,
- * syscall, jumps, loads and stores into the VMM window (0xff000000 up),
+ * syscall, jumps, loads and stores into the VMM window (0xffc00000 up),
  * and a far jump written over code that has already run (translated).
  * Each must end as a fault of the guest's own (the vector is checked). It
  * also checks precise faults (registers at a fault in mid-block), stores
@@ -183,21 +183,21 @@ _start:
 	syscall
 	CHECK k.syscall, 6
 	ARM
-	movl $0xff000800, %eax
+	movl $0xffc00800, %eax
 	jmp *%eax
 	CHECK k.jmp_window, 14
 	ARM
-	movl $0xff100000, %eax
+	movl $0xffd00000, %eax
 	call *%eax
 	CHECK k.call_window, 14
 	ARM
-	movl $0x12345678, 0xff000010
+	movl $0x12345678, 0xffc00010
 	CHECK k.store_window, 14
 	ARM
-	movl 0xff000000, %eax
+	movl 0xffc00000, %eax
 	CHECK k.load_window, 14
 	ARM
-	movl $0xff000000, %edi
+	movl $0xffc00000, %edi
 	movl $16, %ecx
 	rep stosl
 	CHECK k.string_window, 14
@@ -348,11 +348,11 @@ user:
 	syscall
 	CHECK u.syscall, 6
 	ARM
-	movl $0xff000800, %eax
+	movl $0xffc00800, %eax
 	jmp *%eax
 	CHECK u.jmp_window, 14
 	ARM
-	movl $0x12345678, 0xff000010
+	movl $0x12345678, 0xffc00010
 	CHECK u.store_window, 14
 	/* glibc's TLS: GS based at the thread block, variables at negative
 	 * offsets that wrap around 4 GiB. Natively that is beyond bt's
