@@ -114,8 +114,15 @@ static inline uint32_t parity_flag(uint32_t r)
 /* Sets the arithmetic flags eagerly (rotates, shifts, multiply, ...). */
 static inline void flags_set_arith(struct cpu *c, uint32_t f)
 {
-	flags_materialize(c);
+	/* All six are replaced: nothing lazy needs computing first. */
+	c->lf_op = LF_NONE;
 	c->eflags = (c->eflags & ~EFLAGS_ARITH) | (f & EFLAGS_ARITH);
+}
+
+/* SF ZF PF from res, the given CF and OF, AF clear: computed lazily. */
+static inline void flags_lazy_co(struct cpu *c, unsigned size, uint32_t res, bool cf, bool of)
+{
+	flags_lazy(c, LF_CO, size, res, (uint32_t)cf | (uint32_t)of << 1, 0);
 }
 
 static inline uint32_t szp_flags(uint32_t r, unsigned size)

@@ -256,12 +256,7 @@ static uint32_t shift(struct cpu *c, unsigned op, unsigned size, uint32_t a, uns
 		cf = (s >> (cnt - 1)) & 1;
 		of = false;
 	}
-	uint32_t f = szp_flags(r, size);
-	if (cf)
-		f |= EFLAGS_CF;
-	if (of)
-		f |= EFLAGS_OF;
-	flags_set_arith(c, f);
+	flags_lazy_co(c, size, r, cf, of);
 	return r;
 }
 
@@ -320,12 +315,9 @@ H(h_shrd)
 	double_shift(c, i, false);
 }
 
-static void mul_flags(struct cpu *c, bool overflow, uint32_t low, unsigned size)
+static inline void mul_flags(struct cpu *c, bool overflow, uint32_t low, unsigned size)
 {
-	uint32_t f = szp_flags(low, size);
-	if (overflow)
-		f |= EFLAGS_CF | EFLAGS_OF;
-	flags_set_arith(c, f);
+	flags_lazy_co(c, size, low, overflow, overflow);
 }
 
 H(h_mul1)
