@@ -642,6 +642,7 @@ static int insn_from_zydis(const ZydisDecodedInstruction *zi, const ZydisDecoded
 		i->fn = h_unimpl;
 		return TERM;
 	}
+	fast_form(i);
 	return r;
 }
 

@@ -178,6 +178,10 @@ static inline void jump_to(struct cpu *c, const struct insn *i, uint32_t target)
 #define DECLARE_HANDLER(name) H(name);
 HANDLERS(DECLARE_HANDLER)
 
+/* Replaces i->fn by a handler specialised for i's operand forms, if there
+ * is one (exec_fast.c); called once the general handler is chosen. */
+void fast_form(struct insn *i);
+
 /* ALU ops in encoding order (ADD OR ADC SBB AND SUB XOR CMP), then TEST. */
 enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP, ALU_TEST, ALU_N };
 extern const insn_fn alu32_rr_fns[ALU_N], alu32_ri_fns[ALU_N], alu32_rm_fns[ALU_N],
