@@ -268,6 +268,73 @@ static H(f_cmp8_m)
 	NEXT(c, i);
 }
 
+/*
+ * Jcc with a 32-bit operand size, one handler per condition so that the
+ * condition folds at compile time. ZF, SF and PF come from the recorded
+ * result for every lazy operation; after a 32-bit SUB/CMP or a logic
+ * operation (the usual producers) the other conditions come from the
+ * recorded operands too. Anything else (-1) goes to h_jcc.
+ */
+static inline __attribute__((always_inline)) int jcc_cond(const struct cpu *c, unsigned cc)
+{
+	unsigned op = c->lf_op;
+	bool neg = cc & 1;
+	if (likely(op != LF_NONE && c->lf_size == 4)) {
+		uint32_t r = c->lf_res, a = c->lf_a, b = c->lf_b;
+		switch (cc >> 1) {
+		case 2: return (r == 0) ^ neg;
+		case 4: return (r >> 31) ^ neg;
+		case 5: return !__builtin_parity(r & 0xff) ^ neg;
+		default: break;
+		}
+		if (op == LF_SUB) {
+			switch (cc >> 1) {
+			case 0: return (((a ^ b) & (a ^ r)) >> 31) ^ neg;
+			case 1: return (a < b) ^ neg;
+			case 3: return (a <= b) ^ neg;
+			case 6: return ((int32_t)a < (int32_t)b) ^ neg;
+			default: return ((int32_t)a <= (int32_t)b) ^ neg;
+			}
+		}
+		if (op == LF_LOGIC) { /* CF = OF = 0 */
+			switch (cc >> 1) {
+			case 0: case 1: return neg;
+			case 3: return (r == 0) ^ neg;
+			case 6: return (r >> 31) ^ neg;
+			default: return (r == 0 || (r >> 31)) ^ neg;
+			}
+		}
+	}
+	return -1;
+}
+
+#define JCC_FORM(cc)                                                              \
+	static H(f_jcc_##cc)                                                      \
+	{                                                                         \
+		int taken = jcc_cond(c, cc);                                      \
+		if (unlikely(taken < 0)) {                                        \
+			h_jcc(c, i); /* a tail call */                            \
+			return;                                                   \
+		}                                                                 \
+		uint32_t next = c->eip + i->len;                                  \
+		if (taken) {                                                      \
+			uint32_t target = next + i->op[0].disp;                   \
+			if (unlikely(target > c->seg[S_CS].limit))                \
+				cpu_raise(c, EXC_GP, 0);                          \
+			c->eip = target;                                          \
+		} else {                                                          \
+			c->eip = next;                                            \
+		}                                                                 \
+	}
+JCC_FORM(0) JCC_FORM(1) JCC_FORM(2) JCC_FORM(3) JCC_FORM(4) JCC_FORM(5) JCC_FORM(6) JCC_FORM(7)
+JCC_FORM(8) JCC_FORM(9) JCC_FORM(10) JCC_FORM(11) JCC_FORM(12) JCC_FORM(13) JCC_FORM(14)
+JCC_FORM(15)
+
+static const insn_fn jcc32_fns[16] = {
+	f_jcc_0, f_jcc_1, f_jcc_2, f_jcc_3, f_jcc_4, f_jcc_5, f_jcc_6, f_jcc_7,
+	f_jcc_8, f_jcc_9, f_jcc_10, f_jcc_11, f_jcc_12, f_jcc_13, f_jcc_14, f_jcc_15,
+};
+
 static bool mem_a32(const struct opnd *o)
 {
 	return o->kind == OK_MEM && !o->a16;
@@ -287,6 +354,8 @@ static insn_fn fast_fn(struct insn *i)
 {
 	const struct opnd *a = &i->op[0], *b = &i->op[1], *d = &i->op[2];
 	insn_fn fn = i->fn;
+	if (fn == h_jcc && i->osize == 4)
+		return jcc32_fns[i->sub & 15];
 	if (fn == h_mov32_rm && mem_a32(b))
 		return f_ld32;
 	if (fn == h_mov32_mr && mem_a32(a) && reg_of(b, 4))
