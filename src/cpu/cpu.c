@@ -209,6 +209,25 @@ static int block_careful(struct cpu *c)
 	return RUN_ON;
 }
 
+/* The run loop proper, apart from cpu_run so that nothing here lives
+ * across its _setjmp (which would keep c and the limit in memory). An
+ * exception longjmps out of here into cpu_run, which calls it again. */
+static __attribute__((noinline)) int run_blocks(struct cpu *c)
+{
+	const uint64_t insn_limit = c->insn_limit;
+	for (;;) {
+		if (unlikely(boundary_needs_care(c, insn_limit))) {
+			int r = block_careful(c);
+			if (r != RUN_ON)
+				return r;
+			continue;
+		}
+		/* The common boundary: straight into the next whole block. */
+		struct block *b = block_find(c);
+		block_exec(c, b->insns, b->insns + b->n);
+	}
+}
+
 int cpu_run(struct cpu *c, uint64_t budget)
 {
 	c->exit = -1;
@@ -240,17 +259,5 @@ int cpu_run(struct cpu *c, uint64_t budget)
 		c->step_pending = false;
 		cpu_single_step_trap(c); /* delivered through case 1 */
 	}
-	/* Read only: safe to keep in a register across the longjmps. */
-	const uint64_t insn_limit = c->insn_limit;
-	for (;;) {
-		if (unlikely(boundary_needs_care(c, insn_limit))) {
-			int r = block_careful(c);
-			if (r != RUN_ON)
-				return r;
-			continue;
-		}
-		/* The common boundary: straight into the next whole block. */
-		struct block *b = block_find(c);
-		block_exec(c, b->insns, b->insns + b->n);
-	}
+	return run_blocks(c);
 }

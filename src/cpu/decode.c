@@ -383,9 +383,12 @@ static int select_handler(const ZydisDecodedInstruction *zi, const ZydisDecodedO
 	case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JNP:
 	case ZYDIS_MNEMONIC_JL: case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JLE:
 	case ZYDIS_MNEMONIC_JNLE:
+		/* Not TERM: a block runs on past a Jcc that is not taken (the
+		 * fall-through is the next entry); a taken one ends the block
+		 * (its handler clears blk_end). */
 		i->fn = h_jcc;
 		i->sub = zi->opcode & 0xf;
-		return TERM;
+		return 0;
 	case ZYDIS_MNEMONIC_SETO: case ZYDIS_MNEMONIC_SETNO: case ZYDIS_MNEMONIC_SETB:
 	case ZYDIS_MNEMONIC_SETNB: case ZYDIS_MNEMONIC_SETZ: case ZYDIS_MNEMONIC_SETNZ:
 	case ZYDIS_MNEMONIC_SETBE: case ZYDIS_MNEMONIC_SETNBE: case ZYDIS_MNEMONIC_SETS:

@@ -322,6 +322,7 @@ static inline __attribute__((always_inline)) int jcc_cond(const struct cpu *c, u
 			if (unlikely(target > c->seg[S_CS].limit))                \
 				cpu_raise(c, EXC_GP, 0);                          \
 			c->eip = target;                                          \
+			c->blk_end = NULL; /* the block runs on only if not taken */ \
 		} else {                                                          \
 			c->eip = next;                                            \
 		}                                                                 \
