@@ -52,8 +52,10 @@ struct tlb_entry {
 	uint32_t tag_r;	 /* linear page if readable through this entry */
 	uint32_t tag_w;	 /* linear page if writable (D already set, no code) */
 	uintptr_t addend; /* host pointer = addend + linear address */
-	uint32_t phys;	 /* physical page, for code-page invalidation */
 };
+/* 16 bytes: an index scales by an addressing mode. The physical page of
+ * each entry (for code pages) is kept apart, in tlb_phys, where
+ * tlb_drop_phys scans it as one dense array. */
 
 /* Lazy EFLAGS: the arithmetic flags are computed from the last result
  * only when something reads them. */
@@ -138,6 +140,7 @@ struct cpu {
 
 	struct tlb_entry *tlb; /* tlb_all[cpl == 3] */
 	struct tlb_entry tlb_all[2][TLB_SIZE];
+	uint32_t tlb_phys[2][TLB_SIZE]; /* physical page of tlb_all[u][i] */
 
 	/* Guest physical memory. */
 	uint8_t *ram;

@@ -680,10 +680,10 @@ static void block_link(struct cpu *c, struct block *b)
  * whether the whole page is RAM (else it is fetched through the MMIO bus). */
 static uint32_t code_phys(struct cpu *c, uint32_t lin, bool *ram)
 {
-	struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+	unsigned idx = (lin >> 12) & (TLB_SIZE - 1);
 	*ram = true;
-	if (likely(e->tag_r == (lin & ~0xfffu)))
-		return e->phys | (lin & 0xfff);
+	if (likely(c->tlb[idx].tag_r == (lin & ~0xfffu)))
+		return c->tlb_phys[c->cpl == 3][idx] | (lin & 0xfff);
 	uint32_t pa;
 	if (!tlb_fill(c, lin, false, c->cpl == 3, &pa)) {
 		if (c->strict_mem) {

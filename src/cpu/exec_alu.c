@@ -65,7 +65,8 @@ H(h_alu)
 	NEXT(c, i);
 }
 
-#define R32(c, o) ((c)->r.r32[(o).reg >> 2])
+/* A 32-bit register by its byte offset (a multiple of 4): no shift. */
+#define R32(c, o) (*(uint32_t *)((c)->r.r8 + (o).reg))
 
 #define ALU32_FORMS(OP)                                                              \
 	static void alu32_rr_##OP(struct cpu *c, const struct insn *i)                \

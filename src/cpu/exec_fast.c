@@ -10,7 +10,8 @@
  */
 #include "exec.h"
 
-#define R32(c, o) ((c)->r.r32[(o).reg >> 2])
+/* A 32-bit register by its byte offset (a multiple of 4): no shift. */
+#define R32(c, o) (*(uint32_t *)((c)->r.r8 + (o).reg))
 
 /* The host pointer of a memory operand (32-bit addressing) if the access
  * can go straight to RAM: the segment cannot fail it and the TLB maps all
