@@ -154,7 +154,8 @@ static inline __attribute__((always_inline)) void block_exec(struct cpu *c,
 	do {
 		c->cur = i;
 		i->fn(c, i);
-	} while (++i < c->blk_end);
+		i = c->cur + 1; /* threaded handlers may have run on (NEXT_THREADED) */
+	} while (i < c->blk_end);
 	c->insns += (uint64_t)(c->cur - c->blk_start) + 1;
 	c->cur = NULL;
 }

@@ -11,6 +11,25 @@
 
 #define NEXT(c, i) ((c)->eip += (i)->len)
 
+/*
+ * NEXT, then straight into the block's next entry while the block lasts
+ * (threaded code: the compiler makes the call a jump, so the run loop's
+ * call, return and loop test are saved). The run loop learns where the
+ * block stopped from c->cur. Only as a handler's last statement, and only
+ * in handlers that may fall through (blk_end: the budget, a taken branch,
+ * a write to a code page end the block there). Without tail calls (-O1
+ * builds) the nesting is bounded by BLOCK_MAX_INSNS.
+ */
+#define NEXT_THREADED(c, i)                                  \
+	do {                                                 \
+		(c)->eip += (i)->len;                        \
+		const struct insn *next_ = (i) + 1;          \
+		if (likely(next_ < (c)->blk_end)) {          \
+			(c)->cur = next_;                    \
+			next_->fn((c), next_);               \
+		}                                            \
+	} while (0)
+
 #define H(name) void name(struct cpu *c, const struct insn *i)
 
 static inline uint32_t ea_of(const struct cpu *c, const struct opnd *o)

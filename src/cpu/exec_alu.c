@@ -74,14 +74,14 @@ H(h_alu)
 		uint32_t r = alu_do(c, OP, 4, R32(c, i->op[0]), R32(c, i->op[1]));    \
 		if (alu_writes(OP))                                                  \
 			R32(c, i->op[0]) = r;                                        \
-		NEXT(c, i);                                                          \
+		NEXT_THREADED(c, i);                                                          \
 	}                                                                            \
 	static void alu32_ri_##OP(struct cpu *c, const struct insn *i)                \
 	{                                                                            \
 		uint32_t r = alu_do(c, OP, 4, R32(c, i->op[0]), i->op[1].disp);       \
 		if (alu_writes(OP))                                                  \
 			R32(c, i->op[0]) = r;                                        \
-		NEXT(c, i);                                                          \
+		NEXT_THREADED(c, i);                                                          \
 	}                                                                            \
 	static void alu32_rm_##OP(struct cpu *c, const struct insn *i)                \
 	{                                                                            \
@@ -89,7 +89,7 @@ H(h_alu)
 		uint32_t r = alu_do(c, OP, 4, R32(c, i->op[0]), b);                   \
 		if (alu_writes(OP))                                                  \
 			R32(c, i->op[0]) = r;                                        \
-		NEXT(c, i);                                                          \
+		NEXT_THREADED(c, i);                                                          \
 	}                                                                            \
 	static void alu32_mr_##OP(struct cpu *c, const struct insn *i)                \
 	{                                                                            \
@@ -101,7 +101,7 @@ H(h_alu)
 			uint32_t a = mem_read(c, i->op[0].seg, ea_of(c, &i->op[0]), 4); \
 			alu_do(c, OP, 4, a, R32(c, i->op[1]));                        \
 		}                                                                    \
-		NEXT(c, i);                                                          \
+		NEXT_THREADED(c, i);                                                          \
 	}                                                                            \
 	static void alu32_mi_##OP(struct cpu *c, const struct insn *i)                \
 	{                                                                            \
@@ -113,7 +113,7 @@ H(h_alu)
 			uint32_t a = mem_read(c, i->op[0].seg, ea_of(c, &i->op[0]), 4); \
 			alu_do(c, OP, 4, a, i->op[1].disp);                           \
 		}                                                                    \
-		NEXT(c, i);                                                          \
+		NEXT_THREADED(c, i);                                                          \
 	}
 
 ALU32_FORMS(0)

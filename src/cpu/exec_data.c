@@ -21,13 +21,13 @@ H(h_mov)
 H(h_mov32_rr)
 {
 	R32(c, i->op[0]) = R32(c, i->op[1]);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 H(h_mov32_ri)
 {
 	R32(c, i->op[0]) = i->op[1].disp;
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 H(h_mov32_rm)

@@ -40,7 +40,7 @@ static H(f_ld32)
 		return;
 	}
 	R32(c, i->op[0]) = load_n(p, 4);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /* MOV m32, r32 */
@@ -52,7 +52,7 @@ static H(f_st32)
 		return;
 	}
 	store_n(p, 4, R32(c, i->op[1]));
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /* MOV m32, imm32 */
@@ -64,7 +64,7 @@ static H(f_st32i)
 		return;
 	}
 	store_n(p, 4, i->op[1].disp);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /* MOV r8/r16, m8/m16 */
@@ -77,7 +77,7 @@ static H(f_ld_small)
 		return;
 	}
 	store_n(c->r.r8 + i->op[0].reg, n, load_n(p, n));
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /* MOV m8/m16, r8/r16 */
@@ -90,7 +90,7 @@ static H(f_st_small)
 		return;
 	}
 	store_n(p, n, load_n(c->r.r8 + i->op[1].reg, n));
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /* MOV m8/m16, imm */
@@ -103,7 +103,7 @@ static H(f_st_small_i)
 		return;
 	}
 	store_n(p, n, i->op[1].disp);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /* MOVZX r32, m8/m16 */
@@ -116,14 +116,14 @@ static H(f_movzx32_m)
 		return;
 	}
 	R32(c, i->op[0]) = load_n(p, n);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /* MOVZX r32, r8/r16 */
 static H(f_movzx32_r)
 {
 	R32(c, i->op[0]) = load_n(c->r.r8 + i->op[1].reg, i->op[1].size);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /* MOVSX r32, m8/m16 */
@@ -136,7 +136,7 @@ static H(f_movsx32_m)
 		return;
 	}
 	R32(c, i->op[0]) = (uint32_t)sext(load_n(p, n), n);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /* MOVSX r32, r8/r16 */
@@ -144,7 +144,7 @@ static H(f_movsx32_r)
 {
 	R32(c, i->op[0]) = (uint32_t)sext(load_n(c->r.r8 + i->op[1].reg, i->op[1].size),
 					  i->op[1].size);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /* LEA r32, m (32-bit addressing) */
@@ -152,7 +152,7 @@ static H(f_lea32)
 {
 	const struct opnd *o = &i->op[1];
 	R32(c, i->op[0]) = o->disp + c->r.r32[o->base] + (c->r.r32[o->index] << o->scale);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 static inline void imul32(struct cpu *c, const struct insn *i, uint32_t a, uint32_t b)
@@ -160,7 +160,7 @@ static inline void imul32(struct cpu *c, const struct insn *i, uint32_t a, uint3
 	int64_t p = (int64_t)(int32_t)a * (int32_t)b;
 	R32(c, i->op[0]) = (uint32_t)p;
 	flags_lazy_co(c, 4, (uint32_t)p, p != (int32_t)p, p != (int32_t)p);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /* IMUL r32, r32 */
@@ -205,7 +205,7 @@ static H(f_shl32_ri)
 	bool cf = (a >> (32 - n)) & 1;
 	R32(c, i->op[0]) = r;
 	flags_lazy_co(c, 4, r, cf, (r >> 31) ^ cf);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 static H(f_shr32_ri)
@@ -213,7 +213,7 @@ static H(f_shr32_ri)
 	uint32_t a = R32(c, i->op[0]), n = i->imm2, r = a >> n;
 	R32(c, i->op[0]) = r;
 	flags_lazy_co(c, 4, r, (a >> (n - 1)) & 1, a >> 31);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 static H(f_sar32_ri)
@@ -222,7 +222,7 @@ static H(f_sar32_ri)
 	uint32_t n = i->imm2, r = (uint32_t)(a >> n);
 	R32(c, i->op[0]) = r;
 	flags_lazy_co(c, 4, r, (a >> (n - 1)) & 1, false);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /* INC/DEC r32: CF is kept, so it is carried in lf_b (LF_INC/LF_DEC). */
@@ -231,7 +231,7 @@ static H(f_inc32_r)
 	uint32_t a = R32(c, i->op[0]), cf = cf_get(c), r = a + 1;
 	R32(c, i->op[0]) = r;
 	flags_lazy(c, LF_INC, 4, r, a, cf);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 static H(f_dec32_r)
@@ -239,7 +239,7 @@ static H(f_dec32_r)
 	uint32_t a = R32(c, i->op[0]), cf = cf_get(c), r = a - 1;
 	R32(c, i->op[0]) = r;
 	flags_lazy(c, LF_DEC, 4, r, a, cf);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /* CMP/TEST r8, imm8 and CMP/TEST m8, imm8 / r8 (string scanning code). */
@@ -250,7 +250,7 @@ static H(f_cmp8_ri)
 		flags_lazy(c, LF_SUB, 1, a - b, a, b);
 	else
 		flags_lazy(c, LF_LOGIC, 1, a & b, 0, 0);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 static H(f_cmp8_m)
@@ -266,7 +266,7 @@ static H(f_cmp8_m)
 		flags_lazy(c, LF_SUB, 1, a - b, a, b);
 	else
 		flags_lazy(c, LF_LOGIC, 1, a & b, 0, 0);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 /*
@@ -325,7 +325,7 @@ static inline __attribute__((always_inline)) int jcc_cond(const struct cpu *c, u
 			c->eip = target;                                          \
 			c->blk_end = NULL; /* the block runs on only if not taken */ \
 		} else {                                                          \
-			c->eip = next;                                            \
+			NEXT_THREADED(c, i);                                      \
 		}                                                                 \
 	}
 JCC_FORM(0) JCC_FORM(1) JCC_FORM(2) JCC_FORM(3) JCC_FORM(4) JCC_FORM(5) JCC_FORM(6) JCC_FORM(7)
