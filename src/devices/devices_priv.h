@@ -96,6 +96,8 @@ struct cmos {
 struct ps2 {
 	uint8_t config, out, status_flags;
 	bool out_full;
+	bool out_aux;	     /* the byte in the output buffer is from the AUX side */
+	bool out_from_port;  /* it came from a port, not the controller: may interrupt */
 	uint8_t pending_cmd; /* a controller command waiting for its byte on 0x60 */
 };
 

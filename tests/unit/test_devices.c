@@ -488,6 +488,37 @@ static void test_ps2(void)
 	outb(&vm, 0x64, 0x20);
 	CHECK("ps2 disable keyboard", inb(&vm, 0x60) & 0x10, "config bit 4 clear");
 	CHECK("ps2 still running", !vm.stop, "stopped");
+
+	/* The AUX port, as Linux's i8042 driver probes it: interface test,
+	 * loopback through 0xd3 (AUX data flag, IRQ 12 when enabled), and
+	 * 0xd2 for the keyboard side (IRQ 1). */
+	outb(&vm, 0x64, 0xa9);
+	CHECK("ps2 aux interface test", (inb(&vm, 0x64) & 0x21) == 0x01 && inb(&vm, 0x60) == 0x00,
+	      "wrong answer");
+	outb(&vm, 0x64, 0x60);
+	outb(&vm, 0x60, 0x04); /* no port interrupts */
+	outb(&vm, 0x64, 0xd3);
+	outb(&vm, 0x60, 0x5a);
+	CHECK("ps2 aux loopback flags aux data", (inb(&vm, 0x64) & 0x21) == 0x21, "status 0x%x",
+	      inb(&vm, 0x64));
+	CHECK("ps2 aux loopback without AUXINT raises nothing", !pic_irq_latched(&vm, 12),
+	      "IRQ 12 latched");
+	CHECK("ps2 aux loopback byte", inb(&vm, 0x60) == 0x5a, "wrong byte");
+	CHECK("ps2 aux byte read empties the buffer", !(inb(&vm, 0x64) & 0x21), "status 0x%x",
+	      inb(&vm, 0x64));
+	outb(&vm, 0x64, 0x60);
+	outb(&vm, 0x60, 0x07); /* IRQ 1 and IRQ 12 on */
+	outb(&vm, 0x64, 0xd3);
+	outb(&vm, 0x60, 0xa5);
+	CHECK("ps2 aux loopback raises IRQ 12", pic_irq_latched(&vm, 12) && !pic_irq_latched(&vm, 1),
+	      "irq 12 %d irq 1 %d", pic_irq_latched(&vm, 12), pic_irq_latched(&vm, 1));
+	CHECK("ps2 aux loopback byte with IRQ", inb(&vm, 0x60) == 0xa5, "wrong byte");
+	outb(&vm, 0x64, 0xd2);
+	outb(&vm, 0x60, 0x1c);
+	CHECK("ps2 keyboard loopback raises IRQ 1, not aux data",
+	      pic_irq_latched(&vm, 1) && (inb(&vm, 0x64) & 0x21) == 0x01, "irq 1 %d status 0x%x",
+	      pic_irq_latched(&vm, 1), inb(&vm, 0x64));
+	CHECK("ps2 keyboard loopback byte", inb(&vm, 0x60) == 0x1c, "wrong byte");
 	outb(&vm, 0x64, 0xfe);
 	CHECK("ps2 reset stops the vm", vm.stop && vm.exit_status == RINGVM_EXIT_POWEROFF,
 	      "stop %d status %d", vm.stop, vm.exit_status);
