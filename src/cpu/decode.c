@@ -274,6 +274,10 @@ static insn_fn alu_handler(struct insn *i, int op)
 		return alu32_rr_fns[op];
 	if (is_reg32(a) && b->kind == OK_IMM)
 		return alu32_ri_fns[op];
+	/* The memory forms are fast paths (exec.h: fast_mem): 32-bit
+	 * addressing only. */
+	if ((a->kind == OK_MEM && a->a16) || (b->kind == OK_MEM && b->a16))
+		return h_alu;
 	if (is_reg32(a) && b->kind == OK_MEM)
 		return alu32_rm_fns[op];
 	if (a->kind == OK_MEM && is_reg32(b))

@@ -172,6 +172,79 @@ static inline void jump_to(struct cpu *c, const struct insn *i, uint32_t target)
 	c->eip = target;
 }
 
+/* The host pointer of a memory operand (32-bit addressing) if the access
+ * can go straight to RAM: the segment cannot fail it and the TLB maps all
+ * of it. The segment rules are seg_lin's. Fast handlers only
+ * (exec_fast.c, exec_alu.c): decode gives them no 16-bit addressing. */
+static inline __attribute__((always_inline)) bool fast_mem(const struct cpu *c,
+							  const struct opnd *o, unsigned size,
+							  bool write, uint8_t **p)
+{
+	uint32_t off = o->disp + c->r.r32[o->base] + (c->r.r32[o->index] << o->scale);
+	uint8_t f = c->seg_flat[o->seg];
+	uint32_t lin = off;
+	if (unlikely(!(f & (write ? SEGF_WRITE : SEGF_READ)))) {
+		if (!(f & (write ? SEGF_WRITE_ANY : SEGF_READ_ANY)) || off > ~(uint32_t)(size - 1))
+			return false;
+		lin = c->seg[o->seg].base + off;
+	}
+	return tlb_hit(c, lin, size, write, p);
+}
+
+/*
+ * A condition code from the lazy flags without materializing them, or -1
+ * when cond_eval must decide. ZF, SF and PF come from the recorded
+ * result for every lazy operation; after SUB/CMP, ADD and logic ops (the
+ * usual producers) the other conditions come from the recorded operands
+ * too. 8- and 16-bit results are shifted to the top of 32 bits first, which
+ * keeps every carry, sign, zero and overflow relation (and discards what
+ * lies above the operand size). With a constant cc it folds to a few
+ * instructions (exec_fast.c's Jcc handlers); tests/unit/test_cpu.c checks
+ * it against cond_eval.
+ */
+static inline __attribute__((always_inline)) int cond_fast(const struct cpu *c, unsigned cc)
+{
+	unsigned op = c->lf_op;
+	bool neg = cc & 1;
+	if (unlikely(op == LF_NONE))
+		return -1;
+	unsigned sh = 32 - 8 * (unsigned)c->lf_size; /* 0, 16 or 24 */
+	uint32_t r = c->lf_res << sh, a = c->lf_a << sh, b = c->lf_b << sh;
+	switch (cc >> 1) {
+	case 2: return (r == 0) ^ neg;
+	case 4: return (r >> 31) ^ neg;
+	case 5: return !__builtin_parity(c->lf_res & 0xff) ^ neg;
+	default: break;
+	}
+	bool cf, of;
+	if (op == LF_SUB) {
+		switch (cc >> 1) {
+		case 1: return (a < b) ^ neg;
+		case 3: return (a <= b) ^ neg;
+		case 6: return ((int32_t)a < (int32_t)b) ^ neg;
+		case 7: return ((int32_t)a <= (int32_t)b) ^ neg;
+		default: break;
+		}
+		cf = a < b;
+		of = ((a ^ b) & (a ^ r)) >> 31;
+	} else if (op == LF_ADD) {
+		cf = r < a;
+		of = ((a ^ r) & (b ^ r)) >> 31;
+	} else if (op == LF_LOGIC) {
+		cf = of = false;
+	} else {
+		return -1;
+	}
+	bool zf = r == 0, sf = r >> 31;
+	switch (cc >> 1) {
+	case 0: return of ^ neg;
+	case 1: return cf ^ neg;
+	case 3: return (cf || zf) ^ neg;
+	case 6: return (sf != of) ^ neg;
+	default: return (zf || sf != of) ^ neg;
+	}
+}
+
 /* Handler declarations, by family. */
 #define HANDLERS(X)                                                                               \
 	X(h_ud) X(h_unimpl) X(h_nop) X(h_too_long)                                                \

@@ -74,46 +74,50 @@ H(h_alu)
 		uint32_t r = alu_do(c, OP, 4, R32(c, i->op[0]), R32(c, i->op[1]));    \
 		if (alu_writes(OP))                                                  \
 			R32(c, i->op[0]) = r;                                        \
-		NEXT_THREADED(c, i);                                                          \
+		NEXT_THREADED(c, i);                                                 \
 	}                                                                            \
 	static void alu32_ri_##OP(struct cpu *c, const struct insn *i)                \
 	{                                                                            \
 		uint32_t r = alu_do(c, OP, 4, R32(c, i->op[0]), i->op[1].disp);       \
 		if (alu_writes(OP))                                                  \
 			R32(c, i->op[0]) = r;                                        \
-		NEXT_THREADED(c, i);                                                          \
+		NEXT_THREADED(c, i);                                                 \
 	}                                                                            \
 	static void alu32_rm_##OP(struct cpu *c, const struct insn *i)                \
 	{                                                                            \
-		uint32_t b = mem_read(c, i->op[1].seg, ea_of(c, &i->op[1]), 4);       \
-		uint32_t r = alu_do(c, OP, 4, R32(c, i->op[0]), b);                   \
+		uint8_t *p;                                                          \
+		if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {               \
+			h_alu(c, i); /* the general case, from the start */          \
+			return;                                                      \
+		}                                                                    \
+		uint32_t r = alu_do(c, OP, 4, R32(c, i->op[0]), load_n(p, 4));       \
 		if (alu_writes(OP))                                                  \
 			R32(c, i->op[0]) = r;                                        \
-		NEXT_THREADED(c, i);                                                          \
+		NEXT_THREADED(c, i);                                                 \
 	}                                                                            \
 	static void alu32_mr_##OP(struct cpu *c, const struct insn *i)                \
 	{                                                                            \
-		if (alu_writes(OP)) {                                                \
-			struct loc l;                                                \
-			uint32_t a = loc_open(c, &i->op[0], &l);                     \
-			loc_store(c, &l, alu_do(c, OP, 4, a, R32(c, i->op[1])));      \
-		} else {                                                             \
-			uint32_t a = mem_read(c, i->op[0].seg, ea_of(c, &i->op[0]), 4); \
-			alu_do(c, OP, 4, a, R32(c, i->op[1]));                        \
+		uint8_t *p;                                                          \
+		if (unlikely(!fast_mem(c, &i->op[0], 4, alu_writes(OP), &p))) {      \
+			h_alu(c, i);                                                 \
+			return;                                                      \
 		}                                                                    \
-		NEXT_THREADED(c, i);                                                          \
+		uint32_t r = alu_do(c, OP, 4, load_n(p, 4), R32(c, i->op[1]));       \
+		if (alu_writes(OP))                                                  \
+			store_n(p, 4, r);                                            \
+		NEXT_THREADED(c, i);                                                 \
 	}                                                                            \
 	static void alu32_mi_##OP(struct cpu *c, const struct insn *i)                \
 	{                                                                            \
-		if (alu_writes(OP)) {                                                \
-			struct loc l;                                                \
-			uint32_t a = loc_open(c, &i->op[0], &l);                     \
-			loc_store(c, &l, alu_do(c, OP, 4, a, i->op[1].disp));         \
-		} else {                                                             \
-			uint32_t a = mem_read(c, i->op[0].seg, ea_of(c, &i->op[0]), 4); \
-			alu_do(c, OP, 4, a, i->op[1].disp);                           \
+		uint8_t *p;                                                          \
+		if (unlikely(!fast_mem(c, &i->op[0], 4, alu_writes(OP), &p))) {      \
+			h_alu(c, i);                                                 \
+			return;                                                      \
 		}                                                                    \
-		NEXT_THREADED(c, i);                                                          \
+		uint32_t r = alu_do(c, OP, 4, load_n(p, 4), i->op[1].disp);          \
+		if (alu_writes(OP))                                                  \
+			store_n(p, 4, r);                                            \
+		NEXT_THREADED(c, i);                                                 \
 	}
 
 ALU32_FORMS(0)

@@ -13,24 +13,6 @@
 /* A 32-bit register by its byte offset (a multiple of 4): no shift. */
 #define R32(c, o) (*(uint32_t *)((c)->r.r8 + (o).reg))
 
-/* The host pointer of a memory operand (32-bit addressing) if the access
- * can go straight to RAM: the segment cannot fail it and the TLB maps all
- * of it. The segment rules are seg_lin's. */
-static inline __attribute__((always_inline)) bool fast_mem(const struct cpu *c,
-							    const struct opnd *o, unsigned size,
-							    bool write, uint8_t **p)
-{
-	uint32_t off = o->disp + c->r.r32[o->base] + (c->r.r32[o->index] << o->scale);
-	uint8_t f = c->seg_flat[o->seg];
-	uint32_t lin = off;
-	if (unlikely(!(f & (write ? SEGF_WRITE : SEGF_READ)))) {
-		if (!(f & (write ? SEGF_WRITE_ANY : SEGF_READ_ANY)) || off > ~(uint32_t)(size - 1))
-			return false;
-		lin = c->seg[o->seg].base + off;
-	}
-	return tlb_hit(c, lin, size, write, p);
-}
-
 /* MOV r32, m32 */
 static H(f_ld32)
 {
@@ -269,50 +251,12 @@ static H(f_cmp8_m)
 	NEXT_THREADED(c, i);
 }
 
-/*
- * Jcc with a 32-bit operand size, one handler per condition so that the
- * condition folds at compile time. ZF, SF and PF come from the recorded
- * result for every lazy operation; after a 32-bit SUB/CMP or a logic
- * operation (the usual producers) the other conditions come from the
- * recorded operands too. Anything else (-1) goes to h_jcc.
- */
-static inline __attribute__((always_inline)) int jcc_cond(const struct cpu *c, unsigned cc)
-{
-	unsigned op = c->lf_op;
-	bool neg = cc & 1;
-	if (likely(op != LF_NONE && c->lf_size == 4)) {
-		uint32_t r = c->lf_res, a = c->lf_a, b = c->lf_b;
-		switch (cc >> 1) {
-		case 2: return (r == 0) ^ neg;
-		case 4: return (r >> 31) ^ neg;
-		case 5: return !__builtin_parity(r & 0xff) ^ neg;
-		default: break;
-		}
-		if (op == LF_SUB) {
-			switch (cc >> 1) {
-			case 0: return (((a ^ b) & (a ^ r)) >> 31) ^ neg;
-			case 1: return (a < b) ^ neg;
-			case 3: return (a <= b) ^ neg;
-			case 6: return ((int32_t)a < (int32_t)b) ^ neg;
-			default: return ((int32_t)a <= (int32_t)b) ^ neg;
-			}
-		}
-		if (op == LF_LOGIC) { /* CF = OF = 0 */
-			switch (cc >> 1) {
-			case 0: case 1: return neg;
-			case 3: return (r == 0) ^ neg;
-			case 6: return (r >> 31) ^ neg;
-			default: return (r == 0 || (r >> 31)) ^ neg;
-			}
-		}
-	}
-	return -1;
-}
-
+/* Jcc with a 32-bit operand size, one handler per condition so that
+ * cond_fast (exec.h) folds at compile time. */
 #define JCC_FORM(cc)                                                              \
 	static H(f_jcc_##cc)                                                      \
 	{                                                                         \
-		int taken = jcc_cond(c, cc);                                      \
+		int taken = cond_fast(c, cc);                                     \
 		if (unlikely(taken < 0)) {                                        \
 			h_jcc(c, i); /* a tail call */                            \
 			return;                                                   \
