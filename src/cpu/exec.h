@@ -202,13 +202,10 @@ static inline __attribute__((always_inline)) bool fast_mem(const struct cpu *c,
  * instructions (exec_fast.c's Jcc handlers); tests/unit/test_cpu.c checks
  * it against cond_eval.
  */
-static inline __attribute__((always_inline)) int cond_fast(const struct cpu *c, unsigned cc)
+static inline __attribute__((always_inline)) int cond_fast_sh(const struct cpu *c, unsigned cc,
+								unsigned op, unsigned sh)
 {
-	unsigned op = c->lf_op;
 	bool neg = cc & 1;
-	if (unlikely(op == LF_NONE))
-		return -1;
-	unsigned sh = 32 - 8 * (unsigned)c->lf_size; /* 0, 16 or 24 */
 	uint32_t r = c->lf_res << sh, a = c->lf_a << sh, b = c->lf_b << sh;
 	switch (cc >> 1) {
 	case 2: return (r == 0) ^ neg;
@@ -243,6 +240,16 @@ static inline __attribute__((always_inline)) int cond_fast(const struct cpu *c, 
 	case 6: return (sf != of) ^ neg;
 	default: return (zf || sf != of) ^ neg;
 	}
+}
+
+static inline __attribute__((always_inline)) int cond_fast(const struct cpu *c, unsigned cc)
+{
+	unsigned op = c->lf_op;
+	if (unlikely(op == LF_NONE))
+		return -1;
+	if (likely(c->lf_size == 4)) /* the common case, with the shifts folded away */
+		return cond_fast_sh(c, cc, op, 0);
+	return cond_fast_sh(c, cc, op, 32 - 8 * (unsigned)c->lf_size); /* 16 or 24 */
 }
 
 /* Handler declarations, by family. */
