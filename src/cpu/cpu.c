@@ -150,6 +150,7 @@ static inline __attribute__((always_inline)) void block_exec(struct cpu *c,
 							      const struct insn *end)
 {
 	c->blk_start = i;
+	c->blk_eip = c->eip;
 	c->blk_end = end;
 	do {
 		c->cur = i;

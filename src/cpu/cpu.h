@@ -175,6 +175,7 @@ struct cpu {
 	char errmsg[160];
 	uint64_t unimplemented; /* count, for runs without a VM */
 	const struct insn *blk_start;
+	uint32_t blk_eip; /* EIP of blk_start: the threaded handlers' NEXT */
 	uint64_t insn_limit; /* cpu_run stops when insns reaches it */
 };
 

@@ -734,6 +734,7 @@ static struct block *block_from_mmio(struct cpu *c, uint32_t pa)
 		undecodable(&b->insns[0], st);
 	}
 	b->bytes = b->insns[0].len;
+	b->insns[0].next_off = b->bytes;
 	return b;
 }
 
@@ -777,6 +778,7 @@ static struct block *block_build(struct cpu *c, uint32_t lin, uint32_t pa)
 			term = insn_from_zydis(&zi, zo, i);
 		}
 		off += i->len;
+		i->next_off = (uint16_t)off;
 		if (term || lin + off == c->stop_eip + c->seg[S_CS].base || b->phys2 != PHYS_NONE)
 			break;
 	}

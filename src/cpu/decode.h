@@ -40,6 +40,7 @@ struct insn {
 	uint8_t nops;
 	uint16_t mnem; /* ZydisMnemonic, for "unimplemented" counting */
 	uint32_t imm2; /* far pointer selector, ENTER nesting level */
+	uint16_t next_off; /* offset of the next instruction from the block's start */
 };
 
 #define REP_E 1

@@ -18,11 +18,14 @@
  * block stopped from c->cur. Only as a handler's last statement, and only
  * in handlers that may fall through (blk_end: the budget, a taken branch,
  * a write to a code page end the block there). Without tail calls (-O1
- * builds) the nesting is bounded by BLOCK_MAX_INSNS.
+ * builds) the nesting is bounded by BLOCK_MAX_INSNS. EIP is stored, not
+ * incremented (it equals blk_eip + the instruction's offset on entry): a
+ * load-add-store of c->eip in every instruction would chain them all
+ * through memory, one store-to-load forwarding each.
  */
 #define NEXT_THREADED(c, i)                                  \
 	do {                                                 \
-		(c)->eip += (i)->len;                        \
+		(c)->eip = (c)->blk_eip + (i)->next_off;     \
 		const struct insn *next_ = (i) + 1;          \
 		if (likely(next_ < (c)->blk_end)) {          \
 			(c)->cur = next_;                    \

@@ -261,7 +261,7 @@ static H(f_cmp8_m)
 			h_jcc(c, i); /* a tail call */                            \
 			return;                                                   \
 		}                                                                 \
-		uint32_t next = c->eip + i->len;                                  \
+		uint32_t next = c->blk_eip + i->next_off;                         \
 		if (taken) {                                                      \
 			uint32_t target = next + i->op[0].disp;                   \
 			if (unlikely(target > c->seg[S_CS].limit))                \
