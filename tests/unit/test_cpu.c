@@ -149,6 +149,32 @@ static void test_segments(void)
 	CHECK("cpu.seg.null_ds_use_gp0", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP &&
 		      cpu.exc_err == 0 && cpu.eip == CODE + 4, "vec=%d eip=%#x", cpu.exc_vec, cpu.eip);
 
+	/* A 4 GiB data segment with a base (Linux's per-CPU FS): loads and
+	 * stores go to base + offset on the fast path; an offset whose last
+	 * byte wraps past 4 GiB is still #GP, as in the general path. */
+	machine(0);
+	gdt_entry(6, 0x5000, 0xfffff, 0x92, 0xc);
+	put32(0x5010, 0x11223344);
+	put32(0x10, 0xdeadbeef); /* what a fast path that forgot the base would read */
+	/* mov ax,0x30; mov fs,ax; mov ebx,0x12345678; mov edx,[0x10] (linear
+	 * page 0 now in the TLB); mov eax,fs:[0x10] twice (the TLB misses,
+	 * then hits); mov fs:[0x20],ebx; movzx ecx,word fs:[0x12]; hlt */
+	put_bytes(CODE, "66 b8 30 00  8e e0  bb 78 56 34 12  8b 15 10 00 00 00 "
+			"64 a1 10 00 00 00  64 a1 10 00 00 00 "
+			"64 89 1d 20 00 00 00  64 0f b7 0d 12 00 00 00  f4");
+	r = cpu_run(&cpu, 100);
+	CHECK("cpu.seg.based_4g_fast_path", r == EXIT_HLT && cpu.r.r32[R_EAX] == 0x11223344 &&
+		      get32(0x5020) == 0x12345678 && cpu.r.r32[R_ECX] == 0x1122,
+	      "r=%d eax=%#x [0x5020]=%#x ecx=%#x", r, cpu.r.r32[R_EAX], get32(0x5020),
+	      cpu.r.r32[R_ECX]);
+	machine(0);
+	gdt_entry(6, 0x5000, 0xfffff, 0x92, 0xc);
+	put_bytes(CODE, "66 b8 30 00  8e e0  64 a1 fe ff ff ff"); /* mov eax,fs:[0xfffffffe] */
+	r = cpu_run(&cpu, 100);
+	CHECK("cpu.seg.based_4g_wrap_gp", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP &&
+		      cpu.exc_err == 0 && cpu.eip == CODE + 6,
+	      "r=%d vec=%d err=%#x eip=%#x", r, cpu.exc_vec, cpu.exc_err, cpu.eip);
+
 	machine(3);
 	put_bytes(CODE, "66 b8 10 00  8e d8"); /* ring 3 loads a DPL-0 data segment */
 	r = cpu_run(&cpu, 100);
