@@ -115,6 +115,7 @@ enum bt_exit_kind {
 
 struct bt_exit {
 	uint32_t eip;
+	uint32_t src_lin, src_ppn; /* the block it leaves (src_ppn ~0: no block's) */
 	uint8_t kind;
 	uint8_t why;	 /* EX_EMULATE: enum insn_sens or BT_WHY_* */
 	uint32_t jmp_at; /* EX_BRANCH: cache address of its jmp rel32 */
@@ -230,7 +231,9 @@ struct bt {
 	 * a walk shows its linear page still maps its physical page, and
 	 * every chain (which skips that check) is undone. */
 	uint32_t gen;
-	struct bt_chained { uint32_t exit_id, to_lin; } *chained; /* exits whose jumps are patched */
+	/* Exits whose jumps are patched; same_page: from and to blocks of one
+	 * linear and physical page (bt_new_address_space). */
+	struct bt_chained { uint32_t exit_id, to_lin; bool same_page; } *chained;
 	size_t nchained, capchained;
 
 	/* Set by the signal callback for the run loop. */

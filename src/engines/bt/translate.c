@@ -108,6 +108,8 @@ struct emit {
 	struct bt *t;
 	uint8_t *p;
 	bool oom;
+	bool in_block;		   /* emitting a block translated from: */
+	uint32_t block_lin, block_ppn; /* its linear address, its physical page */
 };
 
 static uint32_t here(const struct emit *e)
@@ -135,7 +137,7 @@ void bt_flush(struct bt *t)
 	memset(t->lin_blocks, 0, (1u << 20) * sizeof *t->lin_blocks);
 	t->n.flushes++;
 	/* The shared lookup-miss exit, first in the cache. */
-	struct emit e = { t, host_ptr(BT_CACHE), false };
+	struct emit e = { .t = t, .p = host_ptr(BT_CACHE) };
 	t->miss_stub = BT_CACHE;
 	emit_exit(&e, 0, EX_MISS, 0);
 	t->cache_used = (here(&e) + 15) & ~15u;
@@ -216,7 +218,9 @@ static int exit_new(struct emit *e, uint32_t eip, uint8_t kind, uint8_t why)
 		e->oom = true;
 		return 0;
 	}
-	t->exits[t->nexits] = (struct bt_exit){ .eip = eip, .kind = kind, .why = why };
+	t->exits[t->nexits] = (struct bt_exit){ .eip = eip, .kind = kind, .why = why,
+						.src_lin = e->block_lin,
+						.src_ppn = e->in_block ? e->block_ppn : ~0u };
 	return (int)t->nexits++;
 }
 
@@ -320,11 +324,18 @@ static void tables_keep(struct bt *t, uint32_t old_cr3)
 /* A CR3 write: chains and lookup entries skip the mapping check, so those
  * whose target may now map other code are undone (each stub's jmp falls
  * through again, each jcc leads to its stub again); the blocks stay, to be
- * checked on their next lookup. A write of the same value (old_cr3 is the
- * current CR3: how guests flush their TLB, Linux after fork's
- * write-protect) or with PAE undoes them all. Kept chains only lead to
- * blocks whose mapping is kept, so whatever runs through them was reached
- * from a block that was valid in this address space. */
+ * checked on their next lookup. Code runs only in blocks that were found
+ * valid in the current address space (a lookup walks the tables) or that
+ * a kept chain leads to, and a chain is kept only if its target is valid
+ * wherever its source is:
+ *  - a chain within one page (both blocks translated from the same linear
+ *    page and the same physical page, as QEMU keeps its direct jumps): if
+ *    the source is valid its page maps that physical page, so does the
+ *    target's, whatever CR3 says;
+ *  - a chain whose target's directory entry is present and the same in the
+ *    old and the new directory (the shared kernel half), unless the write
+ *    is of the same value (old_cr3 is the current CR3: how guests flush
+ *    their TLB, Linux after fork's write-protect) or with PAE. */
 void bt_new_address_space(struct bt *t, uint32_t old_cr3)
 {
 	const struct cpu *c = &t->cpu;
@@ -332,7 +343,7 @@ void bt_new_address_space(struct bt *t, uint32_t old_cr3)
 	size_t kept = 0;
 	for (size_t k = 0; k < t->nchained; k++) {
 		struct bt_chained ch = t->chained[k];
-		if (keep && mapping_kept(t, old_cr3, ch.to_lin)) {
+		if (ch.same_page || (keep && mapping_kept(t, old_cr3, ch.to_lin))) {
 			t->chained[kept++] = ch;
 			continue;
 		}
@@ -357,7 +368,9 @@ void bt_chain(struct bt *t, int exit_id, const struct bt_block *to)
 		return;
 	const struct bt_exit *x = &t->exits[exit_id];
 	if (grow((void **)&t->chained, &t->capchained, t->nchained, sizeof *t->chained))
-		t->chained[t->nchained++] = (struct bt_chained){ (uint32_t)exit_id, to->lin };
+		t->chained[t->nchained++] = (struct bt_chained){
+			(uint32_t)exit_id, to->lin,
+			x->src_ppn == to->ppage && (x->src_lin >> 12) == (to->lin >> 12) };
 	else
 		return; /* could not be undone later: stay unchained */
 	patch_jmp(x->jmp_at, to->host);
@@ -920,7 +933,7 @@ struct bt_block *bt_translate(struct bt *t)
 		bt_flush(t);
 	const uint8_t *page = c->ram + (pa & ~0xfffu);
 	uint32_t off = pa & 0xfff;
-	struct emit e = { t, host_ptr(t->cache_used), false };
+	struct emit e = { t, host_ptr(t->cache_used), false, true, lin, ppn };
 	size_t pcs0 = t->npcs, exits0 = t->nexits;
 	uint32_t ind = emit_check(&e, eip);
 	uint32_t start = here(&e);
@@ -1080,7 +1093,7 @@ void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written)
 		unlink_hash(t, b);
 		if (!room)
 			continue;
-		struct emit e = { t, host_ptr(t->cache_used), false };
+		struct emit e = { .t = t, .p = host_ptr(t->cache_used) };
 		uint32_t tramp = here(&e);
 		emit_exit(&e, b->eip, EX_BRANCH, 0);
 		t->cache_used = (here(&e) + 15) & ~15u;
