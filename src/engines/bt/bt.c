@@ -68,29 +68,30 @@ static bool native_ok(const struct cpu *c)
 	       ss->present && ss->db && !(ss->type & 4) && ss->base < BT_USER_TOP;
 }
 
-/* Writes the LDT slot of one guest data segment, clipped below the VMM
- * window, and below BT_USER_TOP for user segments while guest user code
- * runs; 0 (null: every access faults and is emulated) when nothing of it
- * can be native. A DPL-3 segment at CPL 0 (Linux runs its kernel on
- * __USER_DS) reaches the kernel's half like a kernel segment: to_native
- * rewrites every slot when the CPL changes, so it is clipped again before
- * user code runs. */
+/* The host selector for one guest data segment: an LDT slot that
+ * describes it clipped below the VMM window, and below BT_USER_TOP for a
+ * DPL-3 segment while guest user code runs (so a higher-half kernel's
+ * pages stay out of user reach); 0 (null: every access faults and is
+ * emulated) when nothing of it can be native. A DPL-3 segment at CPL 0
+ * (Linux runs its kernel on __USER_DS) reaches the kernel's half like a
+ * kernel segment. The two views are two slots (slots.c), both kept
+ * written: a guest user/kernel switch only picks the other selector. */
 static int data_sel(struct bt *t, const struct seg *g, uint16_t *out)
 {
-	*out = 0;
-	if (g->unusable || !g->present || !(g->sel & ~3u) || !g->s || (g->type & 8))
+	if (g->unusable || !g->present || !(g->sel & ~3u) || !g->s || (g->type & 8) ||
+	    (g->type & 4)) {
+		*out = 0; /* expand-down: its reach would include the window */
 		return 0;
-	if (g->type & 4)
-		return 0; /* expand-down: its reach would include the window */
+	}
 	uint32_t top = g->dpl == 3 && t->cpu.cpl == 3 ? BT_USER_TOP : BT_WIN_BASE;
-	if (g->base >= top)
+	if (g->base >= top) {
+		*out = 0;
 		return 0;
-	unsigned idx = native_slot_of(g->sel);
-	if (native_ldt_set(&t->nh, idx, g, top - 1 - g->base) < 0) {
+	}
+	if (bt_slot_get(t, g, top - 1 - g->base, t->seg_sel, out) < 0) {
 		snprintf(t->msg, sizeof t->msg, "modify_ldt: %s", strerror(errno));
 		return -1;
 	}
-	*out = NATIVE_SEL(idx);
 	return 0;
 }
 
@@ -106,21 +107,19 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	en->eflags = (c->eflags & BT_HOST_FLAGS) | 0x202;
 	vp->entry_sahf = !(c->eflags & (EFLAGS_DF | EFLAGS_AC));
 	vp->entry_ahal = ((c->eflags & 0xd5) << 8) | ((c->eflags & EFLAGS_OF) ? 1 : 0);
-	/* The LDT slots only change when a segment register does (always
-	 * through the core): skip them while the segments are as last time. */
+	/* A segment register only changes through the core: skip the slot
+	 * lookup while its segment is as last time (and the CPL too, which
+	 * picks the view). At CPL 0 GS holds the VMM data segment. */
 	bool all = !t->seg_cache_ok || t->seg_cache_cpl != c->cpl;
 	static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
 	for (unsigned k = 0; k < 5; k++) {
 		int sr = data_segs[k];
+		if (sr == S_GS && c->cpl == 0)
+			continue; /* looked up again when the CPL is 3 ("all") */
 		if (!all && memcmp(&t->seg_cache[sr], &c->seg[sr], sizeof c->seg[sr]) == 0)
 			continue;
-		/* A rewritten slot must be loaded again even under the same
-		 * selector: the CPU caches the descriptor at load time. */
-		uint64_t w = t->nh.ldt_writes;
 		if (data_sel(t, &c->seg[sr], &t->seg_sel[sr]) < 0)
 			return -1;
-		if (t->nh.ldt_writes != w)
-			t->seg_reload |= (uint8_t)(1u << sr);
 		t->seg_cache[sr] = c->seg[sr];
 	}
 	t->seg_cache_cpl = c->cpl;
@@ -641,6 +640,8 @@ static void flush_stats(struct bt *t)
 		{ "sensitive instructions batched into a call", &t->n.batched, &t->flushed.batched },
 		{ "address-space switches (CR3)", &t->n.as_switches, &t->flushed.as_switches },
 		{ "chains undone", &t->n.unchained, &t->flushed.unchained },
+		{ "LDT slots written", &t->n.slot_writes, &t->flushed.slot_writes },
+		{ "LDT slots reused (pool full)", &t->n.slot_reuses, &t->flushed.slot_reuses },
 	};
 	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
 		stats_add(st, rows[k].name, *rows[k].now - *rows[k].then);
@@ -792,6 +793,7 @@ static int bt_create(struct vcpu *vcpu)
 	}
 	t->vcpu = vcpu;
 	t->chain_from = -1;
+	bt_slots_reset(&t->slots);
 	bt_debug = getenv("RINGVM_BT_DEBUG") != NULL;
 	t->capblocks = 1u << 18;
 	t->blocks = malloc(t->capblocks * sizeof *t->blocks);

@@ -169,10 +169,26 @@ struct bt_block {
 #define BT_INTERP_BURST 256	/* doubled while streaks recur, up to 64 Ki */
 #define BT_ADAPT_CLEAN 64   /* ... and fault-free emulations before it is copied again */
 
+/* LDT slots chosen by content (slots.c). */
+#define BT_SLOT_FIRST NATIVE_LDT_FIRST
+#define BT_SLOT_BUCKETS 1024
+struct bt_slot_key {
+	uint32_t base, limit; /* limit as clipped */
+	uint8_t type, db, present;
+};
+struct bt_slots {
+	struct bt_slot_key key[NATIVE_LDT_SLOTS];
+	bool used[NATIVE_LDT_SLOTS];
+	uint16_t next[NATIVE_LDT_SLOTS]; /* hash chain, 0 ends it */
+	uint16_t head[BT_SLOT_BUCKETS];
+	unsigned clock; /* next victim when the pool is full */
+};
+
 struct bt_counts {
 	uint64_t blocks, cache_bytes, chained, lookups_filled, misses, flushes, invalidations, volatile_pages;
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
 	uint64_t adapted, as_switches, unchained, batched, fast_invlpg;
+	uint64_t slot_writes, slot_reuses;
 	uint64_t calls[BT_WHY_N];
 };
 
@@ -227,10 +243,11 @@ struct bt {
 	struct { uint32_t lin; uint8_t faults, clean; } adapt[1u << BT_ADAPT_BITS];
 	int chain_from;	  /* exit whose jmp may be chained to the next block, or -1 */
 	char msg[160];
-	/* The guest segments the LDT slots were last written for. */
+	/* The guest segments the selectors in seg_sel were chosen for. */
 	struct seg seg_cache[SREG_COUNT];
 	uint16_t seg_sel[SREG_COUNT];
-	uint8_t seg_reload; /* slots rewritten since the last entry (bit per sreg) */
+	uint8_t seg_reload; /* load these sregs even if they hold the selector (bit per sreg) */
+	struct bt_slots slots;
 	uint8_t seg_cache_cpl;
 	bool seg_cache_ok;
 	struct bt_counts n, flushed;
@@ -241,6 +258,13 @@ struct bt {
 int bt_run_loop(struct bt *t);
 #define BT_FLAT_STOP 100 /* bt_run_loop reached cpu.stop_eip */
 #define BT_FLAT_EXC 101	 /* ... the core handed an exception back (exc_return) */
+
+/* slots.c: the LDT slot (host selector in *sel) whose descriptor is guest
+ * data segment g with its limit clipped to limit_max, written if no slot
+ * says that yet; never one of busy[]. Returns 0 or -1 (errno). */
+void bt_slots_reset(struct bt_slots *s);
+int bt_slot_get(struct bt *t, const struct seg *g, uint32_t limit_max,
+		const uint16_t busy[SREG_COUNT], uint16_t *sel);
 
 /* translate.c */
 struct bt_block *bt_lookup(struct bt *t, uint32_t lin, uint32_t cs_base, bool user);
