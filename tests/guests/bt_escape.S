@@ -77,6 +77,12 @@ _start:
 	movl $pt0, %eax
 	orl $7, %eax
 	movl %eax, pd0
+	/* 0xc0000000: one supervisor page (physical 0x300000), for user
+	 * code to reach through a segment it must not reach through */
+	movl $0x300003, pt_hi
+	movl $pt_hi, %eax
+	orl $7, %eax
+	movl %eax, pd0 + 768 * 4
 	movl $pd0, %eax
 	movl %eax, %cr3
 	movl %cr0, %eax
@@ -196,6 +202,65 @@ _start:
 	rep stosl
 	CHECK k.string_window, 14
 
+	/* A data segment whose base is not page-aligned: its limit, clipped
+	 * below the VMM window and kept in pages natively, must not round
+	 * up into the window (bt's vCPU page, where the 64-bit exit pointer
+	 * is at 0xff000008). */
+	movw $0x48, %ax
+	movw %ax, %fs
+	ARM
+	movl $0x12345678, %fs:0xfefff808
+	CHECK k.store_window_fs_base, 14
+	ARM
+	movl %fs:0xfefff808, %eax
+	CHECK k.load_window_fs_base, 14
+	movw $0x10, %ax
+	movw %ax, %fs
+
+	/* A descriptor changed after its segment was loaded (bt has an LDT
+	 * slot for it by then): the loaded segment keeps the old base until
+	 * it is loaded again, then it has the new one. */
+	movw $0x58, %ax
+	movw %ax, %fs
+	movl %fs:0x300000, %ebx
+	cmpl $0x5a5a0001, %ebx
+	jne 1f
+	movb $0x10, gdt + 0x58 + 3	/* base 0x1000 */
+	movl %fs:0x300000, %ebx
+	cmpl $0x5a5a0001, %ebx
+	jne 1f
+	movw %ax, %fs
+	movl %fs:0x300000, %ebx
+	cmpl $0x5a5a0002, %ebx
+	jne 1f
+	/* More distinct segments than bt has LDT slots for (8176): each
+	 * base i*4, loaded into FS and read through it while DS, ES and SS
+	 * keep working. A slot reused under a live segment register would
+	 * read through a stale base. */
+	xorl %esi, %esi
+2:	leal (,%esi,4), %ecx
+	movw %cx, gdt + 0x58 + 2
+	movb $0, gdt + 0x58 + 4
+	movw $0x58, %ax
+	movw %ax, %fs
+	movl $0x300000, %edx
+	subl %ecx, %edx
+	movl %fs:(%edx), %ebx
+	cmpl $0x5a5a0001, %ebx
+	jne 1f
+	cmpl $0x5a5a0001, 0x300000
+	jne 1f
+	incl %esi
+	cmpl $9000, %esi
+	jne 2b
+	movl $-1, %ebx
+1:	movw $0x10, %ax
+	movw %ax, %fs
+	pushl %ebx
+	pushl $name_desc_changed
+	call check_value
+	addl $8, %esp
+
 	/* A far jump written over code that already ran (translated). */
 	movl $1, %eax
 	call victim
@@ -275,6 +340,8 @@ precise_at:	movl 0x800000, %ecx
 	cli
 	movl $0, ticks_left
 
+	movl 0xc0000000, %eax	/* the supervisor page, in the TLB (bt: mapped natively) */
+
 	/* --- ring 3 (IOPL 3, so that it can print) --- */
 	movw $0x3b, %ax
 	movw %ax, %ds
@@ -348,6 +415,16 @@ user:
 	ARM
 	movl $0x12345678, 0xff000010
 	CHECK u.store_window, 14
+	/* A user segment whose base is not page-aligned: its limit, clipped
+	 * below the kernel's half and kept in pages natively, must not round
+	 * up into the supervisor page at 0xc0000000. */
+	movw $0x53, %ax
+	movw %ax, %fs
+	ARM
+	movl %fs:0xbffff808, %eax
+	CHECK u.load_kernel_half_fs_base, 14
+	movw $0x3b, %ax
+	movw %ax, %fs
 	DEBUG_EXIT(0)
 	hlt
 
@@ -633,6 +710,9 @@ gdt:
 	.quad 0x00cf72000000ffff	/* 0x30 not present */
 	.quad 0x00cff2000000ffff	/* 0x38 user data */
 	.quad 0x0000890000000067	/* 0x40 TSS (base filled in) */
+	.quad 0x00cf92000800ffff	/* 0x48 kernel data, base 0x800 */
+	.quad 0x00cff2000800ffff	/* 0x50 user data, base 0x800 */
+	.quad 0x00cf92000000ffff	/* 0x58 kernel data, base rewritten by the tests */
 gdt_end:
 gdt_ptr:
 	.word gdt_end - gdt - 1
@@ -658,6 +738,7 @@ name_selfmod: .asciz "k.smc_running_block"
 name_rewrite: .asciz "k.smc_page_rewritten"
 name_cr3_flush:	.asciz "k.cr3_same_value_flush"
 name_precise: .asciz "k.precise_registers"
+name_desc_changed: .asciz "k.descriptor_changed_and_slots_reused"
 	.balign 4
 tss:
 	.long 0, kstack_top, 0x10
@@ -668,6 +749,7 @@ tss:
 	.balign 4096
 pd0:	.skip 4096
 pt0:	.skip 4096
+pt_hi:	.skip 4096
 idt:	.skip 2048
 	.skip 4096
 kstack_top:
