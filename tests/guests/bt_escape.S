@@ -217,6 +217,30 @@ _start:
 	movw $0x10, %ax
 	movw %ax, %fs
 
+	/* Control register reads of the guest kernel (bt: inline, from the
+	 * vCPU page): the value just written by the VMM, in a later block. */
+	movl $0x12345000, %eax
+	movl %eax, %cr2
+	nop
+	movl %cr2, %ebx
+	cmpl $0x12345000, %ebx
+	jne 1f
+	movl %cr3, %ebx
+	cmpl $pd0, %ebx
+	jne 1f
+	movl %cr0, %ebx
+	andl $0x80010001, %ebx
+	cmpl $0x80010001, %ebx
+	jne 1f
+	movl $-1, %ebx
+1:	pushl %ebx
+	pushl $name_cr_read
+	call check_value
+	addl $8, %esp
+	ARM
+	.byte 0x0f, 0x20, 0xc8	/* mov %cr1, %eax */
+	CHECK k.mov_from_cr1, 6
+
 	/* A descriptor changed after its segment was loaded (bt has an LDT
 	 * slot for it by then): the loaded segment keeps the old base until
 	 * it is loaded again, then it has the new one. */
@@ -415,6 +439,12 @@ user:
 	ARM
 	movl $0x12345678, 0xff000010
 	CHECK u.store_window, 14
+	ARM
+	movl %cr2, %eax
+	CHECK u.mov_from_cr2, 13
+	ARM
+	movl %cr3, %eax
+	CHECK u.mov_from_cr3, 13
 	/* A user segment whose base is not page-aligned: its limit, clipped
 	 * below the kernel's half and kept in pages natively, must not round
 	 * up into the supervisor page at 0xc0000000. */
@@ -738,6 +768,7 @@ name_selfmod: .asciz "k.smc_running_block"
 name_rewrite: .asciz "k.smc_page_rewritten"
 name_cr3_flush:	.asciz "k.cr3_same_value_flush"
 name_precise: .asciz "k.precise_registers"
+name_cr_read: .asciz "k.cr_read_after_write"
 name_desc_changed: .asciz "k.descriptor_changed_and_slots_reused"
 	.balign 4
 tss:

@@ -137,6 +137,10 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	vp->irq_pending = vcpu_irq_pending(t->vcpu);
 	for (int s = 0; s < SREG_COUNT; s++)
 		vp->gsel[s] = c->seg[s].sel;
+	vp->cr[0] = c->cr0;
+	vp->cr[2] = c->cr2;
+	vp->cr[3] = c->cr3;
+	vp->cr[4] = c->cr4;
 	return en->sel[S_SS] ? 0 : 1;
 }
 

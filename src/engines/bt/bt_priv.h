@@ -68,6 +68,9 @@ struct bt_vpage {
 	uint32_t entry_ahal; /* AH = SF ZF AF PF CF, AL = OF: add al, 0x7f; sahf */
 	uint32_t entry_gpr[8];
 	uint32_t entry_eip;
+	/* CR0..CR4 as the core holds them (set at each entry: only the core
+	 * changes them), for an inline mov r32, crN of the guest kernel. */
+	uint32_t cr[5];
 };
 #define BT_TRAMP (BT_VPAGE + 0x800u) /* the entry trampoline, 32-bit code */
 #define BT_EXIT_BAIL 0xffffffffu     /* exit id: kicked before guest code ran */

@@ -573,6 +573,24 @@ static bool emit_push_sreg(struct emit *e, const struct insn_info *in, const uin
 	return true;
 }
 
+/* mov r32, crN (N = 0, 2, 3, 4) in the guest kernel: the value the core
+ * holds, from the vCPU page (to_native writes it at each entry; only the
+ * core changes a control register). A page fault handler reads CR2 each
+ * time: one load instead of a VMM call. */
+static bool emit_mov_from_cr(struct emit *e, const struct insn_info *in, const uint8_t *code,
+			     uint32_t eip)
+{
+	if (in->prefix_len || in->len != 3 || code[0] != 0x0f || code[1] != 0x20)
+		return false;
+	unsigned n = (code[2] >> 3) & 7, r = code[2] & 7;
+	if (n == 1 || n > 4)
+		return false; /* #UD: the core raises it */
+	pc_add(e, eip);
+	out(e, (const uint8_t[]){ 0x2e, 0x8b, (uint8_t)(r << 3 | 5) }, 3); /* mov r, cs:[cr] */
+	out32(e, BT_VPAGE + VP(cr) + 4 * n);
+	return true;
+}
+
 /* A sensitive instruction as inline code, if it has one here. */
 static bool emit_sensitive(struct emit *e, const struct insn_info *in, const uint8_t *code,
 			   uint32_t eip)
@@ -595,6 +613,10 @@ static bool emit_sensitive(struct emit *e, const struct insn_info *in, const uin
 		if (!ring0 || !plain || in->osize != 4)
 			return false;
 		emit_popf(e, eip, eip + in->len);
+		break;
+	case SENS_CTL:
+		if (!ring0 || !emit_mov_from_cr(e, in, code, eip))
+			return false;
 		break;
 	case SENS_SREG_READ:
 		if (code[in->prefix_len] == 0x8c) {
