@@ -97,6 +97,7 @@ enum bt_exit_kind {
 };
 
 #define BT_BATCH 7 /* sensitive instructions a VMM call emulates after its own */
+#define BT_BATCH_INVLPG 0x80
 
 struct bt_exit {
 	uint32_t eip;
@@ -111,7 +112,8 @@ struct bt_exit {
 	uint16_t io_port;
 	/* EX_EMULATE: the sensitive instructions right after this one, which
 	 * the same VMM call emulates too (one round trip for a guest's run of
-	 * segment loads), by length; 0 ends the list. */
+	 * segment loads), by length, | BT_BATCH_INVLPG for an INVLPG (whose
+	 * flush the run loop must follow); 0 ends the list. */
 	uint8_t batch[BT_BATCH];
 	/* EX_EMULATE of INVLPG in guest kernel code: its operand, so that the
 	 * run loop does it without the core. */

@@ -664,7 +664,7 @@ static void batch_describe(struct bt_exit *x, const uint8_t *page, uint32_t off,
 		if (insn_decode(page + off, 0x1000 - off, eip, false, &in) < 0 ||
 		    in.cls != INSN_SENSITIVE || in.sens == SENS_IO || in.sens == SENS_HLT)
 			return;
-		x->batch[k] = in.len;
+		x->batch[k] = (uint8_t)(in.len | (in.is_invlpg ? BT_BATCH_INVLPG : 0));
 		if (in.sens == SENS_FAR || in.sens == SENS_INT || in.sens == SENS_SYSCALL)
 			return;
 		off += in.len;
