@@ -95,6 +95,33 @@ static int data_sel(struct bt *t, const struct seg *g, uint16_t *out)
 	return 0;
 }
 
+/* The host selector for segment register sr (into t->seg_sel[sr]). A
+ * segment register only changes through the core, so the answer is most
+ * often one of the last few. */
+static int seg_choose(struct bt *t, int sr)
+{
+	const struct seg *g = &t->cpu.seg[sr];
+	struct bt_segmemo *m = t->seg_memo[sr];
+	uint8_t cpl = (uint8_t)t->cpu.cpl;
+	int w = 0;
+	while (w < BT_SEG_MEMO &&
+	       !(m[w].ok && m[w].cpl == cpl && memcmp(&m[w].seg, g, sizeof *g) == 0))
+		w++;
+	struct bt_segmemo hit;
+	if (w < BT_SEG_MEMO) {
+		hit = m[w];
+	} else {
+		hit = (struct bt_segmemo){ .seg = *g, .cpl = cpl, .ok = true };
+		if (data_sel(t, g, &hit.sel) < 0)
+			return -1;
+		w = BT_SEG_MEMO - 1;
+	}
+	memmove(&m[1], &m[0], (size_t)w * sizeof *m);
+	m[0] = hit;
+	t->seg_sel[sr] = hit.sel;
+	return 0;
+}
+
 /* Virtual CPU -> what bt_enter_asm and the trampoline load. Returns 0,
  * 1 if the stack cannot be native, -1 on a host error. */
 static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
@@ -107,23 +134,13 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	en->eflags = (c->eflags & BT_HOST_FLAGS) | 0x202;
 	vp->entry_sahf = !(c->eflags & (EFLAGS_DF | EFLAGS_AC));
 	vp->entry_ahal = ((c->eflags & 0xd5) << 8) | ((c->eflags & EFLAGS_OF) ? 1 : 0);
-	/* A segment register only changes through the core: skip the slot
-	 * lookup while its segment is as last time (and the CPL too, which
-	 * picks the view). At CPL 0 GS holds the VMM data segment. */
-	bool all = !t->seg_cache_ok || t->seg_cache_cpl != c->cpl;
+	/* At CPL 0 GS holds the VMM data segment. */
 	static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
 	for (unsigned k = 0; k < 5; k++) {
 		int sr = data_segs[k];
-		if (sr == S_GS && c->cpl == 0)
-			continue; /* looked up again when the CPL is 3 ("all") */
-		if (!all && memcmp(&t->seg_cache[sr], &c->seg[sr], sizeof c->seg[sr]) == 0)
-			continue;
-		if (data_sel(t, &c->seg[sr], &t->seg_sel[sr]) < 0)
+		if ((sr != S_GS || c->cpl != 0) && seg_choose(t, sr) < 0)
 			return -1;
-		t->seg_cache[sr] = c->seg[sr];
 	}
-	t->seg_cache_cpl = c->cpl;
-	t->seg_cache_ok = true;
 	memcpy(en->sel, t->seg_sel, sizeof en->sel);
 	en->reload = t->seg_reload; /* cleared when entered (run loop) */
 	en->sel[S_CS] = t->code_sel;

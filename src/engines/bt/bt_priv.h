@@ -175,6 +175,7 @@ struct bt_block {
 #define BT_ADAPT_CLEAN 64   /* ... and fault-free emulations before it is copied again */
 
 /* LDT slots chosen by content (slots.c). */
+#define BT_SEG_MEMO 4
 #define BT_SLOT_FIRST NATIVE_LDT_FIRST
 #define BT_SLOT_BUCKETS 1024
 struct bt_slot_key {
@@ -248,9 +249,18 @@ struct bt {
 	struct { uint32_t lin; uint8_t faults, clean; } adapt[1u << BT_ADAPT_BITS];
 	int chain_from;	  /* exit whose jmp may be chained to the next block, or -1 */
 	char msg[160];
-	/* The guest segments the selectors in seg_sel were chosen for. */
-	struct seg seg_cache[SREG_COUNT];
-	uint16_t seg_sel[SREG_COUNT];
+	/* Per segment register, the last BT_SEG_MEMO (guest segment, CPL) ->
+	 * host selector answers, most recent first: a guest's system call
+	 * goes through three (user segment at CPL 3 and at CPL 0, kernel
+	 * segment at CPL 0), each found here without a slot lookup. Cleared
+	 * when a slot is reused. */
+	struct bt_segmemo {
+		struct seg seg;
+		uint16_t sel;
+		uint8_t cpl;
+		bool ok;
+	} seg_memo[SREG_COUNT][BT_SEG_MEMO];
+	uint16_t seg_sel[SREG_COUNT]; /* what the next entry loads (busy slots) */
 	uint8_t seg_reload; /* load these sregs even if they hold the selector (bit per sreg) */
 	struct bt_slots slots;
 	uint8_t seg_cache_cpl;

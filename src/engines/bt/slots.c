@@ -104,6 +104,7 @@ int bt_slot_get(struct bt *t, const struct seg *g, uint32_t limit_max,
 		/* A segment register may still hold this selector with the
 		 * old descriptor (the CPU caches it): reload them all. */
 		t->seg_reload = 0x3f;
+		memset(t->seg_memo, 0, sizeof t->seg_memo);
 		t->n.slot_reuses++;
 	}
 	/* native_ldt_set clips the same way (its cache would skip the write
