@@ -207,14 +207,17 @@ static void paging_changed(struct bt *t, uint32_t cr0, uint32_t cr3, uint32_t cr
 	shadow_track(&t->sh, c, invlpg);
 }
 
-static int emulate_one(struct bt *t, bool may_invlpg)
+/* n instructions in the core (more than one: none of them an INVLPG, whose
+ * flush paging_changed must follow one by one; a CR3 or paging change
+ * anywhere in them is seen at the end). */
+static int emulate_n(struct bt *t, bool may_invlpg, unsigned n)
 {
 	struct cpu *c = &t->cpu;
 	uint32_t inv = 0;
-	bool is_invlpg = may_invlpg && peek_invlpg(t, &inv);
+	bool is_invlpg = n == 1 && may_invlpg && peek_invlpg(t, &inv);
 	uint32_t cr0 = c->cr0, cr3 = c->cr3, cr4 = c->cr4;
 	uint64_t before = c->insns;
-	int r = cpu_run(c, 1);
+	int r = cpu_run(c, n);
 	t->emulated += c->insns - before;
 	paging_changed(t, cr0, cr3, cr4, is_invlpg ? &inv : NULL);
 	return r;
@@ -394,9 +397,9 @@ static void count_call(struct bt *t, unsigned why)
 
 /* Runs one exit's consequences (the VMM call proper). Returns -1 to go on,
  * or an exit reason for the run loop. */
-static int settle_one(struct bt *t, bool may_invlpg)
+static int settle_n(struct bt *t, bool may_invlpg, unsigned n)
 {
-	int r = emulate_one(t, may_invlpg);
+	int r = emulate_n(t, may_invlpg, n);
 	switch (r) {
 	case EXIT_NONE:
 	case EXIT_IO:
@@ -417,16 +420,28 @@ static int settle_one(struct bt *t, bool may_invlpg)
 	}
 }
 
+static int settle_one(struct bt *t, bool may_invlpg)
+{
+	return settle_n(t, may_invlpg, 1);
+}
+
 /* The sensitive instructions after a VMM call's own (bt_exit.batch, by
  * length), emulated in the same call while the guest goes straight on
  * from one to the next and nothing else needs the run loop. */
-static int emulate_batch(struct bt *t, const uint8_t batch[BT_BATCH])
+/* Must the batch stop here (the run loop has something to do first)? */
+static bool emulate_batch_stops(struct bt *t)
 {
 	struct cpu *c = &t->cpu;
 	struct vm *vm = t->vcpu->vm;
+	return vm->stop || vm->kick || BT_VPAGE_PTR->kick || c->shadow ||
+	       ((c->eflags & EFLAGS_IF) && vcpu_irq_pending(t->vcpu));
+}
+
+static int emulate_batch(struct bt *t, const uint8_t batch[BT_BATCH])
+{
+	struct cpu *c = &t->cpu;
 	for (unsigned k = 0; k < BT_BATCH && batch[k]; k++) {
-		if (vm->stop || vm->kick || BT_VPAGE_PTR->kick || c->shadow ||
-		    ((c->eflags & EFLAGS_IF) && vcpu_irq_pending(t->vcpu)))
+		if (emulate_batch_stops(t))
 			return -1;
 		uint32_t eip = c->eip;
 		int r = settle_one(t, (batch[k] & BT_BATCH_INVLPG) != 0);
@@ -584,6 +599,22 @@ int bt_run_loop(struct bt *t)
 			uint8_t batch[BT_BATCH];
 			memcpy(batch, x->batch, sizeof batch);
 			uint32_t straight_on = c->eip + x->len;
+			/* The instruction and its batch in one run of the core
+			 * when no INVLPG is among them (the common case: a
+			 * guest's run of segment loads): one setjmp, one
+			 * interrupt check, one paging check for all. */
+			unsigned nb = 0, blen = 0;
+			while (nb < BT_BATCH && batch[nb] && !(batch[nb] & BT_BATCH_INVLPG))
+				blen += batch[nb++];
+			if (nb && why != BT_WHY_ADAPT && (nb == BT_BATCH || !batch[nb]) &&
+			    !emulate_batch_stops(t)) {
+				int r = settle_n(t, false, 1 + nb);
+				if (r >= 0)
+					return r;
+				if (c->eip == straight_on + blen)
+					t->n.batched += nb;
+				continue;
+			}
 			/* An INVLPG of the guest kernel took fast_invlpg; one of
 			 * user code raises #GP: no flush to follow here. */
 			int r = settle_one(t, false);
