@@ -217,6 +217,28 @@ _start:
 	movw $0x10, %ax
 	movw %ax, %fs
 
+	/* A page the core wrote before it held translations (its TLB entry
+	 * writable), then translated, then written by the core again: that
+	 * write must reach the translation (the core's write permission is
+	 * dropped when a page becomes code). bt emulates a GS-override store
+	 * of the guest kernel in the core. */
+	movw $0x10, %ax
+	movw %ax, %gs
+	movl $7, %gs:core_written_data
+	call core_written
+	movl %eax, %ebx
+	movb $2, %gs:core_written + 1
+	call core_written
+	cmpl $1, %ebx
+	jne 1f
+	cmpl $2, %eax
+	jne 1f
+	movl $-1, %eax
+1:	pushl %eax
+	pushl $name_core_write
+	call check_value
+	addl $8, %esp
+
 	/* Control register reads of the guest kernel (bt: inline, from the
 	 * vCPU page): the value just written by the VMM, in a later block. */
 	movl $0x12345000, %eax
@@ -603,6 +625,14 @@ rewrite:
 	movl $0, %eax
 	ret
 	.balign 4096
+/* Returns its immediate; written by the core (a GS-override store, which
+ * bt emulates) before and after it is translated, on a page of its own. */
+core_written:
+	movl $1, %eax
+	ret
+core_written_data:
+	.long 0
+	.balign 4096
 	.text
 
 /* PIT channel 0 at ~1 kHz, IRQ0 -> vector 0x20, only IRQ0 unmasked. */
@@ -768,6 +798,7 @@ name_selfmod: .asciz "k.smc_running_block"
 name_rewrite: .asciz "k.smc_page_rewritten"
 name_cr3_flush:	.asciz "k.cr3_same_value_flush"
 name_precise: .asciz "k.precise_registers"
+name_core_write: .asciz "k.smc_core_write_after_translation"
 name_cr_read: .asciz "k.cr_read_after_write"
 name_desc_changed: .asciz "k.descriptor_changed_and_slots_reused"
 	.balign 4

@@ -753,7 +753,7 @@ static int code_page_add(struct bt *t, uint32_t ppn)
 	c->code_page[ppn] = 1;
 	if (t->page_blocks[ppn])
 		return 0; /* already flagged */
-	tlb_drop_phys(c, ppn);
+	tlb_drop_phys(c, ppn << 12); /* a page address, as the TLB keeps it */
 	if (!grow((void **)&t->code_pages, &t->capcode_pages, t->ncode_pages, sizeof(uint32_t)))
 		return -1;
 	t->code_pages[t->ncode_pages++] = ppn;
