@@ -116,7 +116,8 @@ static int seg_choose(struct bt *t, int sr)
 			return -1;
 		w = BT_SEG_MEMO - 1;
 	}
-	memmove(&m[1], &m[0], (size_t)w * sizeof *m);
+	for (; w > 0; w--) /* most recent first; w is 0 almost always */
+		m[w] = m[w - 1];
 	m[0] = hit;
 	t->seg_sel[sr] = hit.sel;
 	return 0;
