@@ -239,6 +239,34 @@ _start:
 	call check_value
 	addl $8, %esp
 
+	/* A run of segment loads that bt emulates in one VMM call, whose
+	 * second load faults (0x2b: not present, #NP): the fault is taken
+	 * there, and the loads after it never happen. */
+	xorl %eax, %eax
+	movw %ax, %fs
+	movw %ax, %gs
+	movw $0x10, %ax
+	movw $0x2b, %bx
+	ARM
+	movw %ax, %es
+	movw %bx, %ds
+	movw %ax, %fs
+	movw %ax, %gs
+	CHECK k.batch_fault_mid, 11
+	movw $0x10, %ax
+	movw %ax, %ds
+	movw %fs, %bx
+	movw %gs, %cx
+	orw %cx, %bx
+	movzwl %bx, %ebx
+	testl %ebx, %ebx
+	jnz 1f
+	movl $-1, %ebx
+1:	pushl %ebx
+	pushl $name_batch_after
+	call check_value
+	addl $8, %esp
+
 	/* Control register reads of the guest kernel (bt: inline, from the
 	 * vCPU page): the value just written by the VMM, in a later block. */
 	movl $0x12345000, %eax
@@ -798,6 +826,7 @@ name_selfmod: .asciz "k.smc_running_block"
 name_rewrite: .asciz "k.smc_page_rewritten"
 name_cr3_flush:	.asciz "k.cr3_same_value_flush"
 name_precise: .asciz "k.precise_registers"
+name_batch_after: .asciz "k.batch_stops_at_fault"
 name_core_write: .asciz "k.smc_core_write_after_translation"
 name_cr_read: .asciz "k.cr_read_after_write"
 name_desc_changed: .asciz "k.descriptor_changed_and_slots_reused"
