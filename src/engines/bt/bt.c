@@ -607,7 +607,9 @@ int bt_run_loop(struct bt *t)
 			unsigned nb = 0, blen = 0;
 			while (nb < BT_BATCH && batch[nb] && !(batch[nb] & BT_BATCH_INVLPG))
 				blen += batch[nb++];
-			if (nb && why != BT_WHY_ADAPT && (nb == BT_BATCH || !batch[nb]) &&
+			bool transfer = why == SENS_FAR || why == SENS_INT || why == SENS_SYSCALL ||
+					why == BT_WHY_INDIRECT; /* its batch is for the fall-through */
+			if (nb && !transfer && why != BT_WHY_ADAPT && (nb == BT_BATCH || !batch[nb]) &&
 			    !emulate_batch_stops(t)) {
 				int r = settle_n(t, false, 1 + nb);
 				if (r >= 0)
