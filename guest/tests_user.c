@@ -2,6 +2,8 @@
  * spawns them, runs the scheduler until all have exited, then judges
  * from their exit codes, reports (SYS_REPORT) and recorded faults. */
 #include "kit.h"
+#include <stdbool.h>
+
 #include "user.h"
 
 static void test_syscall(void)
@@ -103,6 +105,47 @@ static void test_sched(void)
 	proc_reap();
 }
 
+static uint32_t cr4_get(void)
+{
+	uint32_t v;
+	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
+
+static void cr4_set(uint32_t v)
+{
+	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
+}
+
+/* RDTSC from ring 3: allowed while CR4.TSD is clear, #GP at the rdtsc
+ * once it is set (a VMM that answers rdtsc in translated code must notice
+ * the change), allowed again once it is cleared. */
+static void test_rdtsc_tsd(void)
+{
+	const uint32_t tsd = 1u << 2;
+	uint32_t cr4 = cr4_get();
+	struct proc *p = proc_spawn(user_rdtsc, 0, 0);
+	sched_run();
+	bool ok1 = !p->faulted && p->exit_code == 0 && p->report[1] == 0 && p->report[0] > 0;
+	uint32_t d = p->report[0];
+	proc_reap();
+	cr4_set(cr4 | tsd);
+	p = proc_spawn(user_rdtsc, 0, 0);
+	sched_run();
+	bool ok2 = p->faulted && p->fault_vector == 13 && p->fault_err == 0;
+	uint32_t vec = p->faulted ? p->fault_vector : 0, err = p->fault_err, code = p->exit_code;
+	proc_reap();
+	cr4_set(cr4 & ~tsd);
+	p = proc_spawn(user_rdtsc, 0, 0);
+	sched_run();
+	bool ok3 = !p->faulted && p->exit_code == 0;
+	proc_reap();
+	test_result("user.rdtsc_tsd", ok1 && ok2 && ok3,
+		    "TSD clear: ok %d (delta %u); TSD set: vector %u err 0x%x exit 0x%x (want #GP 0); "
+		    "cleared again: ok %d",
+		    ok1, d, vec, err, code, ok3);
+}
+
 void tests_user(void)
 {
 	if (test_wanted("user.syscall"))
@@ -115,4 +158,6 @@ void tests_user(void)
 		test_cr3_iret();
 	if (test_wanted("user.sched"))
 		test_sched();
+	if (test_wanted("user.rdtsc_tsd"))
+		test_rdtsc_tsd();
 }

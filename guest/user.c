@@ -182,6 +182,18 @@ void user_bench_pgfault(uint32_t n)
 }
 
 /* bench forkwait: a process that only exits. */
+/* Reads the TSC twice from ring 3 and reports both halves of the
+ * difference; under CR4.TSD the first rdtsc must fault (#GP) instead. */
+void user_rdtsc(uint32_t unused)
+{
+	(void)unused;
+	uint64_t a = rdtsc();
+	uint64_t b = rdtsc();
+	sys2(SYS_REPORT, 0, (uint32_t)(b - a));
+	sys2(SYS_REPORT, 1, (uint32_t)((b - a) >> 32));
+	sys_exit(b > a ? 0 : 1);
+}
+
 void user_exit0(uint32_t unused)
 {
 	(void)unused;

@@ -13,6 +13,7 @@ void user_bench(uint32_t rounds);
 void user_bench_syscall(uint32_t n);
 void user_bench_pgfault(uint32_t n);
 void user_exit0(uint32_t unused);
+void user_rdtsc(uint32_t unused);
 void user_hypercall(uint32_t nr);
 void user_callgate(uint32_t unused); /* user_modes.c */
 

@@ -268,6 +268,11 @@ uint32_t lin_read_slow(struct cpu *c, uint32_t lin, unsigned size, bool user, bo
 void lin_write_slow(struct cpu *c, uint32_t lin, unsigned size, uint32_t v, bool user);
 uint32_t sys_read(struct cpu *c, uint32_t lin, unsigned size);
 void sys_write(struct cpu *c, uint32_t lin, unsigned size, uint32_t v);
+/* Drops the core's own decoded copies of a physical page, which changed
+ * behind its back (written natively), without telling the engine (whose
+ * own copies are its business) and leaving the page flagged as code (an
+ * engine may rely on the core reporting writes to it). */
+void cpu_forget_code(struct cpu *c, uint32_t page_no);
 void code_page_written(struct cpu *c, uint32_t phys_page_no);
 
 static inline uint32_t load_n(const uint8_t *p, unsigned size)

@@ -60,6 +60,14 @@ void code_page_written(struct cpu *c, uint32_t page_no)
 	c->blk_end = NULL;
 }
 
+void cpu_forget_code(struct cpu *c, uint32_t page_no)
+{
+	uint8_t flagged = c->code_page[page_no];
+	decode_invalidate_page(c, page_no);
+	c->code_page[page_no] = flagged;
+	c->blk_end = NULL;
+}
+
 static bool crosses_page(uint32_t lin, unsigned size)
 {
 	return (lin & 0xfff) + size > 0x1000;

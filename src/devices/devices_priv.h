@@ -96,6 +96,7 @@ struct cmos {
 struct ps2 {
 	uint8_t config, out, status_flags;
 	bool out_full;
+	bool out_aux; /* the byte came from the AUX port (status bit 5, IRQ 12) */
 	uint8_t pending_cmd; /* a controller command waiting for its byte on 0x60 */
 };
 

@@ -64,6 +64,12 @@ _start:
 	movb %ah, gdt + 0x47
 	movw $0x40, %ax
 	ltr %ax
+	/* 0x48: a thread block for ring 3's GS, as glibc sets it up */
+	movl $tls_tcb, %eax
+	movw %ax, gdt + 0x4a
+	shrl $16, %eax
+	movb %al, gdt + 0x4c
+	movb %ah, gdt + 0x4f
 	/* paging: 4 MiB identity, user-accessible */
 	movl $pt0, %edi
 	xorl %ecx, %ecx
@@ -206,7 +212,7 @@ _start:
 	 * below the VMM window and kept in pages natively, must not round
 	 * up into the window (bt's vCPU page, where the 64-bit exit pointer
 	 * is at 0xff000008). */
-	movw $0x48, %ax
+	movw $0x50, %ax
 	movw %ax, %fs
 	ARM
 	movl $0x12345678, %fs:0xfefff808
@@ -294,12 +300,12 @@ _start:
 	/* A descriptor changed after its segment was loaded (bt has an LDT
 	 * slot for it by then): the loaded segment keeps the old base until
 	 * it is loaded again, then it has the new one. */
-	movw $0x58, %ax
+	movw $0x60, %ax
 	movw %ax, %fs
 	movl %fs:0x300000, %ebx
 	cmpl $0x5a5a0001, %ebx
 	jne 1f
-	movb $0x10, gdt + 0x58 + 3	/* base 0x1000 */
+	movb $0x10, gdt + 0x60 + 3	/* base 0x1000 */
 	movl %fs:0x300000, %ebx
 	cmpl $0x5a5a0001, %ebx
 	jne 1f
@@ -313,9 +319,9 @@ _start:
 	 * read through a stale base. */
 	xorl %esi, %esi
 2:	leal (,%esi,4), %ecx
-	movw %cx, gdt + 0x58 + 2
-	movb $0, gdt + 0x58 + 4
-	movw $0x58, %ax
+	movw %cx, gdt + 0x60 + 2
+	movb $0, gdt + 0x60 + 4
+	movw $0x60, %ax
 	movw %ax, %fs
 	movl $0x300000, %edx
 	subl %ecx, %edx
@@ -498,13 +504,34 @@ user:
 	/* A user segment whose base is not page-aligned: its limit, clipped
 	 * below the kernel's half and kept in pages natively, must not round
 	 * up into the supervisor page at 0xc0000000. */
-	movw $0x53, %ax
+	movw $0x5b, %ax
 	movw %ax, %fs
 	ARM
 	movl %fs:0xbffff808, %eax
 	CHECK u.load_kernel_half_fs_base, 14
 	movw $0x3b, %ax
 	movw %ax, %fs
+	/* glibc's TLS: GS based at the thread block, variables at negative
+	 * offsets that wrap around 4 GiB. Natively that is beyond bt's
+	 * truncated limit: every access faults or is a VMM call, and must
+	 * read the right word each of 20,000 times (t_bt.sh also checks that
+	 * adaptive translation settles instead of retranslating in cycles). */
+	movw $0x4b, %ax
+	movw %ax, %gs
+	xorl %ebx, %ebx
+	movl $20000, %ecx
+1:	movl %gs:-4, %eax
+	addl %eax, %ebx
+	decl %ecx
+	jnz 1b
+	movl $-1, %eax
+	cmpl $20000 * 3, %ebx
+	je 2f
+	movl %ebx, %eax
+2:	pushl %eax
+	pushl $name_tls
+	call check_value
+	addl $8, %esp
 	DEBUG_EXIT(0)
 	hlt
 
@@ -798,9 +825,10 @@ gdt:
 	.quad 0x00cf72000000ffff	/* 0x30 not present */
 	.quad 0x00cff2000000ffff	/* 0x38 user data */
 	.quad 0x0000890000000067	/* 0x40 TSS (base filled in) */
-	.quad 0x00cf92000800ffff	/* 0x48 kernel data, base 0x800 */
-	.quad 0x00cff2000800ffff	/* 0x50 user data, base 0x800 */
-	.quad 0x00cf92000000ffff	/* 0x58 kernel data, base rewritten by the tests */
+	.quad 0x00cff2000000ffff	/* 0x48 user TLS data, 4 GiB (base filled in) */
+	.quad 0x00cf92000800ffff	/* 0x50 kernel data, base 0x800 */
+	.quad 0x00cff2000800ffff	/* 0x58 user data, base 0x800 */
+	.quad 0x00cf92000000ffff	/* 0x60 kernel data, base rewritten by the tests */
 gdt_end:
 gdt_ptr:
 	.word gdt_end - gdt - 1
@@ -830,7 +858,11 @@ name_batch_after: .asciz "k.batch_stops_at_fault"
 name_core_write: .asciz "k.smc_core_write_after_translation"
 name_cr_read: .asciz "k.cr_read_after_write"
 name_desc_changed: .asciz "k.descriptor_changed_and_slots_reused"
+name_tls: .asciz "u.tls_negative_offset"
 	.balign 4
+	.balign 4
+	.long 3			/* the TLS variable at %gs:-4 */
+tls_tcb: .long 0
 tss:
 	.long 0, kstack_top, 0x10
 	.fill 22, 4, 0

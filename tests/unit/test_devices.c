@@ -488,6 +488,39 @@ static void test_ps2(void)
 	outb(&vm, 0x64, 0x20);
 	CHECK("ps2 disable keyboard", inb(&vm, 0x60) & 0x10, "config bit 4 clear");
 	CHECK("ps2 still running", !vm.stop, "stopped");
+	devices_destroy(&vm);
+
+	/* The AUX port as Linux's i8042 driver probes it, answered at once
+	 * (a controller that ignored these made Linux wait 2 x 500 ms). */
+	vm_open(&vm, 32 << 20);
+	pic_setup(&vm);
+	outb(&vm, 0x64, 0x60);
+	outb(&vm, 0x60, 0x47); /* both ports' interrupts on */
+	outb(&vm, 0x64, 0xd3);
+	outb(&vm, 0x60, 0x5a);
+	uint8_t st = inb(&vm, 0x64);
+	CHECK("ps2 aux loopback", (st & 0x21) == 0x21 && pic_irq_latched(&vm, 12) &&
+					  !pic_irq_latched(&vm, 1) && inb(&vm, 0x60) == 0x5a,
+	      "status 0x%x irq12 %d irq1 %d", st, pic_irq_latched(&vm, 12), pic_irq_latched(&vm, 1));
+	CHECK("ps2 aux read empties", !(inb(&vm, 0x64) & 0x21), "status 0x%x", inb(&vm, 0x64));
+	outb(&vm, 0x64, 0xa9);
+	CHECK("ps2 aux interface test", (inb(&vm, 0x64) & 0x21) == 0x01 && inb(&vm, 0x60) == 0x00,
+	      "wrong answer");
+	outb(&vm, 0x64, 0xd4);
+	outb(&vm, 0x60, 0xff); /* reset the mouse: there is none */
+	st = inb(&vm, 0x64);
+	CHECK("ps2 absent mouse times out", (st & 0x61) == 0x61 && inb(&vm, 0x60) == 0xfe,
+	      "status 0x%x", st);
+	outb(&vm, 0x64, 0xd2);
+	outb(&vm, 0x60, 0x33);
+	st = inb(&vm, 0x64);
+	CHECK("ps2 keyboard loopback", (st & 0x61) == 0x01 && pic_irq_latched(&vm, 1) &&
+					       inb(&vm, 0x60) == 0x33,
+	      "status 0x%x irq1 %d", st, pic_irq_latched(&vm, 1));
+	outb(&vm, 0x60, 0xf2); /* identify the keyboard: there is none */
+	st = inb(&vm, 0x64);
+	CHECK("ps2 absent keyboard times out", (st & 0x61) == 0x41 && inb(&vm, 0x60) == 0xfe,
+	      "status 0x%x", st);
 	outb(&vm, 0x64, 0xfe);
 	CHECK("ps2 reset stops the vm", vm.stop && vm.exit_status == RINGVM_EXIT_POWEROFF,
 	      "stop %d status %d", vm.stop, vm.exit_status);

@@ -153,6 +153,7 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	vp->vif = c->eflags & EFLAGS_IF;
 	vp->vflags = c->eflags & ~(BT_HOST_FLAGS | EFLAGS_IF);
 	vp->irq_pending = vcpu_irq_pending(t->vcpu);
+	vp->tsc_offset = (uint64_t)c->tsc_offset;
 	for (int s = 0; s < SREG_COUNT; s++)
 		vp->gsel[s] = c->seg[s].sel;
 	vp->cr[0] = c->cr0;
@@ -198,15 +199,21 @@ static void paging_changed(struct bt *t, uint32_t cr0, uint32_t cr3, uint32_t cr
 {
 	struct cpu *c = &t->cpu;
 	const uint32_t pgbits = CR0_PG | CR0_WP | CR0_PE;
-	const uint32_t cr4bits = CR4_PSE | CR4_PGE | CR4_PAE;
+	/* TSD too: whether rdtsc may be inline depends on it (emit_rdtsc) */
+	const uint32_t cr4bits = CR4_PSE | CR4_PGE | CR4_PAE | CR4_TSD;
 	if (((c->cr0 ^ cr0) & pgbits) || ((c->cr4 ^ cr4) & cr4bits))
 		bt_flush(t);
 	else if ((c->cr0 & CR0_PG) && (c->cr3 != cr3 || c->cr3_loads != t->sh.cr3_loads))
-		bt_new_address_space(t);
+		bt_new_address_space(t, cr3);
 	else if (invlpg)
 		bt_invalidate_lin(t, *invlpg);
 	shadow_track(&t->sh, c, invlpg);
 }
+
+/* emulate_n's answer when an exception was raised inside a batch: state
+ * at the faulting instruction, nothing delivered. */
+#define BT_BATCH_FAULT (-3)
+#define BT_BATCH_FAULT_GO_ON (-4) /* settle_n: go on (as -1), after a BT_BATCH_FAULT */
 
 /* n instructions in the core (more than one: none of them an INVLPG, whose
  * flush paging_changed must follow one by one; a CR3 or paging change
@@ -218,7 +225,22 @@ static int emulate_n(struct bt *t, bool may_invlpg, unsigned n)
 	bool is_invlpg = n == 1 && may_invlpg && peek_invlpg(t, &inv);
 	uint32_t cr0 = c->cr0, cr3 = c->cr3, cr4 = c->cr4;
 	uint64_t before = c->insns;
+	/* Guest code may have been written natively since the core decoded
+	 * it: pages without translations (volatile ones, ones only ever
+	 * interpreted) and pages whose translations a flush dropped are not
+	 * write-protected. Only CS:EIP is checked: the rest of a batch is on
+	 * the same translated (write-protected) page, and a fault inside a
+	 * batch is handed back (exc_return) rather than delivered, so that
+	 * the core never runs on into a handler it has not checked; the
+	 * instruction is then redone alone (settle_n). */
+	native_icache_check(&t->ic, c);
+	bool handed = c->exc_return;
+	if (n > 1)
+		c->exc_return = true;
 	int r = cpu_run(c, n);
+	c->exc_return = handed;
+	if (r == -2 && n > 1 && !handed)
+		r = BT_BATCH_FAULT;
 	t->emulated += c->insns - before;
 	paging_changed(t, cr0, cr3, cr4, is_invlpg ? &inv : NULL);
 	return r;
@@ -402,6 +424,9 @@ static int settle_n(struct bt *t, bool may_invlpg, unsigned n)
 {
 	int r = emulate_n(t, may_invlpg, n);
 	switch (r) {
+	case BT_BATCH_FAULT: /* the run loop goes on there: the faulting
+			      * instruction is redone alone, and delivers */
+		return BT_BATCH_FAULT_GO_ON;
 	case EXIT_NONE:
 	case EXIT_IO:
 	case EXIT_MMIO:
@@ -513,7 +538,6 @@ int bt_run_loop(struct bt *t)
 			return BT_FLAT_STOP; /* bt_run_flat only: a guest may run at ~0 */
 		bool irq = (c->eflags & EFLAGS_IF) && !c->shadow && vcpu_irq_pending(t->vcpu);
 		struct bt_block *b = NULL;
-		t->volatile_ppn = ~0u;
 		if (t->interp_budget)
 			t->interp_budget--;
 		else if (!irq && native_ok(c)) {
@@ -531,10 +555,6 @@ int bt_run_loop(struct bt *t)
 			t->fill_lookup = false;
 			if (!b && !irq)
 				t->n.interpreted++;
-			/* A page written too often is interpreted, and written
-			 * natively: the core's decoded copy may be stale. */
-			if (t->volatile_ppn != ~0u)
-				code_page_written(c, t->volatile_ppn);
 			int r = settle_one(t, true);
 			if (r >= 0)
 				return r;
@@ -609,9 +629,13 @@ int bt_run_loop(struct bt *t)
 				blen += batch[nb++];
 			bool transfer = why == SENS_FAR || why == SENS_INT || why == SENS_SYSCALL ||
 					why == BT_WHY_INDIRECT; /* its batch is for the fall-through */
-			if (nb && !transfer && why != BT_WHY_ADAPT && (nb == BT_BATCH || !batch[nb]) &&
-			    !emulate_batch_stops(t)) {
+			bool alone = at == t->batch_fault_at;
+			t->batch_fault_at = ~0u;
+			if (nb && !transfer && !alone && why != BT_WHY_ADAPT &&
+			    (nb == BT_BATCH || !batch[nb]) && !emulate_batch_stops(t)) {
 				int r = settle_n(t, false, 1 + nb);
+				if (r == BT_BATCH_FAULT_GO_ON)
+					t->batch_fault_at = c->seg[S_CS].base + c->eip;
 				if (r >= 0)
 					return r;
 				if (c->eip == straight_on + blen)
@@ -685,6 +709,7 @@ static void flush_stats(struct bt *t)
 		{ "cache flushes", &t->n.flushes, &t->flushed.flushes },
 		{ "code page invalidations", &t->n.invalidations, &t->flushed.invalidations },
 		{ "pages interpreted (written too often)", &t->n.volatile_pages, &t->flushed.volatile_pages },
+		{ "volatile pages translated again", &t->n.volatile_retried, &t->flushed.volatile_retried },
 		{ "hidden page faults", &t->n.hidden_faults, &t->flushed.hidden_faults },
 		{ "faults emulated", &t->n.emulated_faults, &t->flushed.emulated_faults },
 		{ "host kicks", &t->n.kicks, &t->flushed.kicks },
@@ -699,6 +724,8 @@ static void flush_stats(struct bt *t)
 		{ "chains undone", &t->n.unchained, &t->flushed.unchained },
 		{ "LDT slots written", &t->n.slot_writes, &t->flushed.slot_writes },
 		{ "LDT slots reused (pool full)", &t->n.slot_reuses, &t->flushed.slot_reuses },
+		{ "chains kept across address spaces", &t->n.chains_kept, &t->flushed.chains_kept },
+		{ "lookup entries kept across address spaces", &t->n.lookups_kept, &t->flushed.lookups_kept },
 	};
 	for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
 		stats_add(st, rows[k].name, *rows[k].now - *rows[k].then);
@@ -821,8 +848,10 @@ static void bt_free(struct bt *t)
 	free(t->blocks);
 	free(t->page_blocks);
 	free(t->smc_count);
-	free(t->lin_code);
+	free(t->smc_last_ms);
+	free(t->lin_blocks);
 	free(t->filled);
+	free(t->filled_lin);
 	free(t->code_pages);
 	free(t->pcs);
 	free(t->exits);
@@ -849,22 +878,26 @@ static int bt_create(struct vcpu *vcpu)
 		return -1;
 	}
 	t->vcpu = vcpu;
+	native_icache_reset(&t->ic);
 	t->chain_from = -1;
+	t->batch_fault_at = ~0u;
 	bt_slots_reset(&t->slots);
 	bt_debug = getenv("RINGVM_BT_DEBUG") != NULL;
 	t->capblocks = 1u << 18;
 	t->blocks = malloc(t->capblocks * sizeof *t->blocks);
 	t->page_blocks = calloc(vm->ram_size >> 12, sizeof *t->page_blocks);
 	t->smc_count = calloc(vm->ram_size >> 12, 1);
-	t->lin_code = calloc(1u << 20, 1);
+	t->smc_last_ms = calloc(vm->ram_size >> 12, sizeof *t->smc_last_ms);
+	t->lin_blocks = calloc(1u << 20, sizeof *t->lin_blocks);
 	t->capfilled = 4096;
 	t->filled = calloc(t->capfilled, sizeof *t->filled);
+	t->filled_lin = calloc(t->capfilled, sizeof *t->filled_lin);
 	t->nh.base = 0;
 	t->nh.kick_sig = SIGRTMIN;
 	t->nh.kick = &vm->kick;
 	t->nh.cb = on_signal;
 	t->nh.opaque = t;
-	if (!t->blocks || !t->page_blocks || !t->smc_count || !t->lin_code || !t->filled ||
+	if (!t->blocks || !t->page_blocks || !t->smc_count || !t->smc_last_ms || !t->lin_blocks || !t->filled || !t->filled_lin ||
 	    shadow_init(&t->sh, &t->nh, vm->memfd, vm->ram_size, BT_USER_TOP) < 0) {
 		fprintf(stderr, "ringvm: bt: out of memory\n");
 		bt_free(t);
@@ -942,7 +975,7 @@ static void bt_flush_tlb(struct vcpu *vcpu, uint32_t lin, bool all)
 		tlb_flush(c);
 		shadow_flush(&t->sh, false);
 		if (c->cr0 & CR0_PG)
-			bt_new_address_space(t);
+			bt_new_address_space(t, c->cr3); /* a flush: nothing survives */
 	} else {
 		tlb_flush_page(c, lin);
 		if (c->cr0 & CR0_PG)

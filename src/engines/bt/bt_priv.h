@@ -18,6 +18,7 @@
 
 #include "cpu/cpu.h"
 #include "cpu/insn.h"
+#include "native/icache.h"
 #include "native/native.h"
 #include "native/shadow.h"
 
@@ -71,6 +72,7 @@ struct bt_vpage {
 	/* CR0..CR4 as the core holds them (set at each entry: only the core
 	 * changes them), for an inline mov r32, crN of the guest kernel. */
 	uint32_t cr[5];
+	uint64_t tsc_offset;  /* guest TSC - host TSC (inline rdtsc; set at each entry) */
 };
 #define BT_TRAMP (BT_VPAGE + 0x800u) /* the entry trampoline, 32-bit code */
 #define BT_EXIT_BAIL 0xffffffffu     /* exit id: kicked before guest code ran */
@@ -163,11 +165,17 @@ struct bt_block {
 	uint32_t gen;		    /* address-space generation its mapping was checked in */
 	struct bt_block *hnext;	    /* hash chain */
 	struct bt_block *pnext;	    /* blocks of the same physical page */
+	struct bt_block *lnext;	    /* blocks of the same linear page (dead ones too) */
 };
 
 #define BT_HASH_BITS 14
 #define BT_BLOCK_MAX_INSNS 32
-#define BT_VOLATILE_AFTER 8 /* invalidations before a page is interpreted */
+#define BT_VOLATILE_AFTER 8 /* invalidations in a row before a page is interpreted */
+/* Invalidations further apart than this do not add up, and a volatile page
+ * is given translations again once it has been interpreted this long: Linux
+ * patches its own text now and then (alternatives, static keys, ftrace) and
+ * a page patched eight times over a whole boot is still hot code. */
+#define BT_VOLATILE_MS 50
 #define BT_ADAPT_AFTER 4    /* faults of one copied instruction before it becomes a VMM call */
 #define BT_ADAPT_BITS 10
 #define BT_STREAK 8
@@ -191,15 +199,17 @@ struct bt_slots {
 };
 
 struct bt_counts {
-	uint64_t blocks, cache_bytes, chained, lookups_filled, misses, flushes, invalidations, volatile_pages;
+	uint64_t blocks, cache_bytes, chained, lookups_filled, misses, flushes, invalidations, volatile_pages,
+		 volatile_retried;
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
-	uint64_t adapted, as_switches, unchained, batched, fast_invlpg;
+	uint64_t adapted, as_switches, unchained, batched, fast_invlpg, chains_kept, lookups_kept;
 	uint64_t slot_writes, slot_reuses;
 	uint64_t calls[BT_WHY_N];
 };
 
 struct bt {
 	struct cpu cpu;
+	struct native_icache ic; /* guest code the core decoded, as it was */
 	struct native_host nh;
 	struct shadow sh;
 	struct vcpu *vcpu;
@@ -211,8 +221,10 @@ struct bt {
 	size_t nblocks, capblocks;
 	struct bt_block *hash[1u << BT_HASH_BITS];
 	struct bt_block **page_blocks; /* per guest physical page */
-	uint8_t *lin_code;	       /* per guest linear page: blocks were translated from it */
-	uint8_t *smc_count;	       /* per guest physical page: invalidations */
+	struct bt_block **lin_blocks;  /* per guest linear page: blocks translated from it */
+	uint8_t *smc_count;	       /* per guest physical page: invalidations in a row */
+	uint32_t *smc_last_ms;	       /* per guest physical page: the last one's time, or
+					* when it turned volatile (host ms, wraps) */
 	uint32_t *code_pages;	       /* physical pages flagged as code */
 	size_t ncode_pages, capcode_pages;
 	struct bt_pc *pcs;
@@ -224,7 +236,7 @@ struct bt {
 	 * a walk shows its linear page still maps its physical page, and
 	 * every chain (which skips that check) is undone. */
 	uint32_t gen;
-	uint32_t *chained; /* exit ids whose jumps are patched */
+	struct bt_chained { uint32_t exit_id, to_lin; } *chained; /* exits whose jumps are patched */
 	size_t nchained, capchained;
 
 	/* Set by the signal callback for the run loop. */
@@ -235,9 +247,9 @@ struct bt {
 	uint32_t miss_stub; /* cache address of the shared lookup-miss exit */
 	uint32_t table_cs_base; /* the CS base the lookup tables are valid for */
 	uint32_t *filled;	/* lookup entries filled since the last reset (address) */
+	uint32_t *filled_lin;	/* ... and the linear address of each one's block */
 	size_t nfilled, capfilled;
 	bool tables_clean;	/* every entry leads to the miss exit */
-	uint32_t volatile_ppn;	/* bt_translate refused this volatile page, or ~0 */
 	/* Code whose every instruction faults (wild jumps into data, MMIO
 	 * loops): after BT_STREAK faults in a row, the core runs the next
 	 * BT_INTERP_BURST instructions, each costing far less than a signal. */
@@ -246,7 +258,7 @@ struct bt {
 	 * that faulted (for the guest: #DE, #PF, MMIO...), with counts; those
 	 * that reach BT_ADAPT_AFTER are translated as VMM calls from then on,
 	 * which costs ~1/20 of a host signal. Direct-mapped, tag 0 = empty. */
-	struct { uint32_t lin; uint8_t faults, clean; } adapt[1u << BT_ADAPT_BITS];
+	struct { uint32_t lin, clean; uint8_t faults, rounds; } adapt[1u << BT_ADAPT_BITS];
 	int chain_from;	  /* exit whose jmp may be chained to the next block, or -1 */
 	char msg[160];
 	/* Per segment register, the last BT_SEG_MEMO (guest segment, CPL) ->
@@ -261,6 +273,8 @@ struct bt {
 		bool ok;
 	} seg_memo[SREG_COUNT][BT_SEG_MEMO];
 	uint16_t seg_sel[SREG_COUNT]; /* what the next entry loads (busy slots) */
+	uint32_t batch_fault_at; /* a batch run by the core faulted at this linear
+				  * address: the next call there runs alone (or ~0) */
 	uint8_t seg_reload; /* load these sregs even if they hold the selector (bit per sreg) */
 	struct bt_slots slots;
 	uint8_t seg_cache_cpl;
@@ -286,7 +300,7 @@ struct bt_block *bt_lookup(struct bt *t, uint32_t lin, uint32_t cs_base, bool us
 struct bt_block *bt_translate(struct bt *t);
 void bt_chain(struct bt *t, int exit_id, const struct bt_block *to);
 void bt_flush(struct bt *t);
-void bt_new_address_space(struct bt *t);
+void bt_new_address_space(struct bt *t, uint32_t old_cr3);
 void bt_tables_reset(struct bt *t);
 void bt_lookup_fill(struct bt *t, const struct bt_block *b);
 void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written);

@@ -132,7 +132,7 @@ void bt_flush(struct bt *t)
 	t->cache_used = BT_CACHE;
 	t->chain_from = -1;
 	t->fill_lookup = false;
-	memset(t->lin_code, 0, 1u << 20);
+	memset(t->lin_blocks, 0, (1u << 20) * sizeof *t->lin_blocks);
 	t->n.flushes++;
 	/* The shared lookup-miss exit, first in the cache. */
 	struct emit e = { t, host_ptr(BT_CACHE), false };
@@ -163,8 +163,10 @@ void bt_lookup_fill(struct bt *t, const struct bt_block *b)
 {
 	uint32_t at = (b->user ? BT_TABLE_U : BT_TABLE_K) + 4 * (b->eip & (BT_TABLE_ENTRIES - 1));
 	*(uint32_t *)host_ptr(at) = b->ind;
-	if (t->nfilled < t->capfilled)
+	if (t->nfilled < t->capfilled) {
 		t->filled[t->nfilled] = at;
+		t->filled_lin[t->nfilled] = b->lin;
+	}
 	t->nfilled++; /* past capfilled: the next reset rewrites everything */
 	t->n.lookups_filled++;
 }
@@ -258,25 +260,93 @@ static void patch_jmp(uint32_t at, uint32_t to)
 	put32(host_ptr(at + 1), to - (at + 5));
 }
 
-/* A CR3 write: chains and lookup entries skip the mapping check, so they
- * are undone (each stub's jmp falls through again, each jcc leads to its
- * stub again); the blocks stay, to be checked on their next lookup. */
-void bt_new_address_space(struct bt *t)
+/* The page directory entry that maps lin under cr3 (non-PAE), or 0 when
+ * that directory is not in RAM. */
+static uint32_t pde_of(const struct cpu *c, uint32_t cr3, uint32_t lin)
 {
-	for (size_t k = 0; k < t->nchained; k++) {
-		const struct bt_exit *x = &t->exits[t->chained[k]];
-		patch_jmp(x->jmp_at, x->jmp_at + 5);
-		if (x->src_at) {
-			uint8_t *src = host_ptr(x->src_at);
-			uint32_t len = src[0] == 0x0f ? 6 : 5;
-			put32(src + len - 4, x->jmp_at - (x->src_at + len));
-		}
+	uint64_t pa = (uint64_t)(cr3 & ~0xfffu) + 4 * (lin >> 22);
+	uint32_t v = 0;
+	if (pa + 4 <= c->ram_size)
+		memcpy(&v, c->ram + pa, 4);
+	return v;
+}
+
+/* Does lin keep its mapping from the directory at old_cr3 to the current
+ * one? Yes when both directories hold the same present entry for it: the
+ * same page table (or the same 4 MiB page). That is how every process's
+ * directory shares the kernel half (Linux copies those entries into each
+ * new one). A PTE the guest changed there without INVLPG or a flush of
+ * its own would stay stale, as it does in a real TLB with global pages. */
+static bool mapping_kept(const struct bt *t, uint32_t old_cr3, uint32_t lin)
+{
+	uint32_t o = pde_of(&t->cpu, old_cr3, lin);
+	return (o & 1) && o == pde_of(&t->cpu, t->cpu.cr3, lin);
+}
+
+static void unchain(struct bt *t, const struct bt_exit *x)
+{
+	patch_jmp(x->jmp_at, x->jmp_at + 5);
+	if (x->src_at) {
+		uint8_t *src = host_ptr(x->src_at);
+		uint32_t len = src[0] == 0x0f ? 6 : 5;
+		put32(src + len - 4, x->jmp_at - (x->src_at + len));
 	}
-	t->n.unchained += t->nchained;
-	t->nchained = 0;
+}
+
+/* Lookup entries of guest kernel code whose mapping is kept survive a
+ * switch to another address space; user code's never do. An entry stays
+ * only if every block that filled it (the list is in order, the last one
+ * is in it) is kept: resetting is always safe. */
+static void tables_keep(struct bt *t, uint32_t old_cr3)
+{
+	if (!t->tables_clean || t->nfilled > t->capfilled) {
+		bt_tables_reset(t);
+		return;
+	}
+	size_t kept = 0;
+	for (size_t k = 0; k < t->nfilled; k++) {
+		uint32_t at = t->filled[k], lin = t->filled_lin[k];
+		if (at < BT_TABLE_U && mapping_kept(t, old_cr3, lin)) {
+			t->filled[kept] = at;
+			t->filled_lin[kept++] = lin;
+			continue;
+		}
+		*(uint32_t *)host_ptr(at) = t->miss_stub;
+	}
+	t->n.lookups_kept += kept;
+	t->nfilled = kept;
+}
+
+/* A CR3 write: chains and lookup entries skip the mapping check, so those
+ * whose target may now map other code are undone (each stub's jmp falls
+ * through again, each jcc leads to its stub again); the blocks stay, to be
+ * checked on their next lookup. A write of the same value (old_cr3 is the
+ * current CR3: how guests flush their TLB, Linux after fork's
+ * write-protect) or with PAE undoes them all. Kept chains only lead to
+ * blocks whose mapping is kept, so whatever runs through them was reached
+ * from a block that was valid in this address space. */
+void bt_new_address_space(struct bt *t, uint32_t old_cr3)
+{
+	const struct cpu *c = &t->cpu;
+	bool keep = old_cr3 != c->cr3 && !(c->cr4 & CR4_PAE);
+	size_t kept = 0;
+	for (size_t k = 0; k < t->nchained; k++) {
+		struct bt_chained ch = t->chained[k];
+		if (keep && mapping_kept(t, old_cr3, ch.to_lin)) {
+			t->chained[kept++] = ch;
+			continue;
+		}
+		unchain(t, &t->exits[ch.exit_id]);
+		t->n.unchained++;
+	}
+	t->n.chains_kept += kept;
+	t->nchained = kept;
 	t->chain_from = -1;
 	t->fill_lookup = false;
-	bt_tables_reset(t);
+	if (keep)
+		tables_keep(t, old_cr3);
+	else
+		bt_tables_reset(t);
 	t->gen++;
 	t->n.as_switches++;
 }
@@ -287,7 +357,7 @@ void bt_chain(struct bt *t, int exit_id, const struct bt_block *to)
 		return;
 	const struct bt_exit *x = &t->exits[exit_id];
 	if (grow((void **)&t->chained, &t->capchained, t->nchained, sizeof *t->chained))
-		t->chained[t->nchained++] = (uint32_t)exit_id;
+		t->chained[t->nchained++] = (struct bt_chained){ (uint32_t)exit_id, to->lin };
 	else
 		return; /* could not be undone later: stay unchained */
 	patch_jmp(x->jmp_at, to->host);
@@ -591,6 +661,30 @@ static bool emit_mov_from_cr(struct emit *e, const struct insn_info *in, const u
 	return true;
 }
 
+/* rdtsc: the host's TSC plus the guest's offset (a VMM call costs ~40x
+ * more, and Linux reads its clock this way all the time: kvm-clock, the
+ * scheduler). EAX and EDX are outputs, so the live flags wait in XMM1
+ * while the add carries; XMM0 holds the low half while they come back. */
+static void emit_rdtsc(struct emit *e, uint32_t eip)
+{
+	pc_add(e, eip);
+	raw(e, (const uint8_t[]){ 0x9f }, 1);		  /* lahf */
+	raw(e, (const uint8_t[]){ 0x0f, 0x90, 0xc0 }, 3); /* seto al */
+	raw(e, SPILL_EAX1, 4);
+	raw(e, (const uint8_t[]){ 0x0f, 0x31 }, 2); /* rdtsc */
+	uint8_t add[7] = { 0x2e, 0x03, 0x05 };	    /* add eax, cs:[tsc_offset] */
+	put32(add + 3, BT_VPAGE + VP(tsc_offset));
+	raw(e, add, 7);
+	uint8_t adc[7] = { 0x2e, 0x13, 0x15 }; /* adc edx, cs:[tsc_offset + 4] */
+	put32(adc + 3, BT_VPAGE + VP(tsc_offset) + 4);
+	raw(e, adc, 7);
+	raw(e, (const uint8_t[]){ 0x66, 0x0f, 0x6e, 0xc0 }, 4); /* movd xmm0, eax */
+	raw(e, FILL_EAX1, 4);
+	raw(e, (const uint8_t[]){ 0x04, 0x7f }, 2); /* add al, 0x7f: OF back */
+	raw(e, (const uint8_t[]){ 0x9e }, 1);	    /* sahf */
+	out(e, (const uint8_t[]){ 0x66, 0x0f, 0x7e, 0xc0 }, 4); /* movd eax, xmm0 */
+}
+
 /* A sensitive instruction as inline code, if it has one here. */
 static bool emit_sensitive(struct emit *e, const struct insn_info *in, const uint8_t *code,
 			   uint32_t eip)
@@ -617,6 +711,13 @@ static bool emit_sensitive(struct emit *e, const struct insn_info *in, const uin
 	case SENS_CTL:
 		if (!ring0 || !emit_mov_from_cr(e, in, code, eip))
 			return false;
+		break;
+	case SENS_RDTSC:
+		/* CR4.TSD makes it fault outside ring 0; a change of TSD
+		 * flushes every translation (paging_changed). */
+		if (!plain || (e->t->cpu.cpl != 0 && (e->t->cpu.cr4 & CR4_TSD)))
+			return false;
+		emit_rdtsc(e, eip);
 		break;
 	case SENS_SREG_READ:
 		if (code[in->prefix_len] == 0x8c) {
@@ -760,6 +861,11 @@ static int code_page_add(struct bt *t, uint32_t ppn)
 	return shadow_code_set(&t->sh, (uint64_t)ppn << 12, true);
 }
 
+static uint32_t host_ms(void)
+{
+	return (uint32_t)(host_ns() / 1000000u);
+}
+
 /* Translates the block at the virtual CPU's CS:EIP. NULL: it cannot be
  * translated (the fetch faults, not RAM, a volatile page, an instruction
  * that crosses the page): the caller emulates one instruction instead. */
@@ -777,8 +883,10 @@ struct bt_block *bt_translate(struct bt *t)
 	if ((uint64_t)(pa | 0xfff) >= c->ram_size)
 		return NULL;
 	if (t->smc_count[ppn] >= BT_VOLATILE_AFTER) {
-		t->volatile_ppn = ppn;
-		return NULL;
+		if (host_ms() - t->smc_last_ms[ppn] < BT_VOLATILE_MS)
+			return NULL;
+		t->smc_count[ppn] = 0; /* quiet for a while: translate it again */
+		t->n.volatile_retried++;
 	}
 	/* The block array never moves (the hash points into it): when it or
 	 * the cache is full, everything is flushed. */
@@ -866,7 +974,8 @@ struct bt_block *bt_translate(struct bt *t)
 				.ppage = ppn, .host = start, .host_end = here(&e), .ind = ind,
 				.gen = t->gen };
 	block_link(t, b);
-	t->lin_code[lin >> 12] = 1;
+	b->lnext = t->lin_blocks[lin >> 12];
+	t->lin_blocks[lin >> 12] = b;
 	t->n.cache_bytes += ((here(&e) + 15) & ~15u) - t->cache_used;
 	t->cache_used = (here(&e) + 15) & ~15u;
 	t->n.blocks++;
@@ -886,6 +995,18 @@ static void unlink_hash(struct bt *t, struct bt_block *b)
 		*pp = b->hnext;
 }
 
+/* Counts a write that killed translations on page ppn; the eighth in a row
+ * (each within BT_VOLATILE_MS of the one before) makes the page volatile. */
+static void smc_note(struct bt *t, uint32_t ppn)
+{
+	uint32_t now = host_ms();
+	if (now - t->smc_last_ms[ppn] >= BT_VOLATILE_MS)
+		t->smc_count[ppn] = 0;
+	t->smc_last_ms[ppn] = now;
+	if (t->smc_count[ppn] < BT_VOLATILE_AFTER && ++t->smc_count[ppn] == BT_VOLATILE_AFTER)
+		t->n.volatile_pages++;
+}
+
 /* The guest wrote to physical page ppn, which holds translations: they
  * die. A dead block's entry becomes a jump to a fresh exit to its guest
  * EIP, so the chained jumps that still lead there reach the VMM, which
@@ -898,8 +1019,8 @@ void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written)
 	t->page_blocks[ppn] = NULL;
 	shadow_code_set(&t->sh, (uint64_t)ppn << 12, false);
 	t->n.invalidations++;
-	if (written && t->smc_count[ppn] < 255 && ++t->smc_count[ppn] == BT_VOLATILE_AFTER)
-		t->n.volatile_pages++;
+	if (written)
+		smc_note(t, ppn);
 	bool room = BT_CACHE_END - t->cache_used >= 4096;
 	for (; b; b = b->pnext) {
 		if (b->dead)
@@ -919,22 +1040,15 @@ void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written)
 		bt_flush(t); /* no room for trampolines: start afresh */
 }
 
+static void drop_lin_blocks(struct bt *t, uint32_t page, uint32_t lin);
+
 /* INVLPG: translations made through that linear page may no longer be
  * what the guest would fetch there. */
 void bt_invalidate_lin(struct bt *t, uint32_t lin)
 {
-	uint32_t page = lin >> 12;
-	if (!t->lin_code[page])
-		return;
-	t->lin_code[page] = 0;
-	for (size_t k = 0; k < t->nblocks; k++) {
-		struct bt_block *b = &t->blocks[k];
-		if (!b->dead && (b->lin >> 12) == page)
-			bt_invalidate_page(t, b->ppage, false);
-	}
+	drop_lin_blocks(t, lin >> 12, 0);
 }
 
-static void drop_lin_blocks(struct bt *t, uint32_t lin);
 
 static unsigned adapt_slot(uint32_t lin)
 {
@@ -957,32 +1071,47 @@ void bt_adapt_note(struct bt *t, uint32_t lin)
 	if (t->adapt[k].lin != lin) {
 		t->adapt[k].lin = lin;
 		t->adapt[k].faults = 0;
+		t->adapt[k].rounds = 0;
 	}
 	t->adapt[k].clean = 0;
 	if (t->adapt[k].faults >= BT_ADAPT_AFTER || ++t->adapt[k].faults < BT_ADAPT_AFTER)
 		return;
 	t->n.adapted++;
-	drop_lin_blocks(t, lin);
+	drop_lin_blocks(t, lin >> 12, lin);
 }
 
 /* An adapted instruction was emulated without a fault. After a run of
  * those (the guest fixed whatever made it fault: mapped the pages, stopped
- * dividing by zero) it is copied natively again. */
+ * dividing by zero) it is copied natively again. Some never stop faulting
+ * natively although the guest sees no fault (glibc's TLS at negative
+ * offsets from GS, beyond the truncated segment's limit): each time one
+ * comes back, it must run clean twice as long before the next try, so it
+ * soon stays a VMM call instead of costing two retranslations a cycle. */
 void bt_adapt_clean(struct bt *t, uint32_t lin)
 {
 	unsigned k = adapt_slot(lin);
-	if (t->adapt[k].lin != lin || ++t->adapt[k].clean < BT_ADAPT_CLEAN)
+	if (t->adapt[k].lin != lin)
 		return;
-	t->adapt[k].lin = 0;
-	drop_lin_blocks(t, lin);
+	unsigned rounds = t->adapt[k].rounds < 10 ? t->adapt[k].rounds : 10;
+	if (++t->adapt[k].clean < (uint32_t)BT_ADAPT_CLEAN << rounds)
+		return;
+	t->adapt[k].faults = 0;
+	t->adapt[k].clean = 0;
+	if (t->adapt[k].rounds < 255)
+		t->adapt[k].rounds++;
+	drop_lin_blocks(t, lin >> 12, lin);
 }
 
-static void drop_lin_blocks(struct bt *t, uint32_t lin)
+/* Kills the translations made through linear page `page` (only those of
+ * blocks starting at or below lin, if lin is not 0: a block after it does
+ * not hold it). */
+static void drop_lin_blocks(struct bt *t, uint32_t page, uint32_t lin)
 {
-	uint32_t page = lin >> 12;
-	for (size_t i = 0; i < t->nblocks; i++) {
-		struct bt_block *b = &t->blocks[i];
-		if (!b->dead && (b->lin >> 12) == page && lin >= b->lin)
+	uint64_t flushes = t->n.flushes;
+	struct bt_block *b = t->lin_blocks[page];
+	if (!lin)
+		t->lin_blocks[page] = NULL;
+	for (; b && t->n.flushes == flushes; b = b->lnext)
+		if (!b->dead && (!lin || lin >= b->lin))
 			bt_invalidate_page(t, b->ppage, false);
-	}
 }

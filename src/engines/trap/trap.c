@@ -20,6 +20,7 @@
 #include "cpu/cpu.h"
 #include "cpu/insn.h"
 #include "devices/devices.h"
+#include "native/icache.h"
 #include "native/native.h"
 #include "native/shadow.h"
 #include "native/sync.h"
@@ -52,10 +53,7 @@ struct trap {
 	unsigned pf_repeats;
 	char msg[160];
 	uint64_t counts[TR_N], flushed[TR_N];
-	struct {
-		uint32_t pa;
-		uint8_t b[16];
-	} ic[256];
+	struct native_icache ic;
 	uint64_t emulated;
 };
 
@@ -99,33 +97,6 @@ static void fpu_to_native(struct trap *t)
 static void count(struct trap *t, enum trap_reason r)
 {
 	t->counts[r]++;
-}
-
-/* The core caches decoded instructions by physical address; guest code
- * written natively does not invalidate them. Before emulating at EIP,
- * compare its bytes with those seen last time there. */
-static void icache_check(struct trap *t)
-{
-	struct cpu *c = &t->cpu;
-	uint32_t lin = c->seg[S_CS].base + c->eip;
-	volatile uint32_t pa;
-	if (_setjmp(c->jb))
-		return; /* fetch faults: the core raises it itself */
-	bool w;
-	pa = paging_translate(c, lin, false, c->cpl == 3, true, &w);
-	if ((uint64_t)pa + 16 > c->ram_size)
-		return;
-	unsigned n = 0x1000 - (pa & 0xfff);
-	if (n > 16)
-		n = 16;
-	unsigned h = (pa ^ (pa >> 8)) & 255;
-	if (t->ic[h].pa == pa && memcmp(t->ic[h].b, c->ram + pa, n) == 0)
-		return;
-	code_page_written(c, pa >> 12);
-	if (n < 16 && (uint64_t)pa + 0x1000 < c->ram_size)
-		code_page_written(c, (pa >> 12) + 1);
-	t->ic[h].pa = pa;
-	memcpy(t->ic[h].b, c->ram + pa, n);
 }
 
 /*
@@ -184,7 +155,7 @@ static bool long_rep(struct cpu *c, const struct insn_info *in)
 static int emulate_one(struct trap *t, bool in_handler)
 {
 	struct cpu *c = &t->cpu;
-	icache_check(t);
+	native_icache_check(&t->ic, c);
 	struct insn_info in;
 	bool known = insn_fetch(c, &in) == 0;
 	if (known && host_model_rdmsr(t, &in))
@@ -475,6 +446,7 @@ static int trap_create(struct vcpu *vcpu)
 		return -1;
 	}
 	t->vcpu = vcpu;
+	native_icache_reset(&t->ic);
 	trap_debug = getenv("RINGVM_TRAP_DEBUG") != NULL;
 	t->nh.base = 0;
 	t->nh.kick_sig = SIGRTMIN;
