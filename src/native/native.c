@@ -240,9 +240,9 @@ int native_ldt_set(struct native_host *h, unsigned idx, const struct seg *g, uin
 	 * guest's own limits in pages end in 0xfff and stay as they are; the
 	 * bytes cut off fault natively and are emulated. */
 	uint8_t pages = limit > 0xfffff;
-	uint32_t limit_raw = limit;
-	if (pages)
-		limit_raw = (limit & 0xfff) == 0xfff ? limit >> 12 : (limit >> 12) - 1;
+	uint32_t limit_raw = pages ? limit >> 12 : limit;
+	if (pages && (limit & 0xfff) != 0xfff)
+		limit_raw--;
 	uint8_t present = g->present && !g->unusable;
 	struct native_ldt_entry *e = &h->ldt[idx];
 	e->guest_sel = g->sel;

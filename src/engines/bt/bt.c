@@ -40,7 +40,7 @@ static const char *const why_names[BT_WHY_N] = {
 	[SENS_FAR] = "far transfer/iret", [SENS_INT] = "int n", [SENS_SYSCALL] = "sysenter/syscall",
 	[SENS_CS_MEM] = "cs memory operand", [SENS_16BIT] = "16-bit branch",
 	[SENS_OTHER] = "other instruction", [BT_WHY_INDIRECT] = "indirect branch",
-	[BT_WHY_INVALID] = "invalid opcode", [BT_WHY_GS] = "gs override (kernel)",
+	[BT_WHY_INVALID] = "invalid opcode", [BT_WHY_GS] = "gs override",
 	[BT_WHY_ADAPT] = "kept faulting (adaptive)",
 };
 
@@ -95,6 +95,29 @@ static int data_sel(struct bt *t, const struct seg *g, uint16_t *out)
 	return 0;
 }
 
+/* Guest user mode's GS, rebased (BT_GS_REBASE): a 4 GiB expand-up data
+ * segment (glibc's TLS) whose base lies above BT_GS_REBASE gets the TLS
+ * slot, based that much lower and clipped below BT_USER_TOP; any other
+ * GS is null, so the VMM calls that translated GS instructions make do
+ * its accesses. */
+static int tls_sel(struct bt *t, const struct seg *g, uint16_t *out)
+{
+	*out = 0;
+	if (g->unusable || !g->present || !(g->sel & ~3u) || !g->s || (g->type & 12) ||
+	    g->dpl != 3 || g->limit != 0xffffffffu || g->base < BT_GS_REBASE ||
+	    g->base - BT_GS_REBASE >= BT_USER_TOP)
+		return 0;
+	struct seg r = *g;
+	r.base = g->base - BT_GS_REBASE;
+	/* Chosen by content like any other (slots.c): each thread block's
+	 * rebased view keeps a slot of its own. */
+	if (bt_slot_get(t, &r, BT_USER_TOP - 1 - r.base, t->seg_sel, out) < 0) {
+		snprintf(t->msg, sizeof t->msg, "modify_ldt: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* The host selector for segment register sr (into t->seg_sel[sr]). A
  * segment register only changes through the core, so the answer is most
  * often one of the last few. */
@@ -112,7 +135,8 @@ static int seg_choose(struct bt *t, int sr)
 		hit = m[w];
 	} else {
 		hit = (struct bt_segmemo){ .seg = *g, .cpl = cpl, .ok = true };
-		if (data_sel(t, g, &hit.sel) < 0)
+		int rc = sr == S_GS && cpl == 3 ? tls_sel(t, g, &hit.sel) : data_sel(t, g, &hit.sel);
+		if (rc < 0)
 			return -1;
 		w = BT_SEG_MEMO - 1;
 	}
@@ -139,7 +163,9 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
 	for (unsigned k = 0; k < 5; k++) {
 		int sr = data_segs[k];
-		if ((sr != S_GS || c->cpl != 0) && seg_choose(t, sr) < 0)
+		if (sr == S_GS && c->cpl == 0)
+			continue; /* the VMM data segment (vp->data_sel) */
+		if (seg_choose(t, sr) < 0)
 			return -1;
 	}
 	memcpy(en->sel, t->seg_sel, sizeof en->sel);

@@ -22,8 +22,13 @@
 #include "native/native.h"
 #include "native/shadow.h"
 
-#define BT_WIN_BASE 0xff000000u
-#define BT_WIN_SIZE (16u << 20)
+/* The top 4 MiB, as VMware's. It was 16 MiB, and Linux's i386 kernel keeps
+ * its cpu_entry_area (the entry stack every system call and interrupt
+ * runs on, the TSS) at 0xff400000 and up: each of those accesses hit the
+ * window and was emulated (~2,000 VMM calls per fork+exec). What Linux
+ * has in the top 4 MiB (fixmap) it touches rarely. */
+#define BT_WIN_BASE 0xffc00000u
+#define BT_WIN_SIZE (4u << 20)
 #define BT_VPAGE BT_WIN_BASE		     /* struct bt_vpage */
 #define BT_TABLE_K (BT_WIN_BASE + 0x1000u)  /* indirect lookup, guest kernel code */
 #define BT_TABLE_U (BT_WIN_BASE + 0x41000u) /* indirect lookup, guest user code */
@@ -38,6 +43,15 @@
  * guest selectors use, NATIVE_LDT_FIRST and up). */
 #define BT_CODE_SLOT 15
 #define BT_DATA_SLOT 14 /* the VMM data segment (the vCPU page) */
+
+/* glibc's thread pointer is GS's base, and its TLS variables sit at
+ * negative offsets that wrap around 4 GiB (%gs:-0x3c): natively, beyond
+ * any segment truncated below the kernel half, so each one faulted. In
+ * guest user mode the host's GS is based BT_GS_REBASE below the guest's,
+ * and translated code adds BT_GS_REBASE to the displacement of every
+ * GS-relative operand: offsets from -BT_GS_REBASE up are native. A GS
+ * instruction that cannot be rewritten so is a VMM call, never copied. */
+#define BT_GS_REBASE 0x10000u
 
 /* native_enter()'s return value when translated code called the VMM. */
 #define BT_STOP_CALL 3

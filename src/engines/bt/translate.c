@@ -393,8 +393,10 @@ static void emit_lookup_jump(struct emit *e)
  * access (the operand, the return address) comes before any register
  * changes for good, and every position maps back to exact guest state.
  */
+/* code[0..len): the instruction's bytes (len is not in->len when its GS
+ * operand was rebased, gs_rebase). */
 static void emit_indirect(struct emit *e, const struct insn_info *in, const uint8_t *code,
-			  uint32_t eip)
+			  unsigned len, uint32_t eip)
 {
 	static const uint8_t mov_ecx_edx[] = { 0x89, 0xd1 };
 	pc_add(e, eip);
@@ -407,10 +409,10 @@ static void emit_indirect(struct emit *e, const struct insn_info *in, const uint
 		/* jmp/call r/m32 -> mov edx, r/m: the same bytes, opcode 8B and
 		 * ModRM.reg = EDX, so the operand is read exactly as the guest's */
 		unsigned op = in->modrm_off - 1u; /* the FF opcode byte */
-		memcpy(e->p, code, in->len);
+		memcpy(e->p, code, len);
 		e->p[op] = 0x8b;
 		e->p[in->modrm_off] = (uint8_t)((code[in->modrm_off] & 0xc7) | (2 << 3));
-		e->p += in->len;
+		e->p += len;
 	}
 	pc_fix(e, eip, PC_SPILL, 0, 1);
 	out(e, SPILL_ECX, 4);
@@ -829,7 +831,7 @@ static void emit_branch(struct emit *e, const struct insn_info *in, const uint8_
 	case BR_RET:
 	case BR_JMP_IND:
 	case BR_CALL_IND:
-		emit_indirect(e, in, code, eip);
+		emit_indirect(e, in, code, in->len, eip);
 		return;
 	default:
 		emit_exit(e, eip, EX_EMULATE, BT_WHY_INDIRECT);
@@ -859,6 +861,52 @@ static int code_page_add(struct bt *t, uint32_t ppn)
 		return -1;
 	t->code_pages[t->ncode_pages++] = ppn;
 	return shadow_code_set(&t->sh, (uint64_t)ppn << 12, true);
+}
+
+/* Copies a guest user instruction whose memory operand goes through GS
+ * into out[] with BT_GS_REBASE added to its displacement, as a disp32 form
+ * (the offset arithmetic wraps at 32 bits, as the guest's does). Returns
+ * the new length, or 0 when the form cannot be rewritten so (16-bit
+ * addressing, no ModRM memory operand but moffs, LEA, a result longer than
+ * 15 bytes): the caller makes it a VMM call. */
+static unsigned gs_rebase(uint8_t *out, const uint8_t *code, const struct insn_info *in)
+{
+	if (in->asize != 4 || !in->has_mem || in->mem.seg != S_GS)
+		return 0;
+	unsigned pl = in->prefix_len;
+	uint8_t op = code[pl];
+	if (!in->modrm_off) {
+		if (op < 0xa0 || op > 0xa3 || in->len != pl + 5u)
+			return 0; /* string instructions and the like */
+		memcpy(out, code, in->len); /* mov al/eax <-> moffs32 */
+		uint32_t d;
+		memcpy(&d, code + pl + 1, 4);
+		put32(out + pl + 1, d + BT_GS_REBASE);
+		return in->len;
+	}
+	unsigned m = in->modrm_off;
+	uint8_t modrm = code[m], mod = modrm >> 6, rm = modrm & 7;
+	if (mod == 3 || (op == 0x8d && m == pl + 1u))
+		return 0; /* no memory access, or LEA (no segment at all) */
+	unsigned at = m + 1;
+	uint8_t sib = 0;
+	if (rm == 4)
+		sib = code[at++];
+	bool no_base = mod == 0 && (rm == 5 || (rm == 4 && (sib & 7) == 5));
+	unsigned dsz = mod == 1 ? 1 : (mod == 2 || no_base) ? 4 : 0;
+	uint32_t disp = 0;
+	if (dsz == 1)
+		disp = (uint32_t)(int32_t)(int8_t)code[at];
+	else if (dsz == 4)
+		memcpy(&disp, code + at, 4);
+	unsigned rest = in->len - (at + dsz), n = at + 4 + rest;
+	if (n > INSN_MAX_LEN)
+		return 0;
+	memcpy(out, code, at);
+	out[m] = (uint8_t)(((no_base ? 0 : 2) << 6) | (modrm & 0x3f));
+	put32(out + at, disp + BT_GS_REBASE);
+	memcpy(out + at + 4, code + at + dsz, rest);
+	return n;
 }
 
 static uint32_t host_ms(void)
@@ -899,6 +947,7 @@ struct bt_block *bt_translate(struct bt *t)
 	uint32_t ind = emit_check(&e, eip);
 	uint32_t start = here(&e);
 	unsigned n = 0;
+	uint8_t gs_buf[INSN_MAX_LEN];
 	for (;;) {
 		struct insn_info in;
 		const uint8_t *code = page + off;
@@ -918,10 +967,34 @@ struct bt_block *bt_translate(struct bt *t)
 			emit_exit(&e, eip, EX_EMULATE, BT_WHY_INVALID);
 			break;
 		}
-		if (c->cpl == 0 && memchr(code, GS, in.prefix_len)) {
-			/* GS is the VMM's in guest kernel mode (bt_priv.h). */
-			emit_exit(&e, eip, EX_EMULATE, BT_WHY_GS);
-			break;
+		if (memchr(code, GS, in.prefix_len)) {
+			/* GS is the VMM's in guest kernel mode (bt_priv.h);
+			 * in user mode it is rebased (BT_GS_REBASE). */
+			unsigned len = 0;
+			bool adapted = bt_adapted(t, cs_base + eip);
+			if (c->cpl == 3 && !adapted &&
+			    (in.cls == INSN_INNOCUOUS || in.branch == BR_JMP_IND ||
+			     in.branch == BR_CALL_IND))
+				len = gs_rebase(gs_buf, code, &in);
+			if (!len) {
+				emit_exit(&e, eip, EX_EMULATE, adapted ? BT_WHY_ADAPT : BT_WHY_GS);
+				break;
+			}
+			if (in.cls == INSN_BRANCH) {
+				emit_indirect(&e, &in, gs_buf, len, eip);
+				break;
+			}
+			pc_add(&e, eip);
+			memcpy(e.p, gs_buf, len);
+			e.p += len;
+			eip += in.len;
+			off += in.len;
+			n++;
+			if (off >= 0x1000 || n >= BT_BLOCK_MAX_INSNS) {
+				emit_exit(&e, eip, EX_BRANCH, 0);
+				break;
+			}
+			continue;
 		}
 		if (in.cls == INSN_INNOCUOUS && bt_adapted(t, cs_base + eip)) {
 			emit_exit(&e, eip, EX_EMULATE, BT_WHY_ADAPT);
