@@ -29,6 +29,10 @@ uint32_t flags_arith(const struct cpu *c)
 		break;
 	case LF_LOGIC:
 		break;
+	case LF_CO:
+		cf = a & 1;
+		of = a & 2;
+		break;
 	case LF_INC:
 		cf = b;
 		of = res == sign;

@@ -141,6 +141,94 @@ static void single_step_done(struct cpu *c)
 }
 
 #define CPU_EXIT_EXCEPTION (-2)
+#define RUN_ON (-1) /* a block_careful result: keep running */
+
+/* Runs the instructions [i, end) of the current block (the per-instruction
+ * dispatch). A handler may end the block early by clearing blk_end. */
+static inline __attribute__((always_inline)) void block_exec(struct cpu *c,
+							      const struct insn *i,
+							      const struct insn *end)
+{
+	c->blk_start = i;
+	c->blk_eip = c->eip;
+	c->blk_end = end;
+	do {
+		c->cur = i;
+		i->fn(c, i);
+		i = c->cur + 1; /* threaded handlers may have run on (NEXT_THREADED) */
+	} while (i < c->blk_end);
+	c->insns += (uint64_t)(c->cur - c->blk_start) + 1;
+	c->cur = NULL;
+}
+
+/*
+ * Must this block boundary look at more than the next block? An exit, a
+ * halt, an interrupt shadow or a device that may have raised an interrupt,
+ * single-stepping, the host's kick, a budget that could end inside the
+ * next block, or emu_flat's stop address. Computed without branches: at a
+ * boundary between two ordinary blocks, all are false.
+ */
+static inline bool boundary_needs_care(const struct cpu *c, uint64_t insn_limit)
+{
+	return (c->exit >= 0) | c->halted | c->shadow | c->irq_check |
+	       ((c->eflags & EFLAGS_TF) != 0) | (*c->kick != 0) |
+	       (c->insns + BLOCK_MAX_INSNS > insn_limit) | (c->eip == c->stop_eip);
+}
+
+/* The boundary with everything checked, then one block (or part of one:
+ * the budget, single-stepping). Returns an exit, or RUN_ON. */
+static int block_careful(struct cpu *c)
+{
+	if (unlikely(c->exit >= 0))
+		return c->exit;
+	if (unlikely(c->halted)) {
+		if (!cpu_irq_deliver_pending(c))
+			return EXIT_HLT;
+	}
+	if (unlikely(*c->kick))
+		return EXIT_NONE;
+	if (unlikely(c->insns >= c->insn_limit || c->eip == c->stop_eip))
+		return EXIT_NONE;
+	bool shadow = c->shadow;
+	c->shadow = false;
+	if (c->irq_check && !shadow) {
+		c->irq_check = false;
+		cpu_irq_deliver_pending(c);
+	}
+	struct block *b = block_find(c);
+	uint64_t left = c->insn_limit - c->insns;
+	/* TF changes only at block ends (POPF, IRET, exception delivery),
+	 * so a block that starts with TF set runs one instruction at a
+	 * time, each followed by its single-step trap. */
+	bool step = c->eflags & EFLAGS_TF;
+	if (unlikely(step)) {
+		left = 1;
+		c->db_inhibit = false; /* only the stepped instruction may set it */
+	}
+	block_exec(c, b->insns, b->insns + (b->n < left ? b->n : left));
+	if (unlikely(step))
+		single_step_done(c);
+	return RUN_ON;
+}
+
+/* The run loop proper, apart from cpu_run so that nothing here lives
+ * across its _setjmp (which would keep c and the limit in memory). An
+ * exception longjmps out of here into cpu_run, which calls it again. */
+static __attribute__((noinline)) int run_blocks(struct cpu *c)
+{
+	const uint64_t insn_limit = c->insn_limit;
+	for (;;) {
+		if (unlikely(boundary_needs_care(c, insn_limit))) {
+			int r = block_careful(c);
+			if (r != RUN_ON)
+				return r;
+			continue;
+		}
+		/* The common boundary: straight into the next whole block. */
+		struct block *b = block_find(c);
+		block_exec(c, b->insns, b->insns + b->n);
+	}
+}
 
 int cpu_run(struct cpu *c, uint64_t budget)
 {
@@ -173,43 +261,5 @@ int cpu_run(struct cpu *c, uint64_t budget)
 		c->step_pending = false;
 		cpu_single_step_trap(c); /* delivered through case 1 */
 	}
-	for (;;) {
-		if (unlikely(c->exit >= 0))
-			return c->exit;
-		if (unlikely(c->halted)) {
-			if (!cpu_irq_deliver_pending(c))
-				return EXIT_HLT;
-		}
-		if (unlikely(*c->kick))
-			return EXIT_NONE;
-		if (unlikely(c->insns >= c->insn_limit || c->eip == c->stop_eip))
-			return EXIT_NONE;
-		bool shadow = c->shadow;
-		c->shadow = false;
-		if (c->irq_check && !shadow) {
-			c->irq_check = false;
-			cpu_irq_deliver_pending(c);
-		}
-		struct block *b = block_find(c);
-		const struct insn *i = b->insns;
-		uint64_t left = c->insn_limit - c->insns;
-		/* TF changes only at block ends (POPF, IRET, exception delivery),
-		 * so a block that starts with TF set runs one instruction at a
-		 * time, each followed by its single-step trap. */
-		bool step = c->eflags & EFLAGS_TF;
-		if (unlikely(step)) {
-			left = 1;
-			c->db_inhibit = false; /* only the stepped instruction may set it */
-		}
-		c->blk_start = i;
-		c->blk_end = i + (b->n < left ? b->n : left);
-		do {
-			c->cur = i;
-			i->fn(c, i);
-		} while (++i < c->blk_end);
-		c->insns += (uint64_t)(c->cur - c->blk_start) + 1;
-		c->cur = NULL;
-		if (unlikely(step))
-			single_step_done(c);
-	}
+	return run_blocks(c);
 }

@@ -52,14 +52,18 @@ struct tlb_entry {
 	uint32_t tag_r;	 /* linear page if readable through this entry */
 	uint32_t tag_w;	 /* linear page if writable (D already set, no code) */
 	uintptr_t addend; /* host pointer = addend + linear address */
-	uint32_t phys;	 /* physical page, for code-page invalidation */
 };
+/* 16 bytes: an index scales by an addressing mode. The physical page of
+ * each entry (for code pages) is kept apart, in tlb_phys, where
+ * tlb_drop_phys scans it as one dense array. */
 
 /* Lazy EFLAGS: the arithmetic flags are computed from the last result
  * only when something reads them. */
 enum lazy_op {
 	LF_NONE,  /* eflags holds the arithmetic flags */
 	LF_ADD, LF_SUB, LF_ADC, LF_SBB, LF_LOGIC, LF_INC, LF_DEC,
+	LF_CO,    /* shifts, multiplies: SF ZF PF from lf_res, CF = lf_a bit 0,
+		   * OF = lf_a bit 1, AF clear */
 };
 
 #define EFLAGS_ARITH (EFLAGS_CF | EFLAGS_PF | EFLAGS_AF | EFLAGS_ZF | EFLAGS_SF | EFLAGS_OF)
@@ -67,6 +71,11 @@ enum lazy_op {
 /* What a handler sees when it accesses memory as a segment:offset. */
 #define SEGF_READ 1u  /* flat for reads: base 0, limit 4G, readable */
 #define SEGF_WRITE 2u /* flat for writes */
+/* Any base, limit 4 GiB, expand-up, usable for reads / writes: no limit
+ * check can fail, so the linear address is base + offset (Linux's per-CPU
+ * FS segment is one: a base, and the 4 GiB limit). */
+#define SEGF_READ_ANY 4u
+#define SEGF_WRITE_ANY 8u
 
 /* How an event reaches idt_deliver. */
 enum event_kind { EV_EXCEPTION, EV_SOFT_INT, EV_EXTERNAL };
@@ -131,6 +140,7 @@ struct cpu {
 
 	struct tlb_entry *tlb; /* tlb_all[cpl == 3] */
 	struct tlb_entry tlb_all[2][TLB_SIZE];
+	uint32_t tlb_phys[2][TLB_SIZE]; /* physical page of tlb_all[u][i] */
 
 	/* Guest physical memory. */
 	uint8_t *ram;
@@ -165,6 +175,7 @@ struct cpu {
 	char errmsg[160];
 	uint64_t unimplemented; /* count, for runs without a VM */
 	const struct insn *blk_start;
+	uint32_t blk_eip; /* EIP of blk_start: the threaded handlers' NEXT */
 	uint64_t insn_limit; /* cpu_run stops when insns reaches it */
 };
 
@@ -303,9 +314,40 @@ static inline void store_n(uint8_t *p, unsigned size, uint32_t v)
 
 static inline uint32_t seg_lin(struct cpu *c, int s, uint32_t off, unsigned size, bool write)
 {
-	if (likely(c->seg_flat[s] & (write ? SEGF_WRITE : SEGF_READ)))
+	uint8_t f = c->seg_flat[s];
+	if (likely(f & (write ? SEGF_WRITE : SEGF_READ)))
 		return off;
+	/* seg_check_slow also refuses an access whose last byte wraps past
+	 * 4 GiB in the offset: the same here. */
+	if ((f & (write ? SEGF_WRITE_ANY : SEGF_READ_ANY)) && off <= ~(uint32_t)(size - 1))
+		return c->seg[s].base + off;
 	return seg_check_slow(c, s, off, size, write);
+}
+
+/* The TLB entry that may map lin (the one of its page). */
+static inline const struct tlb_entry *tlb_entry_of(const struct cpu *c, uint32_t lin)
+{
+	return &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+}
+
+/*
+ * Does the TLB map the whole access [lin, lin + size) (size 1..4096) for
+ * reading or writing? One compare: the entry is chosen by lin's page P and
+ * compared with the page of the last byte. An entry at P's index holds a
+ * page congruent to P modulo TLB_SIZE, so it equals the last byte's page
+ * only if that page is P itself: an access that crosses into P + 1 always
+ * misses, as it must (the second page needs its own check).
+ */
+static inline bool tlb_hit(const struct cpu *c, uint32_t lin, unsigned size, bool write,
+			   uint8_t **p)
+{
+	const struct tlb_entry *e = tlb_entry_of(c, lin);
+	uint32_t tag = write ? e->tag_w : e->tag_r;
+	if (likely(tag == ((lin + size - 1) & ~0xfffu))) {
+		*p = (uint8_t *)(e->addend + lin);
+		return true;
+	}
+	return false;
 }
 
 static inline uint8_t *tlb_ptr(struct cpu *c, uint32_t lin, unsigned size, bool write)
@@ -319,16 +361,16 @@ static inline uint8_t *tlb_ptr(struct cpu *c, uint32_t lin, unsigned size, bool 
 
 static inline uint32_t lin_read(struct cpu *c, uint32_t lin, unsigned size)
 {
-	uint8_t *p = tlb_ptr(c, lin, size, false);
-	if (likely(p != NULL))
+	uint8_t *p;
+	if (likely(tlb_hit(c, lin, size, false, &p)))
 		return load_n(p, size);
 	return lin_read_slow(c, lin, size, c->cpl == 3, false);
 }
 
 static inline void lin_write(struct cpu *c, uint32_t lin, unsigned size, uint32_t v)
 {
-	uint8_t *p = tlb_ptr(c, lin, size, true);
-	if (likely(p != NULL))
+	uint8_t *p;
+	if (likely(tlb_hit(c, lin, size, true, &p)))
 		store_n(p, size, v);
 	else
 		lin_write_slow(c, lin, size, v, c->cpl == 3);

@@ -274,6 +274,10 @@ static insn_fn alu_handler(struct insn *i, int op)
 		return alu32_rr_fns[op];
 	if (is_reg32(a) && b->kind == OK_IMM)
 		return alu32_ri_fns[op];
+	/* The memory forms are fast paths (exec.h: fast_mem): 32-bit
+	 * addressing only. */
+	if ((a->kind == OK_MEM && a->a16) || (b->kind == OK_MEM && b->a16))
+		return h_alu;
 	if (is_reg32(a) && b->kind == OK_MEM)
 		return alu32_rm_fns[op];
 	if (a->kind == OK_MEM && is_reg32(b))
@@ -383,9 +387,12 @@ static int select_handler(const ZydisDecodedInstruction *zi, const ZydisDecodedO
 	case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JNP:
 	case ZYDIS_MNEMONIC_JL: case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JLE:
 	case ZYDIS_MNEMONIC_JNLE:
+		/* Not TERM: a block runs on past a Jcc that is not taken (the
+		 * fall-through is the next entry); a taken one ends the block
+		 * (its handler clears blk_end). */
 		i->fn = h_jcc;
 		i->sub = zi->opcode & 0xf;
-		return TERM;
+		return 0;
 	case ZYDIS_MNEMONIC_SETO: case ZYDIS_MNEMONIC_SETNO: case ZYDIS_MNEMONIC_SETB:
 	case ZYDIS_MNEMONIC_SETNB: case ZYDIS_MNEMONIC_SETZ: case ZYDIS_MNEMONIC_SETNZ:
 	case ZYDIS_MNEMONIC_SETBE: case ZYDIS_MNEMONIC_SETNBE: case ZYDIS_MNEMONIC_SETS:
@@ -642,6 +649,7 @@ static int insn_from_zydis(const ZydisDecodedInstruction *zi, const ZydisDecoded
 		i->fn = h_unimpl;
 		return TERM;
 	}
+	fast_form(i);
 	return r;
 }
 
@@ -676,10 +684,10 @@ static void block_link(struct cpu *c, struct block *b)
  * whether the whole page is RAM (else it is fetched through the MMIO bus). */
 static uint32_t code_phys(struct cpu *c, uint32_t lin, bool *ram)
 {
-	struct tlb_entry *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+	unsigned idx = (lin >> 12) & (TLB_SIZE - 1);
 	*ram = true;
-	if (likely(e->tag_r == (lin & ~0xfffu)))
-		return e->phys | (lin & 0xfff);
+	if (likely(c->tlb[idx].tag_r == (lin & ~0xfffu)))
+		return c->tlb_phys[c->cpl == 3][idx] | (lin & 0xfff);
 	uint32_t pa;
 	if (!tlb_fill(c, lin, false, c->cpl == 3, &pa)) {
 		if (c->strict_mem) {
@@ -726,6 +734,7 @@ static struct block *block_from_mmio(struct cpu *c, uint32_t pa)
 		undecodable(&b->insns[0], st);
 	}
 	b->bytes = b->insns[0].len;
+	b->insns[0].next_off = b->bytes;
 	return b;
 }
 
@@ -769,6 +778,7 @@ static struct block *block_build(struct cpu *c, uint32_t lin, uint32_t pa)
 			term = insn_from_zydis(&zi, zo, i);
 		}
 		off += i->len;
+		i->next_off = (uint16_t)off;
 		if (term || lin + off == c->stop_eip + c->seg[S_CS].base || b->phys2 != PHYS_NONE)
 			break;
 	}

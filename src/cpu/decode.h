@@ -3,7 +3,8 @@
  * pre-decoded instructions (handler pointer + operand descriptors), keyed
  * by the guest-physical address of their first byte. A block ends at a
  * control transfer, at an instruction that changes the CPU mode, or at the
- * end of its page. Writes to a page that holds blocks invalidate them.
+ * end of its page; a conditional jump ends it only when taken (its handler
+ * clears blk_end). Writes to a page that holds blocks invalidate them.
  */
 #ifndef RINGVM_CPU_DECODE_H
 #define RINGVM_CPU_DECODE_H
@@ -40,6 +41,7 @@ struct insn {
 	uint8_t nops;
 	uint16_t mnem; /* ZydisMnemonic, for "unimplemented" counting */
 	uint32_t imm2; /* far pointer selector, ENTER nesting level */
+	uint16_t next_off; /* offset of the next instruction from the block's start */
 };
 
 #define REP_E 1

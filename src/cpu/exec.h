@@ -11,6 +11,28 @@
 
 #define NEXT(c, i) ((c)->eip += (i)->len)
 
+/*
+ * NEXT, then straight into the block's next entry while the block lasts
+ * (threaded code: the compiler makes the call a jump, so the run loop's
+ * call, return and loop test are saved). The run loop learns where the
+ * block stopped from c->cur. Only as a handler's last statement, and only
+ * in handlers that may fall through (blk_end: the budget, a taken branch,
+ * a write to a code page end the block there). Without tail calls (-O1
+ * builds) the nesting is bounded by BLOCK_MAX_INSNS. EIP is stored, not
+ * incremented (it equals blk_eip + the instruction's offset on entry): a
+ * load-add-store of c->eip in every instruction would chain them all
+ * through memory, one store-to-load forwarding each.
+ */
+#define NEXT_THREADED(c, i)                                  \
+	do {                                                 \
+		(c)->eip = (c)->blk_eip + (i)->next_off;     \
+		const struct insn *next_ = (i) + 1;          \
+		if (likely(next_ < (c)->blk_end)) {          \
+			(c)->cur = next_;                    \
+			next_->fn((c), next_);               \
+		}                                            \
+	} while (0)
+
 #define H(name) void name(struct cpu *c, const struct insn *i)
 
 static inline uint32_t ea_of(const struct cpu *c, const struct opnd *o)
@@ -114,8 +136,15 @@ static inline uint32_t parity_flag(uint32_t r)
 /* Sets the arithmetic flags eagerly (rotates, shifts, multiply, ...). */
 static inline void flags_set_arith(struct cpu *c, uint32_t f)
 {
-	flags_materialize(c);
+	/* All six are replaced: nothing lazy needs computing first. */
+	c->lf_op = LF_NONE;
 	c->eflags = (c->eflags & ~EFLAGS_ARITH) | (f & EFLAGS_ARITH);
+}
+
+/* SF ZF PF from res, the given CF and OF, AF clear: computed lazily. */
+static inline void flags_lazy_co(struct cpu *c, unsigned size, uint32_t res, bool cf, bool of)
+{
+	flags_lazy(c, LF_CO, size, res, (uint32_t)cf | (uint32_t)of << 1, 0);
 }
 
 static inline uint32_t szp_flags(uint32_t r, unsigned size)
@@ -146,6 +175,86 @@ static inline void jump_to(struct cpu *c, const struct insn *i, uint32_t target)
 	c->eip = target;
 }
 
+/* The host pointer of a memory operand (32-bit addressing) if the access
+ * can go straight to RAM: the segment cannot fail it and the TLB maps all
+ * of it. The segment rules are seg_lin's. Fast handlers only
+ * (exec_fast.c, exec_alu.c): decode gives them no 16-bit addressing. */
+static inline __attribute__((always_inline)) bool fast_mem(const struct cpu *c,
+							  const struct opnd *o, unsigned size,
+							  bool write, uint8_t **p)
+{
+	uint32_t off = o->disp + c->r.r32[o->base] + (c->r.r32[o->index] << o->scale);
+	uint8_t f = c->seg_flat[o->seg];
+	uint32_t lin = off;
+	if (unlikely(!(f & (write ? SEGF_WRITE : SEGF_READ)))) {
+		if (!(f & (write ? SEGF_WRITE_ANY : SEGF_READ_ANY)) || off > ~(uint32_t)(size - 1))
+			return false;
+		lin = c->seg[o->seg].base + off;
+	}
+	return tlb_hit(c, lin, size, write, p);
+}
+
+/*
+ * A condition code from the lazy flags without materializing them, or -1
+ * when cond_eval must decide. ZF, SF and PF come from the recorded
+ * result for every lazy operation; after SUB/CMP, ADD and logic ops (the
+ * usual producers) the other conditions come from the recorded operands
+ * too. 8- and 16-bit results are shifted to the top of 32 bits first, which
+ * keeps every carry, sign, zero and overflow relation (and discards what
+ * lies above the operand size). With a constant cc it folds to a few
+ * instructions (exec_fast.c's Jcc handlers); tests/unit/test_cpu.c checks
+ * it against cond_eval.
+ */
+static inline __attribute__((always_inline)) int cond_fast_sh(const struct cpu *c, unsigned cc,
+								unsigned op, unsigned sh)
+{
+	bool neg = cc & 1;
+	uint32_t r = c->lf_res << sh, a = c->lf_a << sh, b = c->lf_b << sh;
+	switch (cc >> 1) {
+	case 2: return (r == 0) ^ neg;
+	case 4: return (r >> 31) ^ neg;
+	case 5: return !__builtin_parity(c->lf_res & 0xff) ^ neg;
+	default: break;
+	}
+	bool cf, of;
+	if (op == LF_SUB) {
+		switch (cc >> 1) {
+		case 1: return (a < b) ^ neg;
+		case 3: return (a <= b) ^ neg;
+		case 6: return ((int32_t)a < (int32_t)b) ^ neg;
+		case 7: return ((int32_t)a <= (int32_t)b) ^ neg;
+		default: break;
+		}
+		cf = a < b;
+		of = ((a ^ b) & (a ^ r)) >> 31;
+	} else if (op == LF_ADD) {
+		cf = r < a;
+		of = ((a ^ r) & (b ^ r)) >> 31;
+	} else if (op == LF_LOGIC) {
+		cf = of = false;
+	} else {
+		return -1;
+	}
+	bool zf = r == 0, sf = r >> 31;
+	switch (cc >> 1) {
+	case 0: return of ^ neg;
+	case 1: return cf ^ neg;
+	case 3: return (cf || zf) ^ neg;
+	case 6: return (sf != of) ^ neg;
+	default: return (zf || sf != of) ^ neg;
+	}
+}
+
+static inline __attribute__((always_inline)) int cond_fast(const struct cpu *c, unsigned cc)
+{
+	unsigned op = c->lf_op;
+	if (unlikely(op == LF_NONE))
+		return -1;
+	if (likely(c->lf_size == 4)) /* the common case, with the shifts folded away */
+		return cond_fast_sh(c, cc, op, 0);
+	return cond_fast_sh(c, cc, op, 32 - 8 * (unsigned)c->lf_size); /* 16 or 24 */
+}
+
 /* Handler declarations, by family. */
 #define HANDLERS(X)                                                                               \
 	X(h_ud) X(h_unimpl) X(h_nop) X(h_too_long)                                                \
@@ -170,6 +279,10 @@ static inline void jump_to(struct cpu *c, const struct insn *i, uint32_t target)
 
 #define DECLARE_HANDLER(name) H(name);
 HANDLERS(DECLARE_HANDLER)
+
+/* Replaces i->fn by a handler specialised for i's operand forms, if there
+ * is one (exec_fast.c); called once the general handler is chosen. */
+void fast_form(struct insn *i);
 
 /* ALU ops in encoding order (ADD OR ADC SBB AND SUB XOR CMP), then TEST. */
 enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP, ALU_TEST, ALU_N };

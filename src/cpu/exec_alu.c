@@ -65,7 +65,8 @@ H(h_alu)
 	NEXT(c, i);
 }
 
-#define R32(c, o) ((c)->r.r32[(o).reg >> 2])
+/* A 32-bit register by its byte offset (a multiple of 4): no shift. */
+#define R32(c, o) (*(uint32_t *)((c)->r.r8 + (o).reg))
 
 #define ALU32_FORMS(OP)                                                              \
 	static void alu32_rr_##OP(struct cpu *c, const struct insn *i)                \
@@ -73,46 +74,50 @@ H(h_alu)
 		uint32_t r = alu_do(c, OP, 4, R32(c, i->op[0]), R32(c, i->op[1]));    \
 		if (alu_writes(OP))                                                  \
 			R32(c, i->op[0]) = r;                                        \
-		NEXT(c, i);                                                          \
+		NEXT_THREADED(c, i);                                                 \
 	}                                                                            \
 	static void alu32_ri_##OP(struct cpu *c, const struct insn *i)                \
 	{                                                                            \
 		uint32_t r = alu_do(c, OP, 4, R32(c, i->op[0]), i->op[1].disp);       \
 		if (alu_writes(OP))                                                  \
 			R32(c, i->op[0]) = r;                                        \
-		NEXT(c, i);                                                          \
+		NEXT_THREADED(c, i);                                                 \
 	}                                                                            \
 	static void alu32_rm_##OP(struct cpu *c, const struct insn *i)                \
 	{                                                                            \
-		uint32_t b = mem_read(c, i->op[1].seg, ea_of(c, &i->op[1]), 4);       \
-		uint32_t r = alu_do(c, OP, 4, R32(c, i->op[0]), b);                   \
+		uint8_t *p;                                                          \
+		if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {               \
+			h_alu(c, i); /* the general case, from the start */          \
+			return;                                                      \
+		}                                                                    \
+		uint32_t r = alu_do(c, OP, 4, R32(c, i->op[0]), load_n(p, 4));       \
 		if (alu_writes(OP))                                                  \
 			R32(c, i->op[0]) = r;                                        \
-		NEXT(c, i);                                                          \
+		NEXT_THREADED(c, i);                                                 \
 	}                                                                            \
 	static void alu32_mr_##OP(struct cpu *c, const struct insn *i)                \
 	{                                                                            \
-		if (alu_writes(OP)) {                                                \
-			struct loc l;                                                \
-			uint32_t a = loc_open(c, &i->op[0], &l);                     \
-			loc_store(c, &l, alu_do(c, OP, 4, a, R32(c, i->op[1])));      \
-		} else {                                                             \
-			uint32_t a = mem_read(c, i->op[0].seg, ea_of(c, &i->op[0]), 4); \
-			alu_do(c, OP, 4, a, R32(c, i->op[1]));                        \
+		uint8_t *p;                                                          \
+		if (unlikely(!fast_mem(c, &i->op[0], 4, alu_writes(OP), &p))) {      \
+			h_alu(c, i);                                                 \
+			return;                                                      \
 		}                                                                    \
-		NEXT(c, i);                                                          \
+		uint32_t r = alu_do(c, OP, 4, load_n(p, 4), R32(c, i->op[1]));       \
+		if (alu_writes(OP))                                                  \
+			store_n(p, 4, r);                                            \
+		NEXT_THREADED(c, i);                                                 \
 	}                                                                            \
 	static void alu32_mi_##OP(struct cpu *c, const struct insn *i)                \
 	{                                                                            \
-		if (alu_writes(OP)) {                                                \
-			struct loc l;                                                \
-			uint32_t a = loc_open(c, &i->op[0], &l);                     \
-			loc_store(c, &l, alu_do(c, OP, 4, a, i->op[1].disp));         \
-		} else {                                                             \
-			uint32_t a = mem_read(c, i->op[0].seg, ea_of(c, &i->op[0]), 4); \
-			alu_do(c, OP, 4, a, i->op[1].disp);                           \
+		uint8_t *p;                                                          \
+		if (unlikely(!fast_mem(c, &i->op[0], 4, alu_writes(OP), &p))) {      \
+			h_alu(c, i);                                                 \
+			return;                                                      \
 		}                                                                    \
-		NEXT(c, i);                                                          \
+		uint32_t r = alu_do(c, OP, 4, load_n(p, 4), i->op[1].disp);          \
+		if (alu_writes(OP))                                                  \
+			store_n(p, 4, r);                                            \
+		NEXT_THREADED(c, i);                                                 \
 	}
 
 ALU32_FORMS(0)
@@ -256,12 +261,7 @@ static uint32_t shift(struct cpu *c, unsigned op, unsigned size, uint32_t a, uns
 		cf = (s >> (cnt - 1)) & 1;
 		of = false;
 	}
-	uint32_t f = szp_flags(r, size);
-	if (cf)
-		f |= EFLAGS_CF;
-	if (of)
-		f |= EFLAGS_OF;
-	flags_set_arith(c, f);
+	flags_lazy_co(c, size, r, cf, of);
 	return r;
 }
 
@@ -320,12 +320,9 @@ H(h_shrd)
 	double_shift(c, i, false);
 }
 
-static void mul_flags(struct cpu *c, bool overflow, uint32_t low, unsigned size)
+static inline void mul_flags(struct cpu *c, bool overflow, uint32_t low, unsigned size)
 {
-	uint32_t f = szp_flags(low, size);
-	if (overflow)
-		f |= EFLAGS_CF | EFLAGS_OF;
-	flags_set_arith(c, f);
+	flags_lazy_co(c, size, low, overflow, overflow);
 }
 
 H(h_mul1)

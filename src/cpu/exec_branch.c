@@ -42,12 +42,15 @@ static inline bool jcc_taken(const struct cpu *c, unsigned cc)
 	return cond_eval(c, cc);
 }
 
+/* Blocks run on past a Jcc (decode.c): a taken one ends its block. */
 H(h_jcc)
 {
-	if (jcc_taken(c, i->sub))
+	if (jcc_taken(c, i->sub)) {
 		jump_to(c, i, c->eip + i->len + i->op[0].disp);
-	else
+		c->blk_end = NULL;
+	} else {
 		NEXT(c, i);
+	}
 }
 
 static void call_to(struct cpu *c, const struct insn *i, uint32_t target)

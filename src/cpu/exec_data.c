@@ -4,7 +4,8 @@
  */
 #include "exec.h"
 
-#define R32(c, o) ((c)->r.r32[(o).reg >> 2])
+/* A 32-bit register by its byte offset (a multiple of 4): no shift. */
+#define R32(c, o) (*(uint32_t *)((c)->r.r8 + (o).reg))
 
 H(h_nop)
 {
@@ -20,13 +21,13 @@ H(h_mov)
 H(h_mov32_rr)
 {
 	R32(c, i->op[0]) = R32(c, i->op[1]);
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 H(h_mov32_ri)
 {
 	R32(c, i->op[0]) = i->op[1].disp;
-	NEXT(c, i);
+	NEXT_THREADED(c, i);
 }
 
 H(h_mov32_rm)

@@ -39,13 +39,13 @@ void tlb_flush_page(struct cpu *c, uint32_t lin)
 }
 
 /* A page just became code: writes to it must take the slow path again so
- * that they invalidate the decoded blocks. */
+ * that they invalidate the decoded blocks. Translations do not change, so
+ * the jump cache stays. */
 void tlb_drop_phys(struct cpu *c, uint32_t phys_page)
 {
-	decode_jc_flush(c);
 	for (int u = 0; u < 2; u++)
 		for (unsigned i = 0; i < TLB_SIZE; i++)
-			if (c->tlb_all[u][i].phys == phys_page)
+			if (c->tlb_phys[u][i] == phys_page)
 				c->tlb_all[u][i].tag_w = TLB_INVALID;
 }
 
@@ -128,7 +128,7 @@ uintptr_t tlb_fill(struct cpu *c, uint32_t lin, bool write, bool user, uint32_t 
 	struct tlb_entry *e = &c->tlb_all[user][(lin >> 12) & (TLB_SIZE - 1)];
 	e->tag_r = lpage;
 	e->addend = (uintptr_t)(c->ram + ppage) - lpage;
-	e->phys = ppage;
+	c->tlb_phys[user][(lin >> 12) & (TLB_SIZE - 1)] = ppage;
 	e->tag_w = (wok && !c->code_page[ppage >> 12]) ? lpage : TLB_INVALID;
 	return e->addend;
 }

@@ -17,17 +17,19 @@ void seg_update_cache(struct cpu *c, int s)
 {
 	const struct seg *sg = &c->seg[s];
 	uint8_t f = 0;
-	bool flat = !sg->unusable && sg->present && sg->base == 0 && sg->limit == 0xffffffffu &&
-		    sg->s;
-	if (flat) {
+	/* Expand-up with a 4 GiB limit: no offset can fail the limit check. */
+	bool full = !sg->unusable && sg->present && sg->limit == 0xffffffffu && sg->s;
+	if (full) {
 		if (seg_is_code(sg)) {
 			if (sg->type & 2)
-				f |= SEGF_READ;
+				f |= SEGF_READ_ANY;
 		} else if (!(sg->type & 4)) {
-			f |= SEGF_READ;
+			f |= SEGF_READ_ANY;
 			if (sg->type & 2)
-				f |= SEGF_WRITE;
+				f |= SEGF_WRITE_ANY;
 		}
+		if (sg->base == 0)
+			f |= (f & SEGF_READ_ANY ? SEGF_READ : 0) | (f & SEGF_WRITE_ANY ? SEGF_WRITE : 0);
 	}
 	c->seg_flat[s] = f;
 }

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "cpu/cpu.h"
 #include "cpu/cpumodel.h"
+#include "cpu/exec.h"
 #include "vm/vm.h"
 
 #define RAM_SIZE (16u << 20)
@@ -147,6 +148,32 @@ static void test_segments(void)
 	r = cpu_run(&cpu, 100);
 	CHECK("cpu.seg.null_ds_use_gp0", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP &&
 		      cpu.exc_err == 0 && cpu.eip == CODE + 4, "vec=%d eip=%#x", cpu.exc_vec, cpu.eip);
+
+	/* A 4 GiB data segment with a base (Linux's per-CPU FS): loads and
+	 * stores go to base + offset on the fast path; an offset whose last
+	 * byte wraps past 4 GiB is still #GP, as in the general path. */
+	machine(0);
+	gdt_entry(6, 0x5000, 0xfffff, 0x92, 0xc);
+	put32(0x5010, 0x11223344);
+	put32(0x10, 0xdeadbeef); /* what a fast path that forgot the base would read */
+	/* mov ax,0x30; mov fs,ax; mov ebx,0x12345678; mov edx,[0x10] (linear
+	 * page 0 now in the TLB); mov eax,fs:[0x10] twice (the TLB misses,
+	 * then hits); mov fs:[0x20],ebx; movzx ecx,word fs:[0x12]; hlt */
+	put_bytes(CODE, "66 b8 30 00  8e e0  bb 78 56 34 12  8b 15 10 00 00 00 "
+			"64 a1 10 00 00 00  64 a1 10 00 00 00 "
+			"64 89 1d 20 00 00 00  64 0f b7 0d 12 00 00 00  f4");
+	r = cpu_run(&cpu, 100);
+	CHECK("cpu.seg.based_4g_fast_path", r == EXIT_HLT && cpu.r.r32[R_EAX] == 0x11223344 &&
+		      get32(0x5020) == 0x12345678 && cpu.r.r32[R_ECX] == 0x1122,
+	      "r=%d eax=%#x [0x5020]=%#x ecx=%#x", r, cpu.r.r32[R_EAX], get32(0x5020),
+	      cpu.r.r32[R_ECX]);
+	machine(0);
+	gdt_entry(6, 0x5000, 0xfffff, 0x92, 0xc);
+	put_bytes(CODE, "66 b8 30 00  8e e0  64 a1 fe ff ff ff"); /* mov eax,fs:[0xfffffffe] */
+	r = cpu_run(&cpu, 100);
+	CHECK("cpu.seg.based_4g_wrap_gp", r == RUN_EXCEPTION && cpu.exc_vec == EXC_GP &&
+		      cpu.exc_err == 0 && cpu.eip == CODE + 6,
+	      "r=%d vec=%d err=%#x eip=%#x", r, cpu.exc_vec, cpu.exc_err, cpu.eip);
 
 	machine(3);
 	put_bytes(CODE, "66 b8 10 00  8e d8"); /* ring 3 loads a DPL-0 data segment */
@@ -646,9 +673,58 @@ static void test_flags(void)
 	      "bl=%d bh=%d", cpu.r.r8[12], cpu.r.r8[13]);
 }
 
+/* The Jcc handlers' shortcut (cond_fast) against cond_eval, over every
+ * lazy operation, size and condition, with edge-biased operands recorded
+ * as the instructions record them. */
+static void test_cond_fast(void)
+{
+	static const uint32_t edge[] = { 0, 1, 2, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff,
+					 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff };
+	static struct cpu cc_cpu;
+	struct cpu *c = &cc_cpu;
+	unsigned checked = 0, bad = 0, decided = 0;
+	uint32_t seed = 12345;
+	char what[120] = "";
+	for (unsigned n = 0; n < 20000; n++) {
+		uint32_t a, b;
+		seed = seed * 1103515245u + 12345u;
+		a = (seed >> 8 & 1) ? edge[(seed >> 9) % 13] : seed * 2654435761u;
+		seed = seed * 1103515245u + 12345u;
+		b = (seed >> 8 & 1) ? edge[(seed >> 9) % 13] : seed * 2246822519u;
+		unsigned size = 1u << (n % 3), op = LF_ADD + (n / 3) % (LF_CO - LF_ADD + 1);
+		uint32_t mask = size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
+		a &= mask;
+		b &= mask;
+		uint32_t res;
+		switch (op) {
+		case LF_ADD: case LF_ADC: res = a + b; break;
+		case LF_SUB: case LF_SBB: res = a - b; break;
+		case LF_LOGIC: res = a ^ b; a = b = 0; break;
+		case LF_INC: res = (a + 1) & mask; b &= 1; break;
+		case LF_DEC: res = (a - 1) & mask; b &= 1; break;
+		default: res = a; a &= 3; b = 0; break; /* LF_CO */
+		}
+		flags_lazy(c, op, size, res, a, b);
+		c->eflags = EFLAGS_FIXED;
+		for (unsigned cc = 0; cc < 16; cc++) {
+			int fast = cond_fast(c, cc);
+			checked++;
+			if (fast < 0)
+				continue;
+			decided++;
+			if ((bool)fast != cond_eval(c, cc) && bad++ == 0)
+				snprintf(what, sizeof what, "op %u size %u a %#x b %#x res %#x cc %u: %d",
+					 op, size, a, b, res, cc, fast);
+		}
+	}
+	CHECK("cpu.cond_fast_matches_cond_eval", bad == 0 && decided > checked / 2,
+	      "%u of %u wrong (%u decided), first: %s", bad, checked, decided, what);
+}
+
 int main(void)
 {
 	ram = aligned_alloc(4096, RAM_SIZE);
+	test_cond_fast();
 	test_segments();
 	test_idt_privilege();
 	test_triple_fault();

@@ -1,0 +1,364 @@
+/*
+ * Specialised handlers for the hottest instruction forms, chosen at decode
+ * time (fast_form). Each one does only the common case: 32-bit addressing,
+ * a segment with a 4 GiB limit, a TLB hit, and otherwise hands the whole
+ * instruction to the general handler of its family. Invariant: a fast
+ * handler changes no state before it knows it can finish, so the general
+ * handler that takes over redoes the instruction from the start, exactly.
+ * Written that way the fast path calls nothing: the compiler makes it a
+ * leaf that saves no registers, and the fallback is a tail call.
+ */
+#include "exec.h"
+
+/* A 32-bit register by its byte offset (a multiple of 4): no shift. */
+#define R32(c, o) (*(uint32_t *)((c)->r.r8 + (o).reg))
+
+/* MOV r32, m32 */
+static H(f_ld32)
+{
+	uint8_t *p;
+	if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {
+		h_mov32_rm(c, i); /* a tail call */
+		return;
+	}
+	R32(c, i->op[0]) = load_n(p, 4);
+	NEXT_THREADED(c, i);
+}
+
+/* MOV m32, r32 */
+static H(f_st32)
+{
+	uint8_t *p;
+	if (unlikely(!fast_mem(c, &i->op[0], 4, true, &p))) {
+		h_mov32_mr(c, i); /* a tail call */
+		return;
+	}
+	store_n(p, 4, R32(c, i->op[1]));
+	NEXT_THREADED(c, i);
+}
+
+/* MOV m32, imm32 */
+static H(f_st32i)
+{
+	uint8_t *p;
+	if (unlikely(!fast_mem(c, &i->op[0], 4, true, &p))) {
+		h_mov32_mr(c, i); /* a tail call */
+		return;
+	}
+	store_n(p, 4, i->op[1].disp);
+	NEXT_THREADED(c, i);
+}
+
+/* MOV r8/r16, m8/m16 */
+static H(f_ld_small)
+{
+	uint8_t *p;
+	unsigned n = i->op[0].size;
+	if (unlikely(!fast_mem(c, &i->op[1], n, false, &p))) {
+		h_mov(c, i); /* a tail call */
+		return;
+	}
+	store_n(c->r.r8 + i->op[0].reg, n, load_n(p, n));
+	NEXT_THREADED(c, i);
+}
+
+/* MOV m8/m16, r8/r16 */
+static H(f_st_small)
+{
+	uint8_t *p;
+	unsigned n = i->op[0].size;
+	if (unlikely(!fast_mem(c, &i->op[0], n, true, &p))) {
+		h_mov(c, i); /* a tail call */
+		return;
+	}
+	store_n(p, n, load_n(c->r.r8 + i->op[1].reg, n));
+	NEXT_THREADED(c, i);
+}
+
+/* MOV m8/m16, imm */
+static H(f_st_small_i)
+{
+	uint8_t *p;
+	unsigned n = i->op[0].size;
+	if (unlikely(!fast_mem(c, &i->op[0], n, true, &p))) {
+		h_mov(c, i); /* a tail call */
+		return;
+	}
+	store_n(p, n, i->op[1].disp);
+	NEXT_THREADED(c, i);
+}
+
+/* MOVZX r32, m8/m16 */
+static H(f_movzx32_m)
+{
+	uint8_t *p;
+	unsigned n = i->op[1].size;
+	if (unlikely(!fast_mem(c, &i->op[1], n, false, &p))) {
+		h_movzx(c, i); /* a tail call */
+		return;
+	}
+	R32(c, i->op[0]) = load_n(p, n);
+	NEXT_THREADED(c, i);
+}
+
+/* MOVZX r32, r8/r16 */
+static H(f_movzx32_r)
+{
+	R32(c, i->op[0]) = load_n(c->r.r8 + i->op[1].reg, i->op[1].size);
+	NEXT_THREADED(c, i);
+}
+
+/* MOVSX r32, m8/m16 */
+static H(f_movsx32_m)
+{
+	uint8_t *p;
+	unsigned n = i->op[1].size;
+	if (unlikely(!fast_mem(c, &i->op[1], n, false, &p))) {
+		h_movsx(c, i); /* a tail call */
+		return;
+	}
+	R32(c, i->op[0]) = (uint32_t)sext(load_n(p, n), n);
+	NEXT_THREADED(c, i);
+}
+
+/* MOVSX r32, r8/r16 */
+static H(f_movsx32_r)
+{
+	R32(c, i->op[0]) = (uint32_t)sext(load_n(c->r.r8 + i->op[1].reg, i->op[1].size),
+					  i->op[1].size);
+	NEXT_THREADED(c, i);
+}
+
+/* LEA r32, m (32-bit addressing) */
+static H(f_lea32)
+{
+	const struct opnd *o = &i->op[1];
+	R32(c, i->op[0]) = o->disp + c->r.r32[o->base] + (c->r.r32[o->index] << o->scale);
+	NEXT_THREADED(c, i);
+}
+
+static inline void imul32(struct cpu *c, const struct insn *i, uint32_t a, uint32_t b)
+{
+	int64_t p = (int64_t)(int32_t)a * (int32_t)b;
+	R32(c, i->op[0]) = (uint32_t)p;
+	flags_lazy_co(c, 4, (uint32_t)p, p != (int32_t)p, p != (int32_t)p);
+	NEXT_THREADED(c, i);
+}
+
+/* IMUL r32, r32 */
+static H(f_imul32_rr)
+{
+	imul32(c, i, R32(c, i->op[0]), R32(c, i->op[1]));
+}
+
+/* IMUL r32, r32, imm */
+static H(f_imul32_rri)
+{
+	imul32(c, i, R32(c, i->op[1]), i->op[2].disp);
+}
+
+/* IMUL r32, m32 */
+static H(f_imul32_rm)
+{
+	uint8_t *p;
+	if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {
+		h_imul2(c, i); /* a tail call */
+		return;
+	}
+	imul32(c, i, R32(c, i->op[0]), load_n(p, 4));
+}
+
+/* IMUL r32, m32, imm */
+static H(f_imul32_rmi)
+{
+	uint8_t *p;
+	if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {
+		h_imul2(c, i); /* a tail call */
+		return;
+	}
+	imul32(c, i, load_n(p, 4), i->op[2].disp);
+}
+
+/* SHL/SHR/SAR r32, imm8 with the count (1..31) known at decode time, in
+ * i->imm2. Flags as shift() in exec_alu.c sets them. */
+static H(f_shl32_ri)
+{
+	uint32_t a = R32(c, i->op[0]), n = i->imm2, r = a << n;
+	bool cf = (a >> (32 - n)) & 1;
+	R32(c, i->op[0]) = r;
+	flags_lazy_co(c, 4, r, cf, (r >> 31) ^ cf);
+	NEXT_THREADED(c, i);
+}
+
+static H(f_shr32_ri)
+{
+	uint32_t a = R32(c, i->op[0]), n = i->imm2, r = a >> n;
+	R32(c, i->op[0]) = r;
+	flags_lazy_co(c, 4, r, (a >> (n - 1)) & 1, a >> 31);
+	NEXT_THREADED(c, i);
+}
+
+static H(f_sar32_ri)
+{
+	int32_t a = (int32_t)R32(c, i->op[0]);
+	uint32_t n = i->imm2, r = (uint32_t)(a >> n);
+	R32(c, i->op[0]) = r;
+	flags_lazy_co(c, 4, r, (a >> (n - 1)) & 1, false);
+	NEXT_THREADED(c, i);
+}
+
+/* INC/DEC r32: CF is kept, so it is carried in lf_b (LF_INC/LF_DEC). */
+static H(f_inc32_r)
+{
+	uint32_t a = R32(c, i->op[0]), cf = cf_get(c), r = a + 1;
+	R32(c, i->op[0]) = r;
+	flags_lazy(c, LF_INC, 4, r, a, cf);
+	NEXT_THREADED(c, i);
+}
+
+static H(f_dec32_r)
+{
+	uint32_t a = R32(c, i->op[0]), cf = cf_get(c), r = a - 1;
+	R32(c, i->op[0]) = r;
+	flags_lazy(c, LF_DEC, 4, r, a, cf);
+	NEXT_THREADED(c, i);
+}
+
+/* CMP/TEST r8, imm8 and CMP/TEST m8, imm8 / r8 (string scanning code). */
+static H(f_cmp8_ri)
+{
+	uint32_t a = c->r.r8[i->op[0].reg], b = i->op[1].disp;
+	if (i->sub == ALU_CMP)
+		flags_lazy(c, LF_SUB, 1, a - b, a, b);
+	else
+		flags_lazy(c, LF_LOGIC, 1, a & b, 0, 0);
+	NEXT_THREADED(c, i);
+}
+
+static H(f_cmp8_m)
+{
+	uint8_t *p;
+	if (unlikely(!fast_mem(c, &i->op[0], 1, false, &p))) {
+		h_alu(c, i); /* a tail call */
+		return;
+	}
+	uint32_t a = *p;
+	uint32_t b = i->op[1].kind == OK_IMM ? i->op[1].disp : c->r.r8[i->op[1].reg];
+	if (i->sub == ALU_CMP)
+		flags_lazy(c, LF_SUB, 1, a - b, a, b);
+	else
+		flags_lazy(c, LF_LOGIC, 1, a & b, 0, 0);
+	NEXT_THREADED(c, i);
+}
+
+/* Jcc with a 32-bit operand size, one handler per condition so that
+ * cond_fast (exec.h) folds at compile time. */
+#define JCC_FORM(cc)                                                              \
+	static H(f_jcc_##cc)                                                      \
+	{                                                                         \
+		int taken = cond_fast(c, cc);                                     \
+		if (unlikely(taken < 0)) {                                        \
+			h_jcc(c, i); /* a tail call */                            \
+			return;                                                   \
+		}                                                                 \
+		uint32_t next = c->blk_eip + i->next_off;                         \
+		if (taken) {                                                      \
+			uint32_t target = next + i->op[0].disp;                   \
+			if (unlikely(target > c->seg[S_CS].limit))                \
+				cpu_raise(c, EXC_GP, 0);                          \
+			c->eip = target;                                          \
+			c->blk_end = NULL; /* the block runs on only if not taken */ \
+		} else {                                                          \
+			NEXT_THREADED(c, i);                                      \
+		}                                                                 \
+	}
+JCC_FORM(0) JCC_FORM(1) JCC_FORM(2) JCC_FORM(3) JCC_FORM(4) JCC_FORM(5) JCC_FORM(6) JCC_FORM(7)
+JCC_FORM(8) JCC_FORM(9) JCC_FORM(10) JCC_FORM(11) JCC_FORM(12) JCC_FORM(13) JCC_FORM(14)
+JCC_FORM(15)
+
+static const insn_fn jcc32_fns[16] = {
+	f_jcc_0, f_jcc_1, f_jcc_2, f_jcc_3, f_jcc_4, f_jcc_5, f_jcc_6, f_jcc_7,
+	f_jcc_8, f_jcc_9, f_jcc_10, f_jcc_11, f_jcc_12, f_jcc_13, f_jcc_14, f_jcc_15,
+};
+
+static bool mem_a32(const struct opnd *o)
+{
+	return o->kind == OK_MEM && !o->a16;
+}
+
+static bool reg_of(const struct opnd *o, unsigned size)
+{
+	return o->kind == OK_REG && o->size == size;
+}
+
+static bool small(unsigned size)
+{
+	return size == 1 || size == 2;
+}
+
+static insn_fn fast_fn(struct insn *i)
+{
+	const struct opnd *a = &i->op[0], *b = &i->op[1], *d = &i->op[2];
+	insn_fn fn = i->fn;
+	if (fn == h_jcc && i->osize == 4)
+		return jcc32_fns[i->sub & 15];
+	if (fn == h_mov32_rm && mem_a32(b))
+		return f_ld32;
+	if (fn == h_mov32_mr && mem_a32(a) && reg_of(b, 4))
+		return f_st32;
+	if (fn == h_mov32_mr && mem_a32(a) && b->kind == OK_IMM)
+		return f_st32i;
+	if (fn == h_mov && small(a->size) && a->size == b->size) {
+		if (a->kind == OK_REG && mem_a32(b))
+			return f_ld_small;
+		if (mem_a32(a) && b->kind == OK_REG)
+			return f_st_small;
+		if (mem_a32(a) && b->kind == OK_IMM)
+			return f_st_small_i;
+	}
+	if ((fn == h_movzx || fn == h_movsx) && reg_of(a, 4) && small(b->size)) {
+		bool zx = fn == h_movzx;
+		if (b->kind == OK_REG)
+			return zx ? f_movzx32_r : f_movsx32_r;
+		if (mem_a32(b))
+			return zx ? f_movzx32_m : f_movsx32_m;
+	}
+	if (fn == h_lea && reg_of(a, 4) && mem_a32(b))
+		return f_lea32;
+	if (fn == h_imul2 && reg_of(a, 4)) {
+		if (i->nops == 2 && reg_of(b, 4))
+			return f_imul32_rr;
+		if (i->nops == 2 && mem_a32(b) && b->size == 4)
+			return f_imul32_rm;
+		if (i->nops == 3 && d->kind == OK_IMM && reg_of(b, 4))
+			return f_imul32_rri;
+		if (i->nops == 3 && d->kind == OK_IMM && mem_a32(b) && b->size == 4)
+			return f_imul32_rmi;
+	}
+	unsigned cnt = b->kind == OK_NONE ? 1 : b->disp & 0x1f;
+	if (fn == h_shift && reg_of(a, 4) && (b->kind == OK_IMM || b->kind == OK_NONE) && cnt) {
+		i->imm2 = cnt;
+		if (i->sub == 4)
+			return f_shl32_ri;
+		if (i->sub == 5)
+			return f_shr32_ri;
+		if (i->sub == 7)
+			return f_sar32_ri;
+	}
+	if (fn == h_inc && reg_of(a, 4))
+		return f_inc32_r;
+	if (fn == h_dec && reg_of(a, 4))
+		return f_dec32_r;
+	if (fn == h_alu && (i->sub == ALU_CMP || i->sub == ALU_TEST) && a->size == 1) {
+		if (a->kind == OK_REG && b->kind == OK_IMM)
+			return f_cmp8_ri;
+		if (mem_a32(a) && (b->kind == OK_IMM || reg_of(b, 1)))
+			return f_cmp8_m;
+	}
+	return fn;
+}
+
+void fast_form(struct insn *i)
+{
+	i->fn = fast_fn(i);
+}
