@@ -233,11 +233,14 @@ int native_ldt_set(struct native_host *h, unsigned idx, const struct seg *g, uin
 		contents = (g->type & 4) ? 1 : 0; /* expand-down : up */
 		ro = !(g->type & 2);		  /* read-only */
 	}
+	/* In pages, the CPU's limit is (raw << 12) | 0xfff: round a clipped
+	 * limit down to a page, never up, or a segment whose base is not
+	 * page-aligned would reach up to 4095 bytes past limit_max (into
+	 * bt's vCPU page, or a guest kernel's half from user mode). The
+	 * guest's own limits in pages end in 0xfff and stay as they are; the
+	 * bytes cut off fault natively and are emulated. */
 	uint8_t pages = limit > 0xfffff;
 	uint32_t limit_raw = pages ? limit >> 12 : limit;
-	/* A page-granular limit reaches the end of its last page: a clipped
-	 * limit that ends inside a page must stop at the page before, or an
-	 * unaligned base would reach up to 4 KiB past limit_max. */
 	if (pages && (limit & 0xfff) != 0xfff)
 		limit_raw--;
 	uint8_t present = g->present && !g->unusable;

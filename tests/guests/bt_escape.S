@@ -83,6 +83,12 @@ _start:
 	movl $pt0, %eax
 	orl $7, %eax
 	movl %eax, pd0
+	/* 0xc0000000: one supervisor page (physical 0x300000), for user
+	 * code to reach through a segment it must not reach through */
+	movl $0x300003, pt_hi
+	movl $pt_hi, %eax
+	orl $7, %eax
+	movl %eax, pd0 + 768 * 4
 	movl $pd0, %eax
 	movl %eax, %cr3
 	movl %cr0, %eax
@@ -202,6 +208,139 @@ _start:
 	rep stosl
 	CHECK k.string_window, 14
 
+	/* A data segment whose base is not page-aligned: its limit, clipped
+	 * below the VMM window and kept in pages natively, must not round
+	 * up into the window (bt's vCPU page, where the 64-bit exit pointer
+	 * is at 0xffc00008). */
+	movw $0x58, %ax
+	movw %ax, %fs
+	ARM
+	movl $0x12345678, %fs:0xffbff808
+	CHECK k.store_window_fs_base, 14
+	ARM
+	movl %fs:0xffbff808, %eax
+	CHECK k.load_window_fs_base, 14
+	movw $0x10, %ax
+	movw %ax, %fs
+
+	/* A page the core wrote before it held translations (its TLB entry
+	 * writable), then translated, then written by the core again: that
+	 * write must reach the translation (the core's write permission is
+	 * dropped when a page becomes code). bt emulates a GS-override store
+	 * of the guest kernel in the core. */
+	movw $0x10, %ax
+	movw %ax, %gs
+	movl $7, %gs:core_written_data
+	call core_written
+	movl %eax, %ebx
+	movb $2, %gs:core_written + 1
+	call core_written
+	cmpl $1, %ebx
+	jne 1f
+	cmpl $2, %eax
+	jne 1f
+	movl $-1, %eax
+1:	pushl %eax
+	pushl $name_core_write
+	call check_value
+	addl $8, %esp
+
+	/* A run of segment loads that bt emulates in one VMM call, whose
+	 * second load faults (0x2b: not present, #NP): the fault is taken
+	 * there, and the loads after it never happen. */
+	xorl %eax, %eax
+	movw %ax, %fs
+	movw %ax, %gs
+	movw $0x10, %ax
+	movw $0x2b, %bx
+	ARM
+	movw %ax, %es
+	movw %bx, %ds
+	movw %ax, %fs
+	movw %ax, %gs
+	CHECK k.batch_fault_mid, 11
+	movw $0x10, %ax
+	movw %ax, %ds
+	movw %fs, %bx
+	movw %gs, %cx
+	orw %cx, %bx
+	movzwl %bx, %ebx
+	testl %ebx, %ebx
+	jnz 1f
+	movl $-1, %ebx
+1:	pushl %ebx
+	pushl $name_batch_after
+	call check_value
+	addl $8, %esp
+
+	/* Control register reads of the guest kernel (bt: inline, from the
+	 * vCPU page): the value just written by the VMM, in a later block. */
+	movl $0x12345000, %eax
+	movl %eax, %cr2
+	nop
+	movl %cr2, %ebx
+	cmpl $0x12345000, %ebx
+	jne 1f
+	movl %cr3, %ebx
+	cmpl $pd0, %ebx
+	jne 1f
+	movl %cr0, %ebx
+	andl $0x80010001, %ebx
+	cmpl $0x80010001, %ebx
+	jne 1f
+	movl $-1, %ebx
+1:	pushl %ebx
+	pushl $name_cr_read
+	call check_value
+	addl $8, %esp
+	ARM
+	.byte 0x0f, 0x20, 0xc8	/* mov %cr1, %eax */
+	CHECK k.mov_from_cr1, 6
+
+	/* A descriptor changed after its segment was loaded (bt has an LDT
+	 * slot for it by then): the loaded segment keeps the old base until
+	 * it is loaded again, then it has the new one. */
+	movw $0x68, %ax
+	movw %ax, %fs
+	movl %fs:0x300000, %ebx
+	cmpl $0x5a5a0001, %ebx
+	jne 1f
+	movb $0x10, gdt + 0x68 + 3	/* base 0x1000 */
+	movl %fs:0x300000, %ebx
+	cmpl $0x5a5a0001, %ebx
+	jne 1f
+	movw %ax, %fs
+	movl %fs:0x300000, %ebx
+	cmpl $0x5a5a0002, %ebx
+	jne 1f
+	/* More distinct segments than bt has LDT slots for (8176): each
+	 * base i*4, loaded into FS and read through it while DS, ES and SS
+	 * keep working. A slot reused under a live segment register would
+	 * read through a stale base. */
+	xorl %esi, %esi
+2:	leal (,%esi,4), %ecx
+	movw %cx, gdt + 0x68 + 2
+	movb $0, gdt + 0x68 + 4
+	movw $0x68, %ax
+	movw %ax, %fs
+	movl $0x300000, %edx
+	subl %ecx, %edx
+	movl %fs:(%edx), %ebx
+	cmpl $0x5a5a0001, %ebx
+	jne 1f
+	cmpl $0x5a5a0001, 0x300000
+	jne 1f
+	incl %esi
+	cmpl $9000, %esi
+	jne 2b
+	movl $-1, %ebx
+1:	movw $0x10, %ax
+	movw %ax, %fs
+	pushl %ebx
+	pushl $name_desc_changed
+	call check_value
+	addl $8, %esp
+
 	/* A far jump written over code that already ran (translated). */
 	movl $1, %eax
 	call victim
@@ -281,6 +420,8 @@ precise_at:	movl 0x800000, %ecx
 	cli
 	movl $0, ticks_left
 
+	movl 0xc0000000, %eax	/* the supervisor page, in the TLB (bt: mapped natively) */
+
 	/* --- ring 3 (IOPL 3, so that it can print) --- */
 	movw $0x3b, %ax
 	movw %ax, %ds
@@ -354,6 +495,22 @@ user:
 	ARM
 	movl $0x12345678, 0xffc00010
 	CHECK u.store_window, 14
+	ARM
+	movl %cr2, %eax
+	CHECK u.mov_from_cr2, 13
+	ARM
+	movl %cr3, %eax
+	CHECK u.mov_from_cr3, 13
+	/* A user segment whose base is not page-aligned: its limit, clipped
+	 * below the kernel's half and kept in pages natively, must not round
+	 * up into the supervisor page at 0xc0000000. */
+	movw $0x63, %ax
+	movw %ax, %fs
+	ARM
+	movl %fs:0xbffff808, %eax
+	CHECK u.load_kernel_half_fs_base, 14
+	movw $0x3b, %ax
+	movw %ax, %fs
 	/* glibc's TLS: GS based at the thread block, variables at negative
 	 * offsets that wrap around 4 GiB. Natively that is beyond bt's
 	 * truncated limit: every access faults or is a VMM call, and must
@@ -542,6 +699,14 @@ rewrite:
 	movl $0, %eax
 	ret
 	.balign 4096
+/* Returns its immediate; written by the core (a GS-override store, which
+ * bt emulates) before and after it is translated, on a page of its own. */
+core_written:
+	movl $1, %eax
+	ret
+core_written_data:
+	.long 0
+	.balign 4096
 	.text
 
 /* PIT channel 0 at ~1 kHz, IRQ0 -> vector 0x20, only IRQ0 unmasked. */
@@ -681,6 +846,9 @@ gdt:
 	.quad 0x0000890000000067	/* 0x40 TSS (base filled in) */
 	.quad 0x00cff2000000ffff	/* 0x48 user TLS data, 4 GiB (base filled in) */
 	.quad 0x00cff2001000ffff	/* 0x50 user data, base 0x1000, 4 GiB */
+	.quad 0x00cf92000800ffff	/* 0x58 kernel data, base 0x800 */
+	.quad 0x00cff2000800ffff	/* 0x60 user data, base 0x800 */
+	.quad 0x00cf92000000ffff	/* 0x68 kernel data, base rewritten by the tests */
 gdt_end:
 gdt_ptr:
 	.word gdt_end - gdt - 1
@@ -706,6 +874,10 @@ name_selfmod: .asciz "k.smc_running_block"
 name_rewrite: .asciz "k.smc_page_rewritten"
 name_cr3_flush:	.asciz "k.cr3_same_value_flush"
 name_precise: .asciz "k.precise_registers"
+name_batch_after: .asciz "k.batch_stops_at_fault"
+name_core_write: .asciz "k.smc_core_write_after_translation"
+name_cr_read: .asciz "k.cr_read_after_write"
+name_desc_changed: .asciz "k.descriptor_changed_and_slots_reused"
 name_tls: .asciz "u.tls_negative_offset"
 name_tls_low: .asciz "u.tls_low_base"
 	.balign 4
@@ -721,6 +893,7 @@ tss:
 	.balign 4096
 pd0:	.skip 4096
 pt0:	.skip 4096
+pt_hi:	.skip 4096
 idt:	.skip 2048
 	.skip 4096
 kstack_top:

@@ -68,29 +68,30 @@ static bool native_ok(const struct cpu *c)
 	       ss->present && ss->db && !(ss->type & 4) && ss->base < BT_USER_TOP;
 }
 
-/* Writes the LDT slot of one guest data segment, clipped below the VMM
- * window, and below BT_USER_TOP for user segments while guest user code
- * runs; 0 (null: every access faults and is emulated) when nothing of it
- * can be native. A DPL-3 segment at CPL 0 (Linux runs its kernel on
- * __USER_DS) reaches the kernel's half like a kernel segment: to_native
- * rewrites every slot when the CPL changes, so it is clipped again before
- * user code runs. */
+/* The host selector for one guest data segment: an LDT slot that
+ * describes it clipped below the VMM window, and below BT_USER_TOP for a
+ * DPL-3 segment while guest user code runs (so a higher-half kernel's
+ * pages stay out of user reach); 0 (null: every access faults and is
+ * emulated) when nothing of it can be native. A DPL-3 segment at CPL 0
+ * (Linux runs its kernel on __USER_DS) reaches the kernel's half like a
+ * kernel segment. The two views are two slots (slots.c), both kept
+ * written: a guest user/kernel switch only picks the other selector. */
 static int data_sel(struct bt *t, const struct seg *g, uint16_t *out)
 {
-	*out = 0;
-	if (g->unusable || !g->present || !(g->sel & ~3u) || !g->s || (g->type & 8))
+	if (g->unusable || !g->present || !(g->sel & ~3u) || !g->s || (g->type & 8) ||
+	    (g->type & 4)) {
+		*out = 0; /* expand-down: its reach would include the window */
 		return 0;
-	if (g->type & 4)
-		return 0; /* expand-down: its reach would include the window */
+	}
 	uint32_t top = g->dpl == 3 && t->cpu.cpl == 3 ? BT_USER_TOP : BT_WIN_BASE;
-	if (g->base >= top)
+	if (g->base >= top) {
+		*out = 0;
 		return 0;
-	unsigned idx = native_slot_of(g->sel);
-	if (native_ldt_set(&t->nh, idx, g, top - 1 - g->base) < 0) {
+	}
+	if (bt_slot_get(t, g, top - 1 - g->base, t->seg_sel, out) < 0) {
 		snprintf(t->msg, sizeof t->msg, "modify_ldt: %s", strerror(errno));
 		return -1;
 	}
-	*out = NATIVE_SEL(idx);
 	return 0;
 }
 
@@ -108,11 +109,41 @@ static int tls_sel(struct bt *t, const struct seg *g, uint16_t *out)
 		return 0;
 	struct seg r = *g;
 	r.base = g->base - BT_GS_REBASE;
-	if (native_ldt_set(&t->nh, BT_TLS_SLOT, &r, BT_USER_TOP - 1 - r.base) < 0) {
+	/* Chosen by content like any other (slots.c): each thread block's
+	 * rebased view keeps a slot of its own. */
+	if (bt_slot_get(t, &r, BT_USER_TOP - 1 - r.base, t->seg_sel, out) < 0) {
 		snprintf(t->msg, sizeof t->msg, "modify_ldt: %s", strerror(errno));
 		return -1;
 	}
-	*out = NATIVE_SEL(BT_TLS_SLOT);
+	return 0;
+}
+
+/* The host selector for segment register sr (into t->seg_sel[sr]). A
+ * segment register only changes through the core, so the answer is most
+ * often one of the last few. */
+static int seg_choose(struct bt *t, int sr)
+{
+	const struct seg *g = &t->cpu.seg[sr];
+	struct bt_segmemo *m = t->seg_memo[sr];
+	uint8_t cpl = (uint8_t)t->cpu.cpl;
+	int w = 0;
+	while (w < BT_SEG_MEMO &&
+	       !(m[w].ok && m[w].cpl == cpl && memcmp(&m[w].seg, g, sizeof *g) == 0))
+		w++;
+	struct bt_segmemo hit;
+	if (w < BT_SEG_MEMO) {
+		hit = m[w];
+	} else {
+		hit = (struct bt_segmemo){ .seg = *g, .cpl = cpl, .ok = true };
+		int rc = sr == S_GS && cpl == 3 ? tls_sel(t, g, &hit.sel) : data_sel(t, g, &hit.sel);
+		if (rc < 0)
+			return -1;
+		w = BT_SEG_MEMO - 1;
+	}
+	for (; w > 0; w--) /* most recent first; w is 0 almost always */
+		m[w] = m[w - 1];
+	m[0] = hit;
+	t->seg_sel[sr] = hit.sel;
 	return 0;
 }
 
@@ -128,27 +159,15 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	en->eflags = (c->eflags & BT_HOST_FLAGS) | 0x202;
 	vp->entry_sahf = !(c->eflags & (EFLAGS_DF | EFLAGS_AC));
 	vp->entry_ahal = ((c->eflags & 0xd5) << 8) | ((c->eflags & EFLAGS_OF) ? 1 : 0);
-	/* The LDT slots only change when a segment register does (always
-	 * through the core): skip them while the segments are as last time. */
-	bool all = !t->seg_cache_ok || t->seg_cache_cpl != c->cpl;
+	/* At CPL 0 GS holds the VMM data segment. */
 	static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
 	for (unsigned k = 0; k < 5; k++) {
 		int sr = data_segs[k];
-		if (!all && memcmp(&t->seg_cache[sr], &c->seg[sr], sizeof c->seg[sr]) == 0)
-			continue;
-		/* A rewritten slot must be loaded again even under the same
-		 * selector: the CPU caches the descriptor at load time. */
-		uint64_t w = t->nh.ldt_writes;
-		int rc = sr == S_GS && c->cpl == 3 ? tls_sel(t, &c->seg[sr], &t->seg_sel[sr])
-						   : data_sel(t, &c->seg[sr], &t->seg_sel[sr]);
-		if (rc < 0)
+		if (sr == S_GS && c->cpl == 0)
+			continue; /* the VMM data segment (vp->data_sel) */
+		if (seg_choose(t, sr) < 0)
 			return -1;
-		if (t->nh.ldt_writes != w)
-			t->seg_reload |= (uint8_t)(1u << sr);
-		t->seg_cache[sr] = c->seg[sr];
 	}
-	t->seg_cache_cpl = c->cpl;
-	t->seg_cache_ok = true;
 	memcpy(en->sel, t->seg_sel, sizeof en->sel);
 	en->reload = t->seg_reload; /* cleared when entered (run loop) */
 	en->sel[S_CS] = t->code_sel;
@@ -163,6 +182,10 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	vp->tsc_offset = (uint64_t)c->tsc_offset;
 	for (int s = 0; s < SREG_COUNT; s++)
 		vp->gsel[s] = c->seg[s].sel;
+	vp->cr[0] = c->cr0;
+	vp->cr[2] = c->cr2;
+	vp->cr[3] = c->cr3;
+	vp->cr[4] = c->cr4;
 	return en->sel[S_SS] ? 0 : 1;
 }
 
@@ -213,19 +236,37 @@ static void paging_changed(struct bt *t, uint32_t cr0, uint32_t cr3, uint32_t cr
 	shadow_track(&t->sh, c, invlpg);
 }
 
-static int emulate_one(struct bt *t, bool may_invlpg)
+/* emulate_n's answer when an exception was raised inside a batch: state
+ * at the faulting instruction, nothing delivered. */
+#define BT_BATCH_FAULT (-3)
+#define BT_BATCH_FAULT_GO_ON (-4) /* settle_n: go on (as -1), after a BT_BATCH_FAULT */
+
+/* n instructions in the core (more than one: none of them an INVLPG, whose
+ * flush paging_changed must follow one by one; a CR3 or paging change
+ * anywhere in them is seen at the end). */
+static int emulate_n(struct bt *t, bool may_invlpg, unsigned n)
 {
 	struct cpu *c = &t->cpu;
 	uint32_t inv = 0;
-	bool is_invlpg = may_invlpg && peek_invlpg(t, &inv);
+	bool is_invlpg = n == 1 && may_invlpg && peek_invlpg(t, &inv);
 	uint32_t cr0 = c->cr0, cr3 = c->cr3, cr4 = c->cr4;
 	uint64_t before = c->insns;
 	/* Guest code may have been written natively since the core decoded
 	 * it: pages without translations (volatile ones, ones only ever
 	 * interpreted) and pages whose translations a flush dropped are not
-	 * write-protected. */
+	 * write-protected. Only CS:EIP is checked: the rest of a batch is on
+	 * the same translated (write-protected) page, and a fault inside a
+	 * batch is handed back (exc_return) rather than delivered, so that
+	 * the core never runs on into a handler it has not checked; the
+	 * instruction is then redone alone (settle_n). */
 	native_icache_check(&t->ic, c);
-	int r = cpu_run(c, 1);
+	bool handed = c->exc_return;
+	if (n > 1)
+		c->exc_return = true;
+	int r = cpu_run(c, n);
+	c->exc_return = handed;
+	if (r == -2 && n > 1 && !handed)
+		r = BT_BATCH_FAULT;
 	t->emulated += c->insns - before;
 	paging_changed(t, cr0, cr3, cr4, is_invlpg ? &inv : NULL);
 	return r;
@@ -405,10 +446,13 @@ static void count_call(struct bt *t, unsigned why)
 
 /* Runs one exit's consequences (the VMM call proper). Returns -1 to go on,
  * or an exit reason for the run loop. */
-static int settle_one(struct bt *t, bool may_invlpg)
+static int settle_n(struct bt *t, bool may_invlpg, unsigned n)
 {
-	int r = emulate_one(t, may_invlpg);
+	int r = emulate_n(t, may_invlpg, n);
 	switch (r) {
+	case BT_BATCH_FAULT: /* the run loop goes on there: the faulting
+			      * instruction is redone alone, and delivers */
+		return BT_BATCH_FAULT_GO_ON;
 	case EXIT_NONE:
 	case EXIT_IO:
 	case EXIT_MMIO:
@@ -428,22 +472,34 @@ static int settle_one(struct bt *t, bool may_invlpg)
 	}
 }
 
+static int settle_one(struct bt *t, bool may_invlpg)
+{
+	return settle_n(t, may_invlpg, 1);
+}
+
 /* The sensitive instructions after a VMM call's own (bt_exit.batch, by
  * length), emulated in the same call while the guest goes straight on
  * from one to the next and nothing else needs the run loop. */
-static int emulate_batch(struct bt *t, const uint8_t batch[BT_BATCH])
+/* Must the batch stop here (the run loop has something to do first)? */
+static bool emulate_batch_stops(struct bt *t)
 {
 	struct cpu *c = &t->cpu;
 	struct vm *vm = t->vcpu->vm;
+	return vm->stop || vm->kick || BT_VPAGE_PTR->kick || c->shadow ||
+	       ((c->eflags & EFLAGS_IF) && vcpu_irq_pending(t->vcpu));
+}
+
+static int emulate_batch(struct bt *t, const uint8_t batch[BT_BATCH])
+{
+	struct cpu *c = &t->cpu;
 	for (unsigned k = 0; k < BT_BATCH && batch[k]; k++) {
-		if (vm->stop || vm->kick || BT_VPAGE_PTR->kick || c->shadow ||
-		    ((c->eflags & EFLAGS_IF) && vcpu_irq_pending(t->vcpu)))
+		if (emulate_batch_stops(t))
 			return -1;
 		uint32_t eip = c->eip;
-		int r = settle_one(t, true);
+		int r = settle_one(t, (batch[k] & BT_BATCH_INVLPG) != 0);
 		if (r >= 0)
 			return r;
-		if (c->eip - eip != batch[k])
+		if (c->eip - eip != (batch[k] & ~BT_BATCH_INVLPG))
 			return -1; /* it went elsewhere (fault, transfer) */
 		t->n.batched++;
 	}
@@ -590,7 +646,31 @@ int bt_run_loop(struct bt *t)
 			uint8_t batch[BT_BATCH];
 			memcpy(batch, x->batch, sizeof batch);
 			uint32_t straight_on = c->eip + x->len;
-			int r = settle_one(t, why == SENS_CTL);
+			/* The instruction and its batch in one run of the core
+			 * when no INVLPG is among them (the common case: a
+			 * guest's run of segment loads): one setjmp, one
+			 * interrupt check, one paging check for all. */
+			unsigned nb = 0, blen = 0;
+			while (nb < BT_BATCH && batch[nb] && !(batch[nb] & BT_BATCH_INVLPG))
+				blen += batch[nb++];
+			bool transfer = why == SENS_FAR || why == SENS_INT || why == SENS_SYSCALL ||
+					why == BT_WHY_INDIRECT; /* its batch is for the fall-through */
+			bool alone = at == t->batch_fault_at;
+			t->batch_fault_at = ~0u;
+			if (nb && !transfer && !alone && why != BT_WHY_ADAPT &&
+			    (nb == BT_BATCH || !batch[nb]) && !emulate_batch_stops(t)) {
+				int r = settle_n(t, false, 1 + nb);
+				if (r == BT_BATCH_FAULT_GO_ON)
+					t->batch_fault_at = c->seg[S_CS].base + c->eip;
+				if (r >= 0)
+					return r;
+				if (c->eip == straight_on + blen)
+					t->n.batched += nb;
+				continue;
+			}
+			/* An INVLPG of the guest kernel took fast_invlpg; one of
+			 * user code raises #GP: no flush to follow here. */
+			int r = settle_one(t, false);
 			/* an innocuous instruction that did not fault only moves EIP on */
 			if (why == BT_WHY_ADAPT && c->cpl == cpl &&
 			    c->seg[S_CS].base + c->eip - at <= INSN_MAX_LEN)
@@ -668,6 +748,8 @@ static void flush_stats(struct bt *t)
 		{ "sensitive instructions batched into a call", &t->n.batched, &t->flushed.batched },
 		{ "address-space switches (CR3)", &t->n.as_switches, &t->flushed.as_switches },
 		{ "chains undone", &t->n.unchained, &t->flushed.unchained },
+		{ "LDT slots written", &t->n.slot_writes, &t->flushed.slot_writes },
+		{ "LDT slots reused (pool full)", &t->n.slot_reuses, &t->flushed.slot_reuses },
 		{ "chains kept across address spaces", &t->n.chains_kept, &t->flushed.chains_kept },
 		{ "lookup entries kept across address spaces", &t->n.lookups_kept, &t->flushed.lookups_kept },
 	};
@@ -824,6 +906,8 @@ static int bt_create(struct vcpu *vcpu)
 	t->vcpu = vcpu;
 	native_icache_reset(&t->ic);
 	t->chain_from = -1;
+	t->batch_fault_at = ~0u;
+	bt_slots_reset(&t->slots);
 	bt_debug = getenv("RINGVM_BT_DEBUG") != NULL;
 	t->capblocks = 1u << 18;
 	t->blocks = malloc(t->capblocks * sizeof *t->blocks);

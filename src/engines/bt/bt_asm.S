@@ -25,10 +25,17 @@ bt_exit64:
 	pushfq
 	popq %rax
 	movl %eax, bt_gflags(%rip)
-	/* The guest's DF and AC must not reach C code (string functions,
-	 * alignment checks). */
+	/* The guest's DF, AC, NT (an inline POPF of the guest kernel sets
+	 * those natively) must not reach C code (string functions,
+	 * alignment checks, IRETQ): flags as the VMM's, 0x202 but for the
+	 * arithmetic ones, which C does not assume. POPFQ is slow: only
+	 * when needed. */
+	andl $~0x8d5, %eax
+	cmpl $0x202, %eax
+	je 1f
 	pushq $0x202
 	popfq
+1:
 	/* The guest's selectors stay in DS ES FS GS SS: 64-bit code ignores
 	 * their bases and limits, and loading a segment register costs ~250
 	 * cycles here. Only the FS/GS bases matter (TLS): the VMM's again. */

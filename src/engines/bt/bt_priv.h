@@ -43,8 +43,6 @@
  * guest selectors use, NATIVE_LDT_FIRST and up). */
 #define BT_CODE_SLOT 15
 #define BT_DATA_SLOT 14 /* the VMM data segment (the vCPU page) */
-/* Guest user mode's GS, rebased (glibc's TLS): see BT_GS_REBASE. */
-#define BT_TLS_SLOT 13
 
 /* glibc's thread pointer is GS's base, and its TLS variables sit at
  * negative offsets that wrap around 4 GiB (%gs:-0x3c): natively, beyond
@@ -85,6 +83,9 @@ struct bt_vpage {
 	uint32_t entry_ahal; /* AH = SF ZF AF PF CF, AL = OF: add al, 0x7f; sahf */
 	uint32_t entry_gpr[8];
 	uint32_t entry_eip;
+	/* CR0..CR4 as the core holds them (set at each entry: only the core
+	 * changes them), for an inline mov r32, crN of the guest kernel. */
+	uint32_t cr[5];
 	uint64_t tsc_offset;  /* guest TSC - host TSC (inline rdtsc; set at each entry) */
 };
 #define BT_TRAMP (BT_VPAGE + 0x800u) /* the entry trampoline, 32-bit code */
@@ -112,6 +113,7 @@ enum bt_exit_kind {
 };
 
 #define BT_BATCH 7 /* sensitive instructions a VMM call emulates after its own */
+#define BT_BATCH_INVLPG 0x80
 
 struct bt_exit {
 	uint32_t eip;
@@ -127,7 +129,8 @@ struct bt_exit {
 	uint16_t io_port;
 	/* EX_EMULATE: the sensitive instructions right after this one, which
 	 * the same VMM call emulates too (one round trip for a guest's run of
-	 * segment loads), by length; 0 ends the list. */
+	 * segment loads), by length, | BT_BATCH_INVLPG for an INVLPG (whose
+	 * flush the run loop must follow); 0 ends the list. */
 	uint8_t batch[BT_BATCH];
 	/* EX_EMULATE of INVLPG in guest kernel code: its operand, so that the
 	 * run loop does it without the core. */
@@ -194,11 +197,28 @@ struct bt_block {
 #define BT_INTERP_BURST 256	/* doubled while streaks recur, up to 64 Ki */
 #define BT_ADAPT_CLEAN 64   /* ... and fault-free emulations before it is copied again */
 
+/* LDT slots chosen by content (slots.c). */
+#define BT_SEG_MEMO 4
+#define BT_SLOT_FIRST NATIVE_LDT_FIRST
+#define BT_SLOT_BUCKETS 1024
+struct bt_slot_key {
+	uint32_t base, limit; /* limit as clipped */
+	uint8_t type, db, present;
+};
+struct bt_slots {
+	struct bt_slot_key key[NATIVE_LDT_SLOTS];
+	bool used[NATIVE_LDT_SLOTS];
+	uint16_t next[NATIVE_LDT_SLOTS]; /* hash chain, 0 ends it */
+	uint16_t head[BT_SLOT_BUCKETS];
+	unsigned clock; /* next victim when the pool is full */
+};
+
 struct bt_counts {
 	uint64_t blocks, cache_bytes, chained, lookups_filled, misses, flushes, invalidations, volatile_pages,
 		 volatile_retried;
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
 	uint64_t adapted, as_switches, unchained, batched, fast_invlpg, chains_kept, lookups_kept;
+	uint64_t slot_writes, slot_reuses;
 	uint64_t calls[BT_WHY_N];
 };
 
@@ -258,10 +278,22 @@ struct bt {
 	struct { uint32_t lin, clean; uint8_t faults, rounds; } adapt[1u << BT_ADAPT_BITS];
 	int chain_from;	  /* exit whose jmp may be chained to the next block, or -1 */
 	char msg[160];
-	/* The guest segments the LDT slots were last written for. */
-	struct seg seg_cache[SREG_COUNT];
-	uint16_t seg_sel[SREG_COUNT];
-	uint8_t seg_reload; /* slots rewritten since the last entry (bit per sreg) */
+	/* Per segment register, the last BT_SEG_MEMO (guest segment, CPL) ->
+	 * host selector answers, most recent first: a guest's system call
+	 * goes through three (user segment at CPL 3 and at CPL 0, kernel
+	 * segment at CPL 0), each found here without a slot lookup. Cleared
+	 * when a slot is reused. */
+	struct bt_segmemo {
+		struct seg seg;
+		uint16_t sel;
+		uint8_t cpl;
+		bool ok;
+	} seg_memo[SREG_COUNT][BT_SEG_MEMO];
+	uint16_t seg_sel[SREG_COUNT]; /* what the next entry loads (busy slots) */
+	uint32_t batch_fault_at; /* a batch run by the core faulted at this linear
+				  * address: the next call there runs alone (or ~0) */
+	uint8_t seg_reload; /* load these sregs even if they hold the selector (bit per sreg) */
+	struct bt_slots slots;
 	uint8_t seg_cache_cpl;
 	bool seg_cache_ok;
 	struct bt_counts n, flushed;
@@ -272,6 +304,13 @@ struct bt {
 int bt_run_loop(struct bt *t);
 #define BT_FLAT_STOP 100 /* bt_run_loop reached cpu.stop_eip */
 #define BT_FLAT_EXC 101	 /* ... the core handed an exception back (exc_return) */
+
+/* slots.c: the LDT slot (host selector in *sel) whose descriptor is guest
+ * data segment g with its limit clipped to limit_max, written if no slot
+ * says that yet; never one of busy[]. Returns 0 or -1 (errno). */
+void bt_slots_reset(struct bt_slots *s);
+int bt_slot_get(struct bt *t, const struct seg *g, uint32_t limit_max,
+		const uint16_t busy[SREG_COUNT], uint16_t *sel);
 
 /* translate.c */
 struct bt_block *bt_lookup(struct bt *t, uint32_t lin, uint32_t cs_base, bool user);

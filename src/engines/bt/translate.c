@@ -658,6 +658,24 @@ static bool emit_push_sreg(struct emit *e, const struct insn_info *in, const uin
 	return true;
 }
 
+/* mov r32, crN (N = 0, 2, 3, 4) in the guest kernel: the value the core
+ * holds, from the vCPU page (to_native writes it at each entry; only the
+ * core changes a control register). A page fault handler reads CR2 each
+ * time: one load instead of a VMM call. */
+static bool emit_mov_from_cr(struct emit *e, const struct insn_info *in, const uint8_t *code,
+			     uint32_t eip)
+{
+	if (in->prefix_len || in->len != 3 || code[0] != 0x0f || code[1] != 0x20)
+		return false;
+	unsigned n = (code[2] >> 3) & 7, r = code[2] & 7;
+	if (n == 1 || n > 4)
+		return false; /* #UD: the core raises it */
+	pc_add(e, eip);
+	out(e, (const uint8_t[]){ 0x2e, 0x8b, (uint8_t)(r << 3 | 5) }, 3); /* mov r, cs:[cr] */
+	out32(e, BT_VPAGE + VP(cr) + 4 * n);
+	return true;
+}
+
 /* rdtsc: the host's TSC plus the guest's offset (a VMM call costs ~40x
  * more, and Linux reads its clock this way all the time: kvm-clock, the
  * scheduler). EAX and EDX are outputs, so the live flags wait in XMM1
@@ -704,6 +722,10 @@ static bool emit_sensitive(struct emit *e, const struct insn_info *in, const uin
 		if (!ring0 || !plain || in->osize != 4)
 			return false;
 		emit_popf(e, eip, eip + in->len);
+		break;
+	case SENS_CTL:
+		if (!ring0 || !emit_mov_from_cr(e, in, code, eip))
+			return false;
 		break;
 	case SENS_RDTSC:
 		/* CR4.TSD makes it fault outside ring 0; a change of TSD
@@ -758,7 +780,7 @@ static void batch_describe(struct bt_exit *x, const uint8_t *page, uint32_t off,
 		if (insn_decode(page + off, 0x1000 - off, eip, false, &in) < 0 ||
 		    in.cls != INSN_SENSITIVE || in.sens == SENS_IO || in.sens == SENS_HLT)
 			return;
-		x->batch[k] = in.len;
+		x->batch[k] = (uint8_t)(in.len | (in.is_invlpg ? BT_BATCH_INVLPG : 0));
 		if (in.sens == SENS_FAR || in.sens == SENS_INT || in.sens == SENS_SYSCALL)
 			return;
 		off += in.len;
@@ -847,7 +869,7 @@ static int code_page_add(struct bt *t, uint32_t ppn)
 	c->code_page[ppn] = 1;
 	if (t->page_blocks[ppn])
 		return 0; /* already flagged */
-	tlb_drop_phys(c, ppn << 12);
+	tlb_drop_phys(c, ppn << 12); /* a page address, as the TLB keeps it */
 	if (!grow((void **)&t->code_pages, &t->capcode_pages, t->ncode_pages, sizeof(uint32_t)))
 		return -1;
 	t->code_pages[t->ncode_pages++] = ppn;
