@@ -117,6 +117,67 @@ _start:
 	call check_value
 	addl $8, %esp
 
+	/* Two address spaces map linear 0x400000 to two code pages with the
+	 * same shape (a loop whose back-edge stays in the page): each call
+	 * must run its own, however often CR3 switches between them, and a
+	 * PTE changed under the same CR3 must take effect at its flush
+	 * (bt keeps chains within one page across CR3 writes). */
+	movl $code_a, %eax
+	orl $3, %eax
+	movl %eax, pt_lo_a
+	movl $code_b, %eax
+	orl $3, %eax
+	movl %eax, pt_lo_b
+	movl $pt_lo_a, %eax
+	orl $3, %eax
+	movl %eax, pd0 + 4
+	movl $pd0, %esi
+	movl $pd_b, %edi
+	movl $1024, %ecx
+	rep movsl
+	movl $pt_lo_b, %eax
+	orl $3, %eax
+	movl %eax, pd_b + 4
+	movl $-1, %ebx
+	movl $3, %edx
+2:	movl $pd0, %eax
+	movl %eax, %cr3
+	call call_lo
+	cmpl $10, %eax
+	jne 8f
+	movl $pd_b, %eax
+	movl %eax, %cr3
+	call call_lo
+	cmpl $30, %eax
+	jne 8f
+	decl %edx
+	jnz 2b
+	movl $pd0, %eax
+	movl %eax, %cr3
+	movl $code_b, %eax	/* same CR3, another page under 0x400000 */
+	orl $3, %eax
+	movl %eax, pt_lo_a
+	movl %cr3, %eax
+	movl %eax, %cr3
+	call call_lo
+	cmpl $30, %eax
+	jne 8f
+	movl $code_a, %eax
+	orl $3, %eax
+	movl %eax, pt_lo_a
+	movl %cr3, %eax
+	movl %eax, %cr3
+	call call_lo
+	cmpl $10, %eax
+	je 9f
+8:	movl %eax, %ebx
+9:	movl $pd0, %eax
+	movl %eax, %cr3
+	pushl %ebx
+	pushl $name_cr3_same_lin
+	call check_value
+	addl $8, %esp
+
 	/* --- ring 0 --- */
 	ARM
 	movw $0x2b, %ax
@@ -873,6 +934,7 @@ str_nl: .asciz "\n"
 name_selfmod: .asciz "k.smc_running_block"
 name_rewrite: .asciz "k.smc_page_rewritten"
 name_cr3_flush:	.asciz "k.cr3_same_value_flush"
+name_cr3_same_lin: .asciz "k.cr3_same_linear_other_code"
 name_precise: .asciz "k.precise_registers"
 name_batch_after: .asciz "k.batch_stops_at_fault"
 name_core_write: .asciz "k.smc_core_write_after_translation"
@@ -889,10 +951,35 @@ tss:
 	.fill 22, 4, 0
 	.word 0, 104
 
+	.text
+/* One call site for every call above, so that its chain into the code at
+ * 0x400000 is made once and must be undone (or not) at each CR3 write. */
+call_lo:
+	call 0x400000
+	ret
+	.balign 4096
+code_a:	xorl %eax, %eax		/* at 0x400000 under pd0: returns 10 */
+	movl $10, %ecx
+1:	addl $1, %eax
+	decl %ecx
+	jnz 1b
+	ret
+	.balign 4096
+code_b:	xorl %eax, %eax		/* at 0x400000 under pd_b: returns 30 */
+	movl $10, %ecx
+1:	addl $3, %eax
+	decl %ecx
+	jnz 1b
+	ret
+	.balign 4096
+
 	.bss
 	.balign 4096
 pd0:	.skip 4096
 pt0:	.skip 4096
+pd_b:	.skip 4096
+pt_lo_a: .skip 4096
+pt_lo_b: .skip 4096
 pt_hi:	.skip 4096
 idt:	.skip 2048
 	.skip 4096
