@@ -123,6 +123,26 @@ else
 	fail bt.smc_page_falls_back "the rewritten page was never switched to interpretation"
 fi
 
+# SIGTERM while the core runs one huge instruction for bt (a REP of 2^32 - 1
+# elements into MMIO or to a port): the core's REP loop yields on the kick
+# the native layer records while the VMM runs (it once did not see it: the
+# VMM kept going after SIGTERM, the fuzzer's image 458).
+for g in rep_mmio rep_huge; do
+	timeout -k 1 10 $RINGVM run --engine bt --kernel "$GUESTS/$g.elf" >"$TMP/o" 2>&1 </dev/null &
+	pid=$!
+	sleep 1
+	kill -TERM $pid 2>/dev/null
+	t0=$(date +%s%N)
+	wait $pid
+	rc=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	if [ $rc -eq 143 ] && [ $ms -lt 1000 ]; then
+		pass "bt.sigterm_huge_$g"
+	else
+		fail "bt.sigterm_huge_$g" "status $rc $ms ms after SIGTERM (want 143 within 1 s): $(tail -n 1 "$TMP/o")"
+	fi
+done
+
 # Random code, translated: any guest end or still running at the limit
 # (SIGTERM must end it), never a VMM crash or hang.
 N=${FUZZ_IMAGES:-24}

@@ -863,6 +863,11 @@ static int window_map(struct bt *t)
 	bt_tramp_far.off = BT_TRAMP;
 	bt_tramp_far.sel = t->code_sel;
 	t->nh.kick = (volatile sig_atomic_t *)&vp->kick;
+	/* The core must see that kick too: a kick that arrives while it runs
+	 * (a REP of 4 G iterations into MMIO, one cpu_run) lands here, not in
+	 * vm->kick, and only a kick brings the run loop back to where a
+	 * blocked SIGTERM is let in (bt_run). */
+	t->cpu.kick = (volatile int *)&vp->kick;
 	t->cache_used = BT_CACHE;
 	return 0;
 }
