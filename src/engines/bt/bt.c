@@ -95,27 +95,20 @@ static int data_sel(struct bt *t, const struct seg *g, uint16_t *out)
 	return 0;
 }
 
-/* Guest user mode's GS, rebased (BT_GS_REBASE): a 4 GiB expand-up data
- * segment (glibc's TLS) whose base lies above BT_GS_REBASE gets the TLS
- * slot, based that much lower and clipped below BT_USER_TOP; any other
- * GS is null, so the VMM calls that translated GS instructions make do
- * its accesses. */
+/* Guest user mode's GS, rebased (BT_GS_REBASE): a 4 GiB DPL-3 segment
+ * (glibc's TLS) whose base lies above BT_GS_REBASE is described that much
+ * lower, and otherwise as any user data segment (clipped below
+ * BT_USER_TOP, its slot chosen by content); any other GS is null, so the
+ * VMM calls that translated GS instructions make do its accesses. */
 static int tls_sel(struct bt *t, const struct seg *g, uint16_t *out)
 {
-	*out = 0;
-	if (g->unusable || !g->present || !(g->sel & ~3u) || !g->s || (g->type & 12) ||
-	    g->dpl != 3 || g->limit != 0xffffffffu || g->base < BT_GS_REBASE ||
-	    g->base - BT_GS_REBASE >= BT_USER_TOP)
+	if (g->dpl != 3 || g->limit != 0xffffffffu || g->base < BT_GS_REBASE) {
+		*out = 0;
 		return 0;
+	}
 	struct seg r = *g;
 	r.base = g->base - BT_GS_REBASE;
-	/* Chosen by content like any other (slots.c): each thread block's
-	 * rebased view keeps a slot of its own. */
-	if (bt_slot_get(t, &r, BT_USER_TOP - 1 - r.base, t->seg_sel, out) < 0) {
-		snprintf(t->msg, sizeof t->msg, "modify_ldt: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
+	return data_sel(t, &r, out);
 }
 
 /* The host selector for segment register sr (into t->seg_sel[sr]). A

@@ -980,6 +980,10 @@ struct bt_block *bt_translate(struct bt *t)
 			emit_exit(&e, eip, EX_EMULATE, BT_WHY_INVALID);
 			break;
 		}
+		/* The bytes an innocuous instruction is copied as: its own, or
+		 * with its GS operand rebased. */
+		const uint8_t *bytes = code;
+		unsigned nbytes = in.len;
 		if (memchr(code, GS, in.prefix_len)) {
 			/* GS is the VMM's in guest kernel mode (bt_priv.h);
 			 * in user mode it is rebased (BT_GS_REBASE). */
@@ -997,59 +1001,40 @@ struct bt_block *bt_translate(struct bt *t)
 				emit_indirect(&e, &in, gs_buf, len, eip);
 				break;
 			}
-			pc_add(&e, eip);
-			memcpy(e.p, gs_buf, len);
-			e.p += len;
-			eip += in.len;
-			off += in.len;
-			n++;
-			if (off >= 0x1000 || n >= BT_BLOCK_MAX_INSNS) {
-				emit_exit(&e, eip, EX_BRANCH, 0);
-				break;
-			}
-			continue;
-		}
-		if (in.cls == INSN_INNOCUOUS && bt_adapted(t, cs_base + eip)) {
+			bytes = gs_buf;
+			nbytes = len;
+		} else if (in.cls == INSN_INNOCUOUS && bt_adapted(t, cs_base + eip)) {
 			emit_exit(&e, eip, EX_EMULATE, BT_WHY_ADAPT);
 			break;
 		}
 		if (in.cls == INSN_INNOCUOUS) {
 			pc_add(&e, eip);
-			memcpy(e.p, code, in.len);
-			e.p += in.len;
-			eip += in.len;
-			off += in.len;
-			n++;
-			if (off >= 0x1000 || n >= BT_BLOCK_MAX_INSNS) {
-				emit_exit(&e, eip, EX_BRANCH, 0);
-				break;
-			}
-			continue;
-		}
-		if (in.cls == INSN_BRANCH) {
+			memcpy(e.p, bytes, nbytes);
+			e.p += nbytes;
+		} else if (in.cls == INSN_BRANCH) {
 			emit_branch(&e, &in, code, eip);
 			break;
+		} else if (!emit_sensitive(&e, &in, code, eip)) {
+			emit_exit(&e, eip, EX_EMULATE, (uint8_t)in.sens);
+			t->exits[t->nexits - 1].len = in.len;
+			if (in.sens == SENS_IO && c->cpl == 0)
+				io_describe(&t->exits[t->nexits - 1], &in, code);
+			else if (in.is_invlpg && in.has_mem && c->cpl == 0) {
+				t->exits[t->nexits - 1].invlpg = true;
+				t->exits[t->nexits - 1].inv = in.mem;
+			} else
+				batch_describe(&t->exits[t->nexits - 1], page, off + in.len,
+					       eip + in.len);
+			break;
 		}
-		if (emit_sensitive(&e, &in, code, eip)) {
-			eip += in.len;
-			off += in.len;
-			n++;
-			if (off >= 0x1000 || n >= BT_BLOCK_MAX_INSNS) {
-				emit_exit(&e, eip, EX_BRANCH, 0);
-				break;
-			}
-			continue;
+		/* Copied or inline: on to the next one, unless the block is full. */
+		eip += in.len;
+		off += in.len;
+		n++;
+		if (off >= 0x1000 || n >= BT_BLOCK_MAX_INSNS) {
+			emit_exit(&e, eip, EX_BRANCH, 0);
+			break;
 		}
-		emit_exit(&e, eip, EX_EMULATE, (uint8_t)in.sens);
-		t->exits[t->nexits - 1].len = in.len;
-		if (in.sens == SENS_IO && c->cpl == 0)
-			io_describe(&t->exits[t->nexits - 1], &in, code);
-		else if (in.is_invlpg && in.has_mem && c->cpl == 0) {
-			t->exits[t->nexits - 1].invlpg = true;
-			t->exits[t->nexits - 1].inv = in.mem;
-		} else
-			batch_describe(&t->exits[t->nexits - 1], page, off + in.len, eip + in.len);
-		break;
 	}
 	if (e.oom)
 		goto fail;
