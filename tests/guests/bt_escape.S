@@ -578,19 +578,10 @@ user:
 	 * read the right word each of 20,000 times (bt rebases GS for it). */
 	movw $0x4b, %ax
 	movw %ax, %gs
-	xorl %ebx, %ebx
-	movl $20000, %ecx
-1:	movl %gs:-4, %eax
-	addl %eax, %ebx
-	decl %ecx
-	jnz 1b
-	movl $-1, %eax
-	cmpl $20000 * 3, %ebx
-	je 2f
-	movl %ebx, %eax
-2:	pushl %eax
+	call tls_sum
+	pushl $20000 * 3
 	pushl $name_tls
-	call check_value
+	call check_sum
 	addl $8, %esp
 	/* The same with GS based at 0x1000: %gs:-4 is linear 0xffc. Too low
 	 * to rebase (bt_priv.h), so natively every access faults though the
@@ -598,19 +589,10 @@ user:
 	movw $0x53, %ax
 	movw %ax, %gs
 	movl $5, %gs:-4
-	xorl %ebx, %ebx
-	movl $20000, %ecx
-1:	movl %gs:-4, %eax
-	addl %eax, %ebx
-	decl %ecx
-	jnz 1b
-	movl $-1, %eax
-	cmpl $20000 * 5, %ebx
-	je 2f
-	movl %ebx, %eax
-2:	pushl %eax
+	call tls_sum
+	pushl $20000 * 5
 	pushl $name_tls_low
-	call check_value
+	call check_sum
 	addl $8, %esp
 	DEBUG_EXIT(0)
 	hlt
@@ -639,6 +621,27 @@ check:
 	call puthex
 	movl $str_nl, %esi
 	call puts
+	ret
+
+/* tls_sum: the TLS word at %gs:-4, added up 20,000 times (in %eax). */
+tls_sum:
+	xorl %eax, %eax
+	movl $20000, %ecx
+1:	movl %gs:-4, %edx
+	addl %edx, %eax
+	decl %ecx
+	jnz 1b
+	ret
+
+/* check_sum(name, want): check_value on %eax, PASS if it is want. */
+check_sum:
+	cmpl 8(%esp), %eax
+	jne 1f
+	movl $-1, %eax
+1:	pushl %eax
+	pushl 8(%esp)
+	call check_value
+	addl $8, %esp
 	ret
 
 /* check_value(name, bad): PASS if bad is -1, else FAIL naming it. */
