@@ -960,21 +960,20 @@ tss:
 call_lo:
 	call 0x400000
 	ret
-	.balign 4096
-code_a:	xorl %eax, %eax		/* at 0x400000 under pd0: returns 10 */
+/* A code page of one shape, whatever the step: 10 times step, by a loop
+ * whose back-edge stays in the page. */
+.macro sum_page step
+	xorl %eax, %eax
 	movl $10, %ecx
-1:	addl $1, %eax
+1:	addl $\step, %eax
 	decl %ecx
 	jnz 1b
 	ret
 	.balign 4096
-code_b:	xorl %eax, %eax		/* at 0x400000 under pd_b: returns 30 */
-	movl $10, %ecx
-1:	addl $3, %eax
-	decl %ecx
-	jnz 1b
-	ret
+.endm
 	.balign 4096
+code_a:	sum_page 1	/* at 0x400000 under pd0: returns 10 */
+code_b:	sum_page 3	/* at 0x400000 under pd_b: returns 30 */
 
 	.bss
 	.balign 4096
