@@ -76,7 +76,7 @@ static bool native_ok(const struct cpu *c)
  * (Linux runs its kernel on __USER_DS) reaches the kernel's half like a
  * kernel segment. The two views are two slots (slots.c), both kept
  * written: a guest user/kernel switch only picks the other selector. */
-static int data_sel(struct bt *t, const struct seg *g, uint16_t *out)
+int bt_data_sel(struct bt *t, const struct seg *g, uint16_t *out)
 {
 	if (g->unusable || !g->present || !(g->sel & ~3u) || !g->s || (g->type & 8) ||
 	    (g->type & 4)) {
@@ -108,7 +108,7 @@ static int tls_sel(struct bt *t, const struct seg *g, uint16_t *out)
 	}
 	struct seg r = *g;
 	r.base = g->base - BT_GS_REBASE;
-	return data_sel(t, &r, out);
+	return bt_data_sel(t, &r, out);
 }
 
 /* The host selector for segment register sr (into t->seg_sel[sr]). A
@@ -128,7 +128,7 @@ static int seg_choose(struct bt *t, int sr)
 		hit = m[w];
 	} else {
 		hit = (struct bt_segmemo){ .seg = *g, .cpl = cpl, .ok = true };
-		int rc = sr == S_GS && cpl == 3 ? tls_sel(t, g, &hit.sel) : data_sel(t, g, &hit.sel);
+		int rc = sr == S_GS && cpl == 3 ? tls_sel(t, g, &hit.sel) : bt_data_sel(t, g, &hit.sel);
 		if (rc < 0)
 			return -1;
 		w = BT_SEG_MEMO - 1;
@@ -152,6 +152,7 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	en->eflags = (c->eflags & BT_HOST_FLAGS) | 0x202;
 	vp->entry_sahf = !(c->eflags & (EFLAGS_DF | EFLAGS_AC));
 	vp->entry_ahal = ((c->eflags & 0xd5) << 8) | ((c->eflags & EFLAGS_OF) ? 1 : 0);
+	bt_segsites_check_tables(t);
 	/* At CPL 0 GS holds the VMM data segment. */
 	static const int data_segs[] = { S_ES, S_SS, S_DS, S_FS, S_GS };
 	for (unsigned k = 0; k < 5; k++) {
@@ -182,12 +183,14 @@ static int to_native(struct bt *t, uint32_t host_eip, struct bt_entry *en)
 	return en->sel[S_SS] ? 0 : 1;
 }
 
-/* Registers of translated code -> virtual CPU. Translated code loads no
- * guest segment register: only GPRs, the host-held flags and the virtual
- * ones in the vCPU page (cli/sti/popf) change. */
-static void regs_in(struct cpu *c, const uint32_t gpr[8], uint32_t eflags, uint32_t eip)
+/* Registers of translated code -> virtual CPU: GPRs, the host-held flags,
+ * the virtual ones in the vCPU page (cli/sti/popf) and the data segments
+ * that inline segment loads changed (bt_segsite_apply). */
+static void regs_in(struct bt *t, const uint32_t gpr[8], uint32_t eflags, uint32_t eip)
 {
+	struct cpu *c = &t->cpu;
 	const struct bt_vpage *vp = BT_VPAGE_PTR;
+	bt_segsite_apply(t);
 	memcpy(c->r.r32, gpr, 8 * sizeof(uint32_t));
 	flags_materialize(c);
 	c->eflags = (eflags & BT_HOST_FLAGS) | (vp->vflags & ~(BT_HOST_FLAGS | EFLAGS_IF)) |
@@ -403,7 +406,7 @@ static enum native_verdict on_signal(int sig, siginfo_t *si, ucontext_t *uc, boo
 					REG_RSP, REG_RBP, REG_RSI, REG_RDI };
 	for (int k = 0; k < 8; k++)
 		gpr[k] = (uint32_t)uc->uc_mcontext.gregs[greg_of[k]];
-	regs_in(c, gpr, (uint32_t)uc->uc_mcontext.gregs[REG_EFL], at->eip);
+	regs_in(t, gpr, (uint32_t)uc->uc_mcontext.gregs[REG_EFL], at->eip);
 	uint32_t xmm[2] = { 0, 0 };
 	if (uc->uc_mcontext.fpregs) {
 		xmm[0] = uc->uc_mcontext.fpregs->_xmm[0].element[0];
@@ -605,7 +608,7 @@ int bt_run_loop(struct bt *t)
 				return EXIT_ERROR;
 			}
 			const struct bt_exit *x = &t->exits[id];
-			regs_in(c, bt_gregs, bt_gflags, x->eip);
+			regs_in(t, bt_gregs, bt_gflags, x->eip);
 			if (bt_debug)
 				fprintf(stderr, "bt: exit %u kind %u why %u eip %08x eax %08x esp %08x\n",
 					id, x->kind, x->why, x->eip, c->r.r32[0], c->r.r32[4]);
@@ -636,6 +639,7 @@ int bt_run_loop(struct bt *t)
 			}
 			uint32_t at = c->seg[S_CS].base + c->eip, cpl = c->cpl;
 			uint8_t why = x->why; /* the emulation may grow (move) t->exits */
+			uint32_t site = x->site;
 			uint8_t batch[BT_BATCH];
 			memcpy(batch, x->batch, sizeof batch);
 			uint32_t straight_on = c->eip + x->len;
@@ -650,7 +654,9 @@ int bt_run_loop(struct bt *t)
 					why == BT_WHY_INDIRECT; /* its batch is for the fall-through */
 			bool alone = at == t->batch_fault_at;
 			t->batch_fault_at = ~0u;
-			if (nb && !transfer && !alone && why != BT_WHY_ADAPT &&
+			/* A segment-load site's own load runs alone: its result
+			 * fills the site. */
+			if (nb && !transfer && !alone && why != BT_WHY_ADAPT && !site &&
 			    (nb == BT_BATCH || !batch[nb]) && !emulate_batch_stops(t)) {
 				int r = settle_n(t, false, 1 + nb);
 				if (r == BT_BATCH_FAULT_GO_ON)
@@ -664,6 +670,8 @@ int bt_run_loop(struct bt *t)
 			/* An INVLPG of the guest kernel took fast_invlpg; one of
 			 * user code raises #GP: no flush to follow here. */
 			int r = settle_one(t, false);
+			if (site && r < 0 && c->eip == straight_on)
+				bt_segsite_fill(t, site - 1);
 			/* an innocuous instruction that did not fault only moves EIP on */
 			if (why == BT_WHY_ADAPT && c->cpl == cpl &&
 			    c->seg[S_CS].base + c->eip - at <= INSN_MAX_LEN)
@@ -743,6 +751,8 @@ static void flush_stats(struct bt *t)
 		{ "chains undone", &t->n.unchained, &t->flushed.unchained },
 		{ "LDT slots written", &t->n.slot_writes, &t->flushed.slot_writes },
 		{ "LDT slots reused (pool full)", &t->n.slot_reuses, &t->flushed.slot_reuses },
+		{ "inline segment loads filled", &t->n.site_fills, &t->flushed.site_fills },
+		{ "inline segment loads dropped", &t->n.site_drops, &t->flushed.site_drops },
 		{ "chains kept across address spaces", &t->n.chains_kept, &t->flushed.chains_kept },
 		{ "lookup entries kept across address spaces", &t->n.lookups_kept, &t->flushed.lookups_kept },
 	};
@@ -880,6 +890,7 @@ static void bt_free(struct bt *t)
 	free(t->pcs);
 	free(t->exits);
 	free(t->chained);
+	free(t->sites);
 	free(t);
 }
 

@@ -87,6 +87,11 @@ struct bt_vpage {
 	 * changes them), for an inline mov r32, crN of the guest kernel. */
 	uint32_t cr[5];
 	uint64_t tsc_offset;  /* guest TSC - host TSC (inline rdtsc; set at each entry) */
+	/* Per segment register: 1 + the segment-load site (bt_segsite) whose
+	 * inline load ran last since the VMM looked, or 0. Written by
+	 * translated code (guest kernel only, through GS), read and cleared
+	 * by regs_in at every exit (bt_segsite_apply). */
+	uint32_t seg_site[SREG_COUNT];
 };
 #define BT_TRAMP (BT_VPAGE + 0x800u) /* the entry trampoline, 32-bit code */
 #define BT_EXIT_BAIL 0xffffffffu     /* exit id: kicked before guest code ran */
@@ -132,6 +137,10 @@ struct bt_exit {
 	 * segment loads), by length, | BT_BATCH_INVLPG for an INVLPG (whose
 	 * flush the run loop must follow); 0 ends the list. */
 	uint8_t batch[BT_BATCH];
+	/* EX_EMULATE of an inline segment load's slow path: 1 + its site
+	 * (bt_segsite), which the VMM fills once the core has done the load;
+	 * 0 for any other exit. */
+	uint32_t site;
 	/* EX_EMULATE of INVLPG in guest kernel code: its operand, so that the
 	 * run loop does it without the core. */
 	bool invlpg;
@@ -213,12 +222,35 @@ struct bt_slots {
 	unsigned clock; /* next victim when the pool is full */
 };
 
+/* An inline segment load of the guest kernel (segsite.c): mov sreg, r16 or
+ * pop sreg into ES, DS, FS or GS. Its code compares the selector and the
+ * guest's current descriptor bytes with what the site was filled with and,
+ * if all match, loads the host selector the VMM chose for that descriptor;
+ * otherwise it is a VMM call (the core does the load, raising whatever the
+ * guest's fault is) after which the VMM fills the site. The at_* fields are
+ * cache addresses of the immediates the fill patches. */
+struct bt_segsite {
+	struct seg seg;	     /* what the load gives: the core's answer at the fill */
+	uint32_t at_sel;     /* lea ecx, [ecx - sel] */
+	uint32_t at_dlo, at_dhi; /* mov ecx, cs:[descriptor], cs:[descriptor + 4] */
+	uint32_t at_lo, at_hi;	 /* lea ecx, [ecx - dword] */
+	uint32_t at_gsel;    /* mov word gs:[gsel + 2 * sreg], sel */
+	uint32_t at_hsel;    /* mov ecx, host selector (not for GS) */
+	uint16_t hsel;	     /* the host selector loaded */
+	uint8_t sreg;
+	bool valid;
+};
+/* A site's selector compare never matches while it is unfilled (movzx
+ * gives 0..0xffff). */
+#define BT_SEGSITE_NONE 0x10000u
+
 struct bt_counts {
 	uint64_t blocks, cache_bytes, chained, lookups_filled, misses, flushes, invalidations, volatile_pages,
 		 volatile_retried;
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
 	uint64_t adapted, as_switches, unchained, batched, fast_invlpg, chains_kept, lookups_kept;
 	uint64_t slot_writes, slot_reuses;
+	uint64_t site_fills, site_drops;
 	uint64_t calls[BT_WHY_N];
 };
 
@@ -294,6 +326,13 @@ struct bt {
 				  * address: the next call there runs alone (or ~0) */
 	uint8_t seg_reload; /* load these sregs even if they hold the selector (bit per sreg) */
 	struct bt_slots slots;
+	/* Inline segment-load sites (segsite.c), emptied by a flush; the
+	 * descriptor tables the valid ones were filled under (a change of
+	 * GDTR or LDTR drops them all: their descriptor addresses moved). */
+	struct bt_segsite *sites;
+	size_t nsites, capsites, nsites_valid;
+	struct dtr site_gdtr;
+	struct seg site_ldtr;
 	uint8_t seg_cache_cpl;
 	bool seg_cache_ok;
 	struct bt_counts n, flushed;
@@ -311,6 +350,16 @@ int bt_run_loop(struct bt *t);
 void bt_slots_reset(struct bt_slots *s);
 int bt_slot_get(struct bt *t, const struct seg *g, uint32_t limit_max,
 		const uint16_t busy[SREG_COUNT], uint16_t *sel);
+
+/* bt.c: the host selector for guest data segment g at the current CPL. */
+int bt_data_sel(struct bt *t, const struct seg *g, uint16_t *out);
+
+/* segsite.c */
+void bt_segsites_reset(struct bt *t);
+void bt_segsites_drop(struct bt *t);
+void bt_segsites_check_tables(struct bt *t);
+void bt_segsite_fill(struct bt *t, uint32_t id);
+void bt_segsite_apply(struct bt *t);
 
 /* translate.c */
 struct bt_block *bt_lookup(struct bt *t, uint32_t lin, uint32_t cs_base, bool user);

@@ -105,6 +105,7 @@ int bt_slot_get(struct bt *t, const struct seg *g, uint32_t limit_max,
 		 * old descriptor (the CPU caches it): reload them all. */
 		t->seg_reload = 0x3f;
 		memset(t->seg_memo, 0, sizeof t->seg_memo);
+		bt_segsites_drop(t); /* their host selectors may name it */
 		t->n.slot_reuses++;
 	}
 	/* native_ldt_set clips the same way (its cache would skip the write

@@ -131,6 +131,7 @@ void bt_flush(struct bt *t)
 	t->npcs = 0;
 	t->nexits = 0;
 	t->nchained = 0;
+	bt_segsites_reset(t);
 	t->cache_used = BT_CACHE;
 	t->chain_from = -1;
 	t->fill_lookup = false;
@@ -700,6 +701,123 @@ static void emit_rdtsc(struct emit *e, uint32_t eip)
 	out(e, (const uint8_t[]){ 0x66, 0x0f, 0x7e, 0xc0 }, 4); /* movd eax, xmm0 */
 }
 
+/*
+ * mov sreg, r16 and pop sreg (32-bit) into ES, DS, FS or GS in the guest
+ * kernel: an inline segment-load site (segsite.c has the why). ECX is the
+ * only scratch (spilled to XMM0):
+ *
+ *       movzx ecx, r16 | word [esp]    the selector (a pop's read faults exactly)
+ *       lea ecx, [ecx - S]; jecxz 1f; jmp slow
+ *   1:  mov ecx, cs:[L];   lea ecx, [ecx - D.lo]; jecxz 1f; jmp slow
+ *   1:  mov ecx, cs:[L+4]; lea ecx, [ecx - D.hi]; jecxz ok
+ *   slow: movd ecx, xmm0; <exit: the core loads, the VMM fills the site>
+ *   ok: mov word gs:[gsel + 2*sreg], S; mov dword gs:[seg_site + 4*sreg], id+1
+ *       mov ecx, H; mov sreg, ecx       (not GS: at CPL 0 the host's GS is the
+ *                                        VMM's, the guest's is virtual)
+ *       lea esp, [esp+4]                (pop)
+ *       movd ecx, xmm0
+ *
+ * Every position up to the slow exit has the guest's exact state at this
+ * instruction (ECX in XMM0), so a fault of the descriptor read (the guest
+ * unmapped its GDT) or a kick there is redone by the core. From ok on
+ * nothing can fault (the vCPU page, a slot the VMM wrote) and a kick
+ * single-steps to the next instruction.
+ */
+static bool emit_seg_load(struct emit *e, const struct insn_info *in, const uint8_t *code,
+			  uint32_t eip)
+{
+	struct bt *t = e->t;
+	int sreg = -1;
+	bool pop = false;
+	uint8_t modrm = 0;
+	if (in->prefix_len == 0 && in->len == 2 && code[0] == 0x8e) {
+		modrm = code[1];
+		sreg = (modrm >> 3) & 7;
+		if ((modrm & 0xc0) != 0xc0)
+			return false; /* a memory operand: the core */
+	} else if (in->prefix_len == 0 && in->osize == 4) {
+		pop = true;
+		switch (code[0]) {
+		case 0x07: sreg = S_ES; break;
+		case 0x1f: sreg = S_DS; break;
+		case 0x0f: sreg = code[1] == 0xa1 ? S_FS : code[1] == 0xa9 ? S_GS : -1; break;
+		default: break;
+		}
+	}
+	if (sreg != S_ES && sreg != S_DS && sreg != S_FS && sreg != S_GS)
+		return false;
+	if (!grow((void **)&t->sites, &t->capsites, t->nsites, sizeof *t->sites)) {
+		e->oom = true;
+		return false;
+	}
+	uint32_t id = (uint32_t)t->nsites;
+	struct bt_segsite s = { .sreg = (uint8_t)sreg };
+	pc_add(e, eip);
+	out(e, SPILL_ECX, 4);
+#define SPILLED() pc_fix(e, eip, PC_SPILL, 1, 0)
+	SPILLED();
+	if (pop)
+		out(e, (const uint8_t[]){ 0x0f, 0xb7, 0x0c, 0x24 }, 4); /* movzx ecx, word [esp] */
+	else
+		out(e, (const uint8_t[]){ 0x0f, 0xb7, (uint8_t)(0xc8 | (modrm & 7)) }, 3);
+	uint8_t *to_slow[2];
+	uint32_t *at_load[2] = { &s.at_dlo, &s.at_dhi }, *at_cmp[2] = { &s.at_lo, &s.at_hi };
+	SPILLED();
+	out(e, (const uint8_t[]){ 0x8d, 0x89 }, 2); /* lea ecx, [ecx + disp32] */
+	s.at_sel = here(e);
+	out32(e, (uint32_t)-BT_SEGSITE_NONE);
+	for (int k = 0; k < 2; k++) {
+		SPILLED();
+		out(e, (const uint8_t[]){ 0xe3, 0x02 }, 2); /* jecxz +2 */
+		SPILLED();
+		to_slow[k] = e->p;
+		out(e, (const uint8_t[]){ 0xeb, 0 }, 2); /* jmp slow */
+		SPILLED();
+		out(e, (const uint8_t[]){ 0x2e, 0x8b, 0x0d }, 3); /* mov ecx, cs:[disp32] */
+		*at_load[k] = here(e);
+		out32(e, BT_VPAGE);
+		SPILLED();
+		out(e, (const uint8_t[]){ 0x8d, 0x89 }, 2);
+		*at_cmp[k] = here(e);
+		out32(e, 0);
+	}
+	SPILLED();
+	uint8_t *to_ok = e->p;
+	out(e, (const uint8_t[]){ 0xe3, 0 }, 2); /* jecxz ok */
+	for (int k = 0; k < 2; k++)
+		to_slow[k][1] = (uint8_t)(e->p - (to_slow[k] + 2));
+	SPILLED();
+	out(e, FILL_ECX, 4);
+#undef SPILLED
+	emit_exit(e, eip, EX_EMULATE, SENS_SREG_LOAD);
+	if (e->oom)
+		return false;
+	struct bt_exit *x = &t->exits[t->nexits - 1];
+	x->len = in->len;
+	x->site = id + 1;
+	to_ok[1] = (uint8_t)(e->p - (to_ok + 2));
+	step(e);
+	out(e, (const uint8_t[]){ 0x66, GS, 0xc7, 0x05 }, 4); /* mov word gs:[gsel], imm16 */
+	out32(e, VP(gsel) + 2 * (uint32_t)sreg);
+	s.at_gsel = here(e);
+	out(e, (const uint8_t[]){ 0, 0 }, 2);
+	step(e);
+	vp_store_imm(e, VP(seg_site) + 4 * (uint32_t)sreg, id + 1);
+	if (sreg != S_GS) {
+		out(e, (const uint8_t[]){ 0xb9 }, 1); /* mov ecx, imm32 */
+		s.at_hsel = here(e);
+		out32(e, 0);
+		step(e);
+		out(e, (const uint8_t[]){ 0x8e, (uint8_t)(0xc1 | sreg << 3) }, 2); /* mov sreg, ecx */
+		step(e);
+	}
+	if (pop)
+		raw(e, (const uint8_t[]){ 0x8d, 0x64, 0x24, 0x04 }, 4); /* lea esp, [esp+4] */
+	out(e, FILL_ECX, 4);
+	t->sites[t->nsites++] = s;
+	return true;
+}
+
 /* A sensitive instruction as inline code, if it has one here. */
 static bool emit_sensitive(struct emit *e, const struct insn_info *in, const uint8_t *code,
 			   uint32_t eip)
@@ -733,6 +851,10 @@ static bool emit_sensitive(struct emit *e, const struct insn_info *in, const uin
 		if (!plain || (e->t->cpu.cpl != 0 && (e->t->cpu.cr4 & CR4_TSD)))
 			return false;
 		emit_rdtsc(e, eip);
+		break;
+	case SENS_SREG_LOAD:
+		if (!ring0 || !emit_seg_load(e, in, code, eip))
+			return false;
 		break;
 	case SENS_SREG_READ:
 		if (code[in->prefix_len] == 0x8c) {
@@ -956,7 +1078,7 @@ struct bt_block *bt_translate(struct bt *t)
 	const uint8_t *page = c->ram + (pa & ~0xfffu);
 	uint32_t off = pa & 0xfff;
 	struct emit e = { t, host_ptr(t->cache_used), false, true, lin, ppn };
-	size_t pcs0 = t->npcs, exits0 = t->nexits;
+	size_t pcs0 = t->npcs, exits0 = t->nexits, sites0 = t->nsites;
 	uint32_t ind = emit_check(&e, eip);
 	uint32_t start = here(&e);
 	unsigned n = 0;
@@ -1054,6 +1176,7 @@ struct bt_block *bt_translate(struct bt *t)
 fail:
 	t->npcs = pcs0;
 	t->nexits = exits0;
+	t->nsites = sites0; /* none was filled: no exit names them */
 	return NULL;
 }
 
