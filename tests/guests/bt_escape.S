@@ -402,6 +402,167 @@ _start:
 	call check_value
 	addl $8, %esp
 
+	/* Inline segment loads (bt: a guest kernel's mov sreg, r16 and pop
+	 * sreg compare the selector and the guest's descriptor bytes with
+	 * what the VMM saw at the last load there, and load its host
+	 * selector only if all match). Each site below is warmed first
+	 * (loaded three times: the first fills it, the next run inline),
+	 * then its descriptor or table is made bad: the load must end in
+	 * the guest's own fault, and a changed descriptor must be seen. */
+	movl $0x70, %eax
+	call segsite_warm
+	cmpl $0x5a5a0002, %ebx		/* base 0x1000 */
+	jne 1f
+	movb $0x00, gdt + 0x70 + 3	/* base 0 */
+	call site_ds
+	cmpl $0x5a5a0001, %ebx
+	jne 1f
+	movb $0x10, gdt + 0x70 + 3	/* base 0x1000 again */
+	call site_ds
+	cmpl $0x5a5a0002, %ebx
+	jne 1f
+	movl $-1, %ebx
+1:	pushl %ebx
+	pushl $name_segsite_base
+	call check_value
+	addl $8, %esp
+
+	movl $0x70, %eax
+	call segsite_warm
+	andb $0x7f, gdt + 0x70 + 5	/* not present */
+	ARM
+	call site_ds
+	CHECK k.segsite_not_present, 11
+	orb $0x80, gdt + 0x70 + 5
+	movl got_err, %ebx
+	cmpl $0x70, %ebx
+	jne 1f
+	movl $-1, %ebx
+1:	pushl %ebx
+	pushl $name_segsite_err
+	call check_value
+	addl $8, %esp
+
+	movl $0x70, %eax
+	call segsite_warm
+	movb $0x98, gdt + 0x70 + 5	/* execute-only code: no data load */
+	ARM
+	call site_ds
+	CHECK k.segsite_wrong_type, 13
+	movb $0x92, gdt + 0x70 + 5
+
+	movb $0xf2, gdt + 0x70 + 5	/* DPL 3: RPL 3 may load it */
+	movl $0x73, %eax
+	call segsite_warm
+	movb $0x92, gdt + 0x70 + 5	/* DPL 0 < RPL 3 */
+	ARM
+	call site_ds
+	CHECK k.segsite_dpl_below_rpl, 13
+
+	/* the pop form */
+	movl $0x70, %eax
+	call site_pop_es
+	call site_pop_es
+	call site_pop_es
+	andb $0x7f, gdt + 0x70 + 5
+	ARM
+	call site_pop_es
+	CHECK k.segsite_pop_not_present, 11
+	orb $0x80, gdt + 0x70 + 5
+
+	/* A selector beyond a new, shorter GDT limit. */
+	movl $0x70, %eax
+	call segsite_warm
+	lgdt gdt_short_ptr
+	ARM
+	call site_ds
+	CHECK k.segsite_beyond_gdt_limit, 13
+	lgdt gdt_ptr
+
+	/* Another GDT (a copy whose 0x70 has base 0): the descriptor at
+	 * the new table's address is the one loaded. */
+	movl $gdt, %esi
+	movl $gdt2, %edi
+	movl $(gdt_end - gdt), %ecx
+	rep movsb
+	movb $0x00, gdt2 + 0x70 + 3
+	movl $0x70, %eax
+	call segsite_warm
+	lgdt gdt2_ptr
+	call site_ds
+	lgdt gdt_ptr
+	cmpl $0x5a5a0001, %ebx
+	jne 1f
+	call site_ds
+	cmpl $0x5a5a0002, %ebx
+	jne 1f
+	movl $-1, %ebx
+1:	pushl %ebx
+	pushl $name_segsite_gdt_moved
+	call check_value
+	addl $8, %esp
+
+	/* A warm site given the host's and bt's own selector values: the
+	 * guest's own (absent) descriptors answer. */
+	movl $0x70, %eax
+	call segsite_warm
+	movl $0x77, %eax
+	ARM
+	call site_ds
+	CHECK k.segsite_bt_data_sel, 13
+	movl $0x2b, %eax
+	ARM
+	call site_ds
+	CHECK k.segsite_host_0x2b, 11
+
+	/* GS is virtual in the guest kernel under bt (the host's holds the
+	 * VMM's page): an inline load must still be what a GS override
+	 * reads through and what mov r, gs gives; FS loaded inline must
+	 * survive a VMM call (cpuid) in between. */
+	movl $0x70, %eax
+	call site_gs_fs
+	call site_gs_fs
+	call site_gs_fs
+	cmpl $0x5a5a0002, %ebx
+	jne 1f
+	cmpl $0x5a5a0002, %esi
+	jne 1f
+	cmpl $0x70, %edx
+	jne 1f
+	movl $-1, %ebx
+1:	pushl %ebx
+	pushl $name_segsite_gs_fs
+	call check_value
+	addl $8, %esp
+
+	/* 20 timer interrupts landing anywhere in a loop of inline segment
+	 * loads: segments and registers intact. */
+	movl $20, ticks_left
+	call pit_start
+	movl $0x70, %eax
+	movl $0x5555aaaa, %ecx
+	ARM
+	sti
+7:	movw %ax, %fs
+	pushl %eax
+	popl %fs
+	movl %fs:0x300000, %ebx
+	cmpl $0x5a5a0002, %ebx
+	jne 8f
+	cmpl $0x5555aaaa, %ecx
+	jne 8f
+	movw %fs, %dx
+	cmpw $0x70, %dx
+	jne 8f
+	jmp 7b
+8:	movl $0x99, got_vec
+	CHECK k.irq_in_segload_loop, 0x20
+	cli
+	movl $0, ticks_left
+	movw $0x10, %ax
+	movw %ax, %fs
+	movw %ax, %gs
+
 	/* A far jump written over code that already ran (translated). */
 	movl $1, %eax
 	call victim
@@ -913,10 +1074,17 @@ gdt:
 	.quad 0x00cf92000800ffff	/* 0x58 kernel data, base 0x800 */
 	.quad 0x00cff2000800ffff	/* 0x60 user data, base 0x800 */
 	.quad 0x00cf92000000ffff	/* 0x68 kernel data, base rewritten by the tests */
+	.quad 0x00cf92001000ffff	/* 0x70 kernel data, base 0x1000 (inline segment loads) */
 gdt_end:
 gdt_ptr:
 	.word gdt_end - gdt - 1
 	.long gdt
+gdt_short_ptr:			/* without 0x70 */
+	.word 0x70 - 1
+	.long gdt
+gdt2_ptr:
+	.word gdt_end - gdt - 1
+	.long gdt2
 idt_ptr:
 	.word 256 * 8 - 1
 	.long idt
@@ -943,6 +1111,10 @@ name_batch_after: .asciz "k.batch_stops_at_fault"
 name_core_write: .asciz "k.smc_core_write_after_translation"
 name_cr_read: .asciz "k.cr_read_after_write"
 name_desc_changed: .asciz "k.descriptor_changed_and_slots_reused"
+name_segsite_base: .asciz "k.segsite_descriptor_changed"
+name_segsite_err: .asciz "k.segsite_not_present_error_code"
+name_segsite_gdt_moved: .asciz "k.segsite_gdt_moved"
+name_segsite_gs_fs: .asciz "k.segsite_gs_fs_after_call"
 name_tls: .asciz "u.tls_negative_offset"
 name_tls_low: .asciz "u.tls_low_base"
 	.balign 4
@@ -955,6 +1127,47 @@ tss:
 	.word 0, 104
 
 	.text
+/* The inline segment load tests' sites (ring 0). site_ds: DS = %ax, the
+ * dword at DS:0x300000 in %ebx, DS back to 0x10. */
+site_ds:
+	movw %ax, %ds
+	movl 0x300000, %ebx
+	movw %ss, %cx
+	movw %cx, %ds
+	ret
+segsite_warm:
+	call site_ds
+	call site_ds
+	call site_ds
+	ret
+/* site_pop_es: the same through pop %es and ES */
+site_pop_es:
+	pushl %eax
+	popl %es
+	movl %es:0x300000, %ebx
+	pushl %ss
+	popl %es
+	ret
+/* site_gs_fs: GS and FS = %ax; %ebx: GS:0x300000, %esi: FS:0x300000 read
+ * after a cpuid, %edx: mov r, gs; both back to 0x10. */
+site_gs_fs:
+	movw %ax, %gs
+	movw %ax, %fs
+	movl %gs:0x300000, %ebx
+	pushl %eax
+	pushl %ebx
+	xorl %eax, %eax
+	cpuid
+	popl %ebx
+	popl %eax
+	movl %fs:0x300000, %esi
+	xorl %edx, %edx
+	movw %gs, %dx
+	movw %ss, %cx
+	movw %cx, %gs
+	movw %cx, %fs
+	ret
+
 /* One call site for every call above, so that its chain into the code at
  * 0x400000 is made once and must be undone (or not) at each CR3 write. */
 call_lo:
@@ -983,6 +1196,8 @@ pd_b:	.skip 4096
 pt_lo_a: .skip 4096
 pt_lo_b: .skip 4096
 pt_hi:	.skip 4096
+	.balign 8
+gdt2:	.skip 256
 idt:	.skip 2048
 	.skip 4096
 kstack_top:
