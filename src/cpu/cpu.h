@@ -195,6 +195,10 @@ _Noreturn void cpu_exit_now(struct cpu *c, int reason, const char *msg);
 void idt_deliver(struct cpu *c, int vec, uint32_t err, bool has_err, enum event_kind kind,
 		 uint32_t ret_eip);
 void cpu_handle_exception(struct cpu *c);
+/* IRET of operand size n (2 or 4) and length len at the current EIP, as
+ * the instruction does it (raises the guest's faults). For engines that
+ * know the instruction without decoding it (bt's gate.c). */
+void cpu_iret(struct cpu *c, unsigned n, unsigned len);
 /* Raises the single-step #DB trap (DR6.BS) at the current EIP, after an
  * instruction that began with EFLAGS.TF set. Only inside cpu_run: an
  * engine that saw the host single-step guest code sets step_pending. */

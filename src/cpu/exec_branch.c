@@ -299,7 +299,11 @@ uint32_t eflags_writable(struct cpu *c, unsigned size)
 
 H(h_iret)
 {
-	unsigned n = i->osize;
+	cpu_iret(c, i->osize, i->len);
+}
+
+void cpu_iret(struct cpu *c, unsigned n, unsigned len)
+{
 	if (cpu_real_mode(c)) {
 		real_iret(c, n);
 		return;
@@ -313,7 +317,7 @@ H(h_iret)
 	if (c->eflags & EFLAGS_NT) {
 		/* Back to the task that called this one (the back link). */
 		uint16_t link = (uint16_t)sys_read(c, c->tr.base, 2);
-		task_switch(c, link, TASK_IRET, c->eip + i->len, false, 0, 0);
+		task_switch(c, link, TASK_IRET, c->eip + len, false, 0, 0);
 		return;
 	}
 	uint32_t eip = stack_peek(c, n, 0);

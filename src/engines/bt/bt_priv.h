@@ -141,11 +141,18 @@ struct bt_exit {
 	 * (bt_segsite), which the VMM fills once the core has done the load;
 	 * 0 for any other exit. */
 	uint32_t site;
+	/* EX_EMULATE of a plain INT imm8 (BT_GATE_INT, its vector) or 32-bit
+	 * IRET (BT_GATE_IRET): the run loop calls the core's delivery or
+	 * return directly (gate.c). */
+	uint8_t gate, gate_vec;
 	/* EX_EMULATE of INVLPG in guest kernel code: its operand, so that the
 	 * run loop does it without the core. */
 	bool invlpg;
 	struct insn_mem inv;
 };
+
+#define BT_GATE_INT 1
+#define BT_GATE_IRET 2
 
 /* EX_EMULATE reasons beyond enum insn_sens. */
 #define BT_WHY_INDIRECT 32 /* ret, jmp/call r/m */
@@ -250,7 +257,7 @@ struct bt_counts {
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
 	uint64_t adapted, as_switches, unchained, batched, fast_invlpg, chains_kept, lookups_kept;
 	uint64_t slot_writes, slot_reuses;
-	uint64_t site_fills, site_drops;
+	uint64_t site_fills, site_drops, fast_gates;
 	uint64_t calls[BT_WHY_N];
 };
 
@@ -353,6 +360,10 @@ int bt_slot_get(struct bt *t, const struct seg *g, uint32_t limit_max,
 
 /* bt.c: the host selector for guest data segment g at the current CPL. */
 int bt_data_sel(struct bt *t, const struct seg *g, uint16_t *out);
+
+/* gate.c: true if done, false (nothing changed) for the ordinary path */
+bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len);
+bool bt_gate_iret(struct bt *t, uint32_t len);
 
 /* segsite.c */
 void bt_segsites_reset(struct bt *t);

@@ -889,6 +889,20 @@ static void io_describe(struct bt_exit *x, const struct insn_info *in, const uin
 	x->len = in->len;
 }
 
+/* INT imm8 and 32-bit IRET without prefixes: the run loop takes them
+ * through gate.c. */
+static void gate_describe(struct bt_exit *x, const struct insn_info *in, const uint8_t *code)
+{
+	if (in->prefix_len)
+		return;
+	if (in->sens == SENS_INT && code[0] == 0xcd && in->len == 2) {
+		x->gate = BT_GATE_INT;
+		x->gate_vec = code[1];
+	} else if (in->sens == SENS_FAR && code[0] == 0xcf && in->len == 1 && in->osize == 4) {
+		x->gate = BT_GATE_IRET;
+	}
+}
+
 /* The sensitive instructions that follow a VMM call's own, on the same
  * page: the call emulates them too, saving a round trip each (a guest
  * kernel's interrupt entry loads four segment registers in a row). A
@@ -1139,6 +1153,7 @@ struct bt_block *bt_translate(struct bt *t)
 		} else if (!emit_sensitive(&e, &in, code, eip)) {
 			emit_exit(&e, eip, EX_EMULATE, (uint8_t)in.sens);
 			t->exits[t->nexits - 1].len = in.len;
+			gate_describe(&t->exits[t->nexits - 1], &in, code);
 			if (in.sens == SENS_IO && c->cpl == 0)
 				io_describe(&t->exits[t->nexits - 1], &in, code);
 			else if (in.is_invlpg && in.has_mem && c->cpl == 0) {
