@@ -563,6 +563,90 @@ _start:
 	movw %ax, %fs
 	movw %ax, %gs
 
+	/* INT n and IRET (bt: straight into the core's delivery and return,
+	 * falling back to the ordinary emulation on any fault): gates and
+	 * frames a hostile kernel builds. Gates 0x81-0x84 copy 0x80's and
+	 * spoil one thing each. */
+	movl idt + 0x80 * 8, %eax
+	movl idt + 0x80 * 8 + 4, %edx
+	movl %eax, idt + 0x81 * 8
+	movl %edx, idt + 0x81 * 8 + 4
+	andl $~0x8000, idt + 0x81 * 8 + 4	/* not present */
+	movl %eax, idt + 0x82 * 8
+	movl %edx, idt + 0x82 * 8 + 4
+	andl $~0x6000, idt + 0x82 * 8 + 4	/* DPL 0: ring 3 may not */
+	movl %eax, idt + 0x83 * 8
+	movl %edx, idt + 0x83 * 8 + 4
+	movw $0x33, idt + 0x83 * 8 + 2		/* target CS: the host's 0x33 */
+	movl %eax, idt + 0x84 * 8
+	movl %edx, idt + 0x84 * 8 + 4
+	movw $0x7f, idt + 0x84 * 8 + 2		/* target CS: bt's code slot */
+	ARM
+	int $0x81
+	CHECK k.int_gate_not_present, 11
+	movl got_err, %ebx
+	cmpl $(0x81 * 8 + 2), %ebx
+	jne 1f
+	movl $-1, %ebx
+1:	pushl %ebx
+	pushl $name_int_gate_err
+	call check_value
+	addl $8, %esp
+	ARM
+	int $0x83
+	CHECK k.int_gate_cs_0x33, 13
+	ARM
+	int $0x84
+	CHECK k.int_gate_cs_bt_code, 13
+	ARM
+	int $0x82
+	CHECK k.int_gate_dpl0_from_ring0, 0x80	/* ring 0 may */
+	/* IRET in ring 0 to the host's and bt's selectors, and to a
+	 * not-present code segment. */
+	ARM
+	pushfl
+	pushl $0x77
+	pushl $9f
+	iret
+	CHECK k.iret_frame_0x77, 13
+	ARM
+	pushfl
+	pushl $0x33
+	pushl $9f
+	iret
+	CHECK k.iret_frame_0x33, 13
+	andb $0x7f, gdt + 0x08 + 8 * 2 + 5	/* 0x18, user code: not present */
+	ARM
+	pushl $0x3b
+	pushl $ustack_top
+	pushfl
+	pushl $0x1b
+	pushl $9f
+	iret
+	CHECK k.iret_cs_not_present, 11
+	orb $0x80, gdt + 0x08 + 8 * 2 + 5
+	/* A same-ring IRET that works, many times (bt: the fast return):
+	 * EFLAGS and registers as pushed. */
+	movl $1000, %esi
+2:	movl $0x8d5, %ebx		/* OF DF SF ZF AF PF CF */
+	pushl %ebx
+	pushl $0x08
+	pushl $3f
+	iret
+3:	pushfl
+	popl %eax
+	andl $0x8d5, %eax
+	cld
+	cmpl %ebx, %eax
+	jne 4f
+	decl %esi
+	jnz 2b
+	movl $-1, %eax
+4:	pushl %eax
+	pushl $name_iret_flags
+	call check_value
+	addl $8, %esp
+
 	/* A far jump written over code that already ran (translated). */
 	movl $1, %eax
 	call victim
@@ -704,6 +788,12 @@ user:
 	ARM
 	int $0x80
 	CHECK u.int80, 0x80
+	ARM
+	int $0x82
+	CHECK u.int_gate_dpl0, 13
+	ARM
+	int $0x81
+	CHECK u.int_gate_not_present, 11
 	ARM
 	sysenter
 	CHECK u.sysenter, 13
@@ -1112,6 +1202,8 @@ name_core_write: .asciz "k.smc_core_write_after_translation"
 name_cr_read: .asciz "k.cr_read_after_write"
 name_desc_changed: .asciz "k.descriptor_changed_and_slots_reused"
 name_segsite_base: .asciz "k.segsite_descriptor_changed"
+name_int_gate_err: .asciz "k.int_gate_not_present_error_code"
+name_iret_flags: .asciz "k.iret_same_ring_flags"
 name_segsite_err: .asciz "k.segsite_not_present_error_code"
 name_segsite_gdt_moved: .asciz "k.segsite_gdt_moved"
 name_segsite_gs_fs: .asciz "k.segsite_gs_fs_after_call"
