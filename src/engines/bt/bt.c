@@ -772,6 +772,7 @@ static void flush_stats(struct bt *t)
 		{ "inline segment loads filled", &t->n.site_fills, &t->flushed.site_fills },
 		{ "inline segment loads dropped", &t->n.site_drops, &t->flushed.site_drops },
 		{ "int/iret done without the core's pipeline", &t->n.fast_gates, &t->flushed.fast_gates },
+		{ "... of which without the core (cached gate)", &t->n.cached_gates, &t->flushed.cached_gates },
 		{ "chains kept across address spaces", &t->n.chains_kept, &t->flushed.chains_kept },
 		{ "lookup entries kept across address spaces", &t->n.lookups_kept, &t->flushed.lookups_kept },
 	};

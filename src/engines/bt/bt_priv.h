@@ -251,13 +251,29 @@ struct bt_segsite {
  * gives 0..0xffff). */
 #define BT_SEGSITE_NONE 0x10000u
 
+/* gate.c: the answers of the core's last INT n delivery from ring 3 to
+ * ring 0 through each vector, and of its last IRET from ring 0 to ring 0
+ * and to ring 3, with the guest bytes they depended on (gate, descriptors,
+ * TSS.SS0). A later INT/IRET whose bytes are all the same gets the same
+ * answer without the core; any difference goes to the core. */
+struct bt_intcache {
+	uint32_t gate[2], cs_d[2], ss_d[2];
+	struct seg cs, ss; /* as the core loaded them (accessed bit, RPL) */
+	bool valid;
+};
+struct bt_iretcache {
+	uint32_t cs_d[2], ss_d[2];
+	struct seg cs, ss; /* ss: the ring-3 return only */
+	bool valid;
+};
+
 struct bt_counts {
 	uint64_t blocks, cache_bytes, chained, lookups_filled, misses, flushes, invalidations, volatile_pages,
 		 volatile_retried;
 	uint64_t hidden_faults, emulated_faults, kicks, interpreted, inline_sens, sigsys, fast_io;
 	uint64_t adapted, as_switches, unchained, batched, fast_invlpg, chains_kept, lookups_kept;
 	uint64_t slot_writes, slot_reuses;
-	uint64_t site_fills, site_drops, fast_gates;
+	uint64_t site_fills, site_drops, fast_gates, cached_gates;
 	uint64_t calls[BT_WHY_N];
 };
 
@@ -338,6 +354,8 @@ struct bt {
 	 * GDTR or LDTR drops them all: their descriptor addresses moved). */
 	struct bt_segsite *sites;
 	size_t nsites, capsites, nsites_valid;
+	struct bt_intcache intc[256];
+	struct bt_iretcache iret_same, iret_user;
 	struct dtr site_gdtr;
 	struct seg site_ldtr;
 	uint8_t seg_cache_cpl;

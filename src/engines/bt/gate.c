@@ -15,6 +15,20 @@
  * as before. Saved: the instruction-cache check, cpu_run's set-up, the
  * decoded-block lookup and dispatch; the semantics are the core's.
  *
+ * In front of that, the commonest cases go without the core at all: an
+ * INT n from ring 3 to a ring-0 handler, an IRET from ring 0 to ring 0 or
+ * to ring 3. Each time the core has done one, bt keeps its answer (the
+ * new CS and SS as loaded) with every guest byte the answer depended on:
+ * the gate, the CS and SS descriptors, TSS.SS0, the popped selectors.
+ * The next one compares those bytes, read now from the guest's current
+ * tables through the core's TLB, and if all are the same the result is
+ * the same: the same checks pass, the same segments load (their accessed
+ * bits are already set, or the bytes would differ). What the answer does
+ * not depend on is taken fresh each time: TSS.ESP0, the pushed or popped
+ * EIP/ESP/EFLAGS, their stack's limits. A TLB miss, a write-protected or
+ * code page under the stack, a limit that would be crossed, a VM or NT
+ * flag: the core, as above.
+ *
  * Runs only in the run loop (never in the signal callback).
  */
 #include <setjmp.h>
@@ -56,9 +70,208 @@ static bool plain_gate(struct cpu *c, uint8_t vec)
 	return (type == 0x0e || type == 0x0f) && (g1 & 0x8000);
 }
 
+/* A host pointer to n bytes of guest linear memory at lin, through the
+ * core's supervisor TLB (RAM only), for reading or writing; NULL on a
+ * miss, a page crossing, a page not writable, dirty-tracked or holding
+ * code (its write entry is kept invalid). */
+static uint8_t *sup_ptr(const struct cpu *c, uint32_t lin, unsigned n, bool write)
+{
+	if ((lin & 0xfffu) > 0x1000u - n)
+		return NULL;
+	const struct tlb_entry *e = &c->tlb_all[0][(lin >> 12) & (TLB_SIZE - 1)];
+	uint32_t page = lin & ~0xfffu;
+	if ((write ? e->tag_w : e->tag_r) != page)
+		return NULL;
+	return (uint8_t *)(e->addend + lin);
+}
+
+/* The guest descriptor sel names now, as bytes (false: beyond its table,
+ * no LDT, not in the TLB). */
+static bool desc_now(const struct cpu *c, uint16_t sel, uint32_t d[2])
+{
+	uint32_t base = c->gdtr.base, limit = c->gdtr.limit;
+	if (sel & 4) {
+		if (c->ldtr.unusable || !c->ldtr.present)
+			return false;
+		base = c->ldtr.base;
+		limit = c->ldtr.limit;
+	}
+	if ((uint32_t)(sel & ~7u) + 7 > limit)
+		return false;
+	const uint8_t *p = sup_ptr(c, base + (sel & ~7u), 8, false);
+	if (!p)
+		return false;
+	memcpy(d, p, 8);
+	return true;
+}
+
+static bool desc_same(const struct cpu *c, uint16_t sel, const uint32_t want[2])
+{
+	uint32_t d[2];
+	return desc_now(c, sel, d) && d[0] == want[0] && d[1] == want[1];
+}
+
+/* TSS.ESP0 and TSS.SS0 (the checks of tss_stack_for that do not depend on
+ * the bytes compared). */
+static bool tss_ring0(const struct cpu *c, uint32_t *esp0, uint16_t *ss0)
+{
+	if (c->tr.unusable || 4 + 5 > c->tr.limit)
+		return false;
+	const uint8_t *p = sup_ptr(c, c->tr.base + 4, 6, false);
+	if (!p)
+		return false;
+	memcpy(esp0, p, 4);
+	memcpy(ss0, p + 4, 2);
+	return true;
+}
+
+/* An expand-up 32-bit stack segment: offsets [off, off + n) inside it. */
+static bool stack_fits(const struct seg *ss, uint32_t off, uint32_t n)
+{
+	return ss->db && !(ss->type & 4) && off <= ss->limit && ss->limit - off >= n - 1;
+}
+
+static void load_cs_ss(struct cpu *c, const struct seg *cs, const struct seg *ss, int cpl)
+{
+	c->seg[S_CS] = *cs;
+	seg_update_cache(c, S_CS);
+	c->code16 = !cs->db;
+	if (ss) {
+		c->seg[S_SS] = *ss;
+		seg_update_cache(c, S_SS);
+		c->stack16 = !ss->db;
+	}
+	cpu_set_cpl(c, cpl);
+}
+
+/* INT n from ring 3 with the cached answer for vector vec. */
+static bool int_cached(struct bt *t, uint8_t vec, uint32_t len)
+{
+	struct cpu *c = &t->cpu;
+	const struct bt_intcache *k = &t->intc[vec];
+	if (!k->valid || c->cpl != 3 || (uint32_t)vec * 8 + 7 > c->idtr.limit)
+		return false;
+	const uint8_t *g = sup_ptr(c, c->idtr.base + (uint32_t)vec * 8, 8, false);
+	uint32_t esp0;
+	uint16_t ss0;
+	if (!g || memcmp(g, k->gate, 8) || !desc_same(c, (uint16_t)(k->gate[0] >> 16), k->cs_d) ||
+	    !tss_ring0(c, &esp0, &ss0) || ss0 != k->ss.sel || !desc_same(c, ss0, k->ss_d))
+		return false;
+	if (esp0 < 20 || !stack_fits(&k->ss, esp0 - 20, 20))
+		return false;
+	uint8_t *w = sup_ptr(c, k->ss.base + esp0 - 20, 20, true);
+	if (!w)
+		return false;
+	uint32_t flags = flags_get(c);
+	const uint32_t frame[5] = { c->eip + len, c->seg[S_CS].sel, flags, c->r.r32[R_ESP],
+				    c->seg[S_SS].sel };
+	memcpy(w, frame, sizeof frame);
+	c->r.r32[R_ESP] = esp0 - 20;
+	load_cs_ss(c, &k->cs, &k->ss, 0);
+	c->eflags = flags & ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM);
+	if (((k->gate[1] >> 8) & 7) == 6) /* interrupt gate, not trap gate */
+		c->eflags &= ~EFLAGS_IF;
+	c->lf_op = LF_NONE;
+	c->eip = (k->gate[0] & 0xffff) | (k->gate[1] & 0xffff0000u);
+	c->halted = false;
+	return true;
+}
+
+/* The core delivered INT vec from ring 3 to ring 0: keep its answer. */
+static void int_fill(struct bt *t, uint8_t vec)
+{
+	struct cpu *c = &t->cpu;
+	struct bt_intcache *k = &t->intc[vec];
+	k->valid = false;
+	const uint8_t *g = sup_ptr(c, c->idtr.base + (uint32_t)vec * 8, 8, false);
+	uint32_t esp0;
+	uint16_t ss0;
+	if (!g || !tss_ring0(c, &esp0, &ss0) || ss0 != c->seg[S_SS].sel)
+		return;
+	memcpy(k->gate, g, 8);
+	if (((k->gate[1] >> 8) & 0x1f) != 0x0e && ((k->gate[1] >> 8) & 0x1f) != 0x0f)
+		return;
+	if (!desc_now(c, (uint16_t)(k->gate[0] >> 16), k->cs_d) || !desc_now(c, ss0, k->ss_d))
+		return;
+	k->cs = c->seg[S_CS];
+	k->ss = c->seg[S_SS];
+	k->valid = k->ss.db && !(k->ss.type & 4);
+}
+
+/* IRET at ring 0 with a cached answer: to ring 0 (an exception handler's
+ * return) or to ring 3 (a system call's). */
+static bool iret_cached(struct bt *t)
+{
+	struct cpu *c = &t->cpu;
+	const struct seg *ss = &c->seg[S_SS];
+	uint32_t esp = c->r.r32[R_ESP];
+	if (c->cpl != 0 || !stack_fits(ss, esp, 20))
+		return false;
+	const uint8_t *p = sup_ptr(c, ss->base + esp, 20, false);
+	if (!p)
+		return false;
+	uint32_t f[5];
+	memcpy(f, p, sizeof f);
+	uint32_t eip = f[0], fl = f[2];
+	uint16_t cs_sel = (uint16_t)f[1];
+	if (fl & EFLAGS_VM)
+		return false;
+	/* what IRET may change at CPL 0 (eflags_writable, 32-bit) */
+	const uint32_t mask = EFLAGS_ARITH | EFLAGS_TF | EFLAGS_DF | EFLAGS_NT | EFLAGS_AC |
+			      EFLAGS_ID | EFLAGS_IOPL | EFLAGS_IF | EFLAGS_RF;
+	if ((cs_sel & 3) == 0) {
+		const struct bt_iretcache *k = &t->iret_same;
+		if (!k->valid || cs_sel != k->cs.sel || !desc_same(c, cs_sel, k->cs_d) ||
+		    eip > k->cs.limit)
+			return false;
+		c->r.r32[R_ESP] = esp + 12;
+		load_cs_ss(c, &k->cs, NULL, 0);
+	} else if ((cs_sel & 3) == 3) {
+		const struct bt_iretcache *k = &t->iret_user;
+		uint16_t ss_sel = (uint16_t)f[4];
+		if (!k->valid || cs_sel != k->cs.sel || ss_sel != k->ss.sel ||
+		    !desc_same(c, cs_sel, k->cs_d) || !desc_same(c, ss_sel, k->ss_d) ||
+		    eip > k->cs.limit)
+			return false;
+		c->r.r32[R_ESP] = f[3];
+		load_cs_ss(c, &k->cs, &k->ss, 3);
+		seg_null_if_unusable(c, 3);
+	} else {
+		return false;
+	}
+	c->eip = eip;
+	eflags_write(c, fl, mask);
+	return true;
+}
+
+/* The core did an IRET from ring 0 (to ring 0 or 3): keep its answer. */
+static void iret_fill(struct bt *t)
+{
+	struct cpu *c = &t->cpu;
+	if (c->eflags & EFLAGS_VM)
+		return;
+	struct bt_iretcache *k = c->cpl == 3 ? &t->iret_user : &t->iret_same;
+	k->valid = false;
+	if (!desc_now(c, c->seg[S_CS].sel, k->cs_d))
+		return;
+	k->cs = c->seg[S_CS];
+	if (c->cpl == 3) {
+		if (!desc_now(c, c->seg[S_SS].sel, k->ss_d) || !c->seg[S_SS].db)
+			return;
+		k->ss = c->seg[S_SS];
+	}
+	k->valid = true;
+}
+
 bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len)
 {
 	struct cpu *c = &t->cpu;
+	if (int_cached(t, vec, len)) {
+		c->insns++;
+		t->n.cached_gates++;
+		return true;
+	}
+	volatile int cpl = c->cpl; /* read after a longjmp-free return only, but -Wclobbered cannot tell */
 	struct gate_undo u;
 	gate_save(c, &u);
 	if (_setjmp(c->jb)) {
@@ -70,6 +283,8 @@ bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len)
 	idt_deliver(c, vec, 0, false, EV_SOFT_INT, c->eip + len);
 	c->db_inhibit = false; /* TF is clear here (native_ok): nothing to inhibit */
 	c->insns++;
+	if (cpl == 3 && c->cpl == 0)
+		int_fill(t, vec);
 	return true;
 }
 
@@ -78,6 +293,12 @@ bool bt_gate_iret(struct bt *t, uint32_t len)
 	struct cpu *c = &t->cpu;
 	if (c->eflags & EFLAGS_NT)
 		return false; /* a task return */
+	if (iret_cached(t)) {
+		c->insns++;
+		t->n.cached_gates++;
+		return true;
+	}
+	volatile int cpl = c->cpl; /* read after a longjmp-free return only, but -Wclobbered cannot tell */
 	struct gate_undo u;
 	gate_save(c, &u);
 	if (_setjmp(c->jb)) {
@@ -86,5 +307,7 @@ bool bt_gate_iret(struct bt *t, uint32_t len)
 	}
 	cpu_iret(c, 4, len);
 	c->insns++;
+	if (cpl == 0)
+		iret_fill(t);
 	return true;
 }
