@@ -646,6 +646,30 @@ _start:
 	pushl $name_iret_flags
 	call check_value
 	addl $8, %esp
+	/* The same-ring IRET's kept answer (bt) is for CS 0x78 after these
+	 * three; then 0x78 is made not present: the guest's #NP. */
+	movl $3, %esi
+2:	pushfl
+	pushl $0x78
+	pushl $3f
+	iret
+3:	ljmp $0x08, $4f
+4:	decl %esi
+	jnz 2b
+	andb $0x7f, gdt + 0x78 + 5
+	ARM
+	pushfl
+	pushl $0x78
+	pushl $9f
+	iret
+	CHECK k.iret_cached_cs_not_present, 11
+	orb $0x80, gdt + 0x78 + 5
+	/* gate 0x85: 0x80's, with the handler on CS 0x78 (for ring 3) */
+	movl idt + 0x80 * 8, %eax
+	movl idt + 0x80 * 8 + 4, %edx
+	movl %eax, idt + 0x85 * 8
+	movl %edx, idt + 0x85 * 8 + 4
+	movw $0x78, idt + 0x85 * 8 + 2
 
 	/* A far jump written over code that already ran (translated). */
 	movl $1, %eax
@@ -794,6 +818,54 @@ user:
 	ARM
 	int $0x81
 	CHECK u.int_gate_not_present, 11
+	/* INT 0x85 again and again (bt keeps the core's answer with the
+	 * bytes it depended on), then its gate and its handler's CS spoiled
+	 * from ring 3 (the tables are user-writable in this guest). */
+	call int85_warm
+	andb $0x7f, idt + 0x85 * 8 + 5
+	ARM
+	int $0x85
+	CHECK u.int_cached_gate_not_present, 11
+	orb $0x80, idt + 0x85 * 8 + 5
+	call int85_warm
+	andb $0x7f, gdt + 0x78 + 5
+	ARM
+	int $0x85
+	CHECK u.int_cached_cs_not_present, 11
+	orb $0x80, gdt + 0x78 + 5
+	call int85_warm
+	pushl %eax
+	pushl $name_int85_warm
+	call check_value
+	addl $8, %esp
+	/* The return to ring 3 on user stack segment 0x83 (bt keeps the
+	 * core's answer after these three), then 0x83 made not present: the
+	 * handler's IRET raises #SS in ring 0, whose handler resumes here in
+	 * ring 0; back to ring 3 by hand. */
+	movw $0x83, %ax
+	movw %ax, %ss
+	movl $0x80, %eax
+	call int_warm
+	andb $0x7f, gdt + 0x80 + 5
+	ARM
+	int $0x80
+	CHECK u.iret_cached_ss_not_present, 12
+	orb $0x80, gdt + 0x80 + 5
+	movl got_err, %ebx
+	cmpl $0x80, %ebx
+	jne 2f
+	movl $-1, %ebx
+2:	movl %esp, %eax
+	pushl $0x3b
+	pushl %eax
+	pushfl
+	pushl $0x1b
+	pushl $1f
+	iret
+1:	pushl %ebx
+	pushl $name_iret_ss_err
+	call check_value
+	addl $8, %esp
 	ARM
 	sysenter
 	CHECK u.sysenter, 13
@@ -1165,6 +1237,8 @@ gdt:
 	.quad 0x00cff2000800ffff	/* 0x60 user data, base 0x800 */
 	.quad 0x00cf92000000ffff	/* 0x68 kernel data, base rewritten by the tests */
 	.quad 0x00cf92001000ffff	/* 0x70 kernel data, base 0x1000 (inline segment loads) */
+	.quad 0x00cf9a000000ffff	/* 0x78 kernel code, a copy of 0x08 (cached INT/IRET) */
+	.quad 0x00cff2000000ffff	/* 0x80 user data, a copy of 0x38 (a user stack) */
 gdt_end:
 gdt_ptr:
 	.word gdt_end - gdt - 1
@@ -1204,6 +1278,8 @@ name_desc_changed: .asciz "k.descriptor_changed_and_slots_reused"
 name_segsite_base: .asciz "k.segsite_descriptor_changed"
 name_int_gate_err: .asciz "k.int_gate_not_present_error_code"
 name_iret_flags: .asciz "k.iret_same_ring_flags"
+name_int85_warm: .asciz "u.int_cached_after_restore"
+name_iret_ss_err: .asciz "u.iret_cached_ss_error_code"
 name_segsite_err: .asciz "k.segsite_not_present_error_code"
 name_segsite_gdt_moved: .asciz "k.segsite_gdt_moved"
 name_segsite_gs_fs: .asciz "k.segsite_gs_fs_after_call"
@@ -1219,6 +1295,39 @@ tss:
 	.word 0, 104
 
 	.text
+/* int85_warm: INT 0x85 three times from ring 3, each resumed by the
+ * handler; %eax: -1 if each was vector 0x80's handler (the stub's number),
+ * else the vector that hit. */
+int85_warm:
+	movl $3, %ecx
+1:	movl $-1, got_vec
+	movl %esp, saved_esp
+	movl $2f, recover
+	int $0x85
+2:	movl saved_esp, %esp
+	movl got_vec, %eax
+	cmpl $0x80, %eax
+	jne 3f
+	decl %ecx
+	jnz 1b
+	movl $-1, %eax
+3:	ret
+/* int_warm: the same with INT 0x80 */
+int_warm:
+	movl $3, %ecx
+1:	movl $-1, got_vec
+	movl %esp, saved_esp
+	movl $2f, recover
+	int $0x80
+2:	movl saved_esp, %esp
+	movl got_vec, %eax
+	cmpl $0x80, %eax
+	jne 3f
+	decl %ecx
+	jnz 1b
+	movl $-1, %eax
+3:	ret
+
 /* The inline segment load tests' sites (ring 0). site_ds: DS = %ax, the
  * dword at DS:0x300000 in %ebx, DS back to 0x10. */
 site_ds:

@@ -271,7 +271,7 @@ bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len)
 		t->n.cached_gates++;
 		return true;
 	}
-	volatile int cpl = c->cpl; /* read after a longjmp-free return only, but -Wclobbered cannot tell */
+	volatile int cpl = c->cpl; /* volatile for -Wclobbered (read only when no longjmp came) */
 	struct gate_undo u;
 	gate_save(c, &u);
 	if (_setjmp(c->jb)) {
@@ -298,7 +298,7 @@ bool bt_gate_iret(struct bt *t, uint32_t len)
 		t->n.cached_gates++;
 		return true;
 	}
-	volatile int cpl = c->cpl; /* read after a longjmp-free return only, but -Wclobbered cannot tell */
+	volatile int cpl = c->cpl; /* volatile for -Wclobbered (read only when no longjmp came) */
 	struct gate_undo u;
 	gate_save(c, &u);
 	if (_setjmp(c->jb)) {
