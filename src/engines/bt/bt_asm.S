@@ -102,13 +102,25 @@ bt_enter_asm:
 	movl 12(%rdi), %eax	/* unchanged: the VMM's base replaced the guest's */
 	wrfsbase %rax
 	/* GS: the VMM never uses it, so nothing here or at the exit writes
-	 * its base while the selector stays; the shared signal prologue
-	 * restores "the VMM's" GS base from native_vmm_gsbase, which is
-	 * therefore kept equal to the guest's. */
-1:	LOADSEG gs, 10, 2f
-	jmp 1f
-2:	movl 16(%rdi), %eax
-	mov %rax, native_vmm_gsbase(%rip)
+	 * its base while the selector stays. The shared signal prologue
+	 * writes native_vmm_gsbase into the GS base on every signal, kicks
+	 * that land in the VMM included (it returns to the VMM without
+	 * reloading GS). Invariant: native_vmm_gsbase is the base the live
+	 * GS selector gives, so that write changes nothing; hence it is
+	 * stored *before* the load. Stored after, a kick between the two
+	 * left the VMM data segment's selector with the guest's old base
+	 * (0): the bail-out path re-entered with the same selector, which
+	 * is not reloaded, and the next GS store of the guest kernel's
+	 * translated code faulted at address 0x28. */
+1:	movzwl 10(%rdi), %eax
+	testb $(1 << 5), 28(%rdi)
+	jnz 3f
+	mov %gs, %ecx
+	cmp %ax, %cx
+	je 1f
+3:	movl 16(%rdi), %ecx
+	mov %rcx, native_vmm_gsbase(%rip)
+	mov %eax, %gs
 1:	testl $0x40400, 24(%rdi)	/* DF or AC: popfq here, else sahf in the trampoline */
 	jz 1f
 	movl 24(%rdi), %eax
