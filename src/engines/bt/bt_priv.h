@@ -153,6 +153,7 @@ struct bt_exit {
 
 #define BT_GATE_INT 1
 #define BT_GATE_IRET 2
+#define BT_GATE_DIV 3 /* an adapted div/idiv r32 (gate_vec: the register) */
 
 /* EX_EMULATE reasons beyond enum insn_sens. */
 #define BT_WHY_INDIRECT 32 /* ret, jmp/call r/m */
@@ -355,6 +356,7 @@ struct bt {
 	struct bt_segsite *sites;
 	size_t nsites, capsites, nsites_valid;
 	struct bt_intcache intc[256];
+	struct bt_intcache de_same; /* #DE from ring 0 to a ring-0 handler */
 	struct bt_iretcache iret_same, iret_user;
 	struct dtr site_gdtr;
 	struct seg site_ldtr;
@@ -382,6 +384,8 @@ int bt_data_sel(struct bt *t, const struct seg *g, uint16_t *out);
 /* gate.c: true if done, false (nothing changed) for the ordinary path */
 bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len);
 bool bt_gate_iret(struct bt *t, uint32_t len);
+bool bt_gate_divzero(struct bt *t, uint8_t reg);
+void bt_gate_divzero_fill(struct bt *t, uint32_t esp_before, uint32_t eip_before);
 
 /* segsite.c */
 void bt_segsites_reset(struct bt *t);

@@ -263,6 +263,67 @@ static void iret_fill(struct bt *t)
 	k->valid = true;
 }
 
+/* A divide error at ring 0 delivered to a ring-0 handler (no stack
+ * switch), as the core did it last time: an adapted div by zero whose
+ * divisor register is 0 (a division that would not fault goes to the
+ * core). Same bytes, same result, as for INT. */
+bool bt_gate_divzero(struct bt *t, uint8_t reg)
+{
+	struct cpu *c = &t->cpu;
+	const struct bt_intcache *k = &t->de_same;
+	if (c->r.r32[reg] != 0 || c->cpl != 0 || !k->valid || c->idtr.limit < 7)
+		return false;
+	const uint8_t *g = sup_ptr(c, c->idtr.base, 8, false);
+	if (!g || memcmp(g, k->gate, 8) || !desc_same(c, k->cs.sel, k->cs_d))
+		return false;
+	const struct seg *ss = &c->seg[S_SS];
+	uint32_t esp = c->r.r32[R_ESP];
+	if (esp < 12 || !stack_fits(ss, esp - 12, 12))
+		return false;
+	uint8_t *w = sup_ptr(c, ss->base + esp - 12, 12, true);
+	if (!w)
+		return false;
+	uint32_t flags = flags_get(c);
+	const uint32_t frame[3] = { c->eip, c->seg[S_CS].sel, flags };
+	memcpy(w, frame, sizeof frame);
+	c->r.r32[R_ESP] = esp - 12;
+	load_cs_ss(c, &k->cs, NULL, 0);
+	c->eflags = flags & ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM);
+	if (((k->gate[1] >> 8) & 7) == 6)
+		c->eflags &= ~EFLAGS_IF;
+	c->lf_op = LF_NONE;
+	c->eip = (k->gate[0] & 0xffff) | (k->gate[1] & 0xffff0000u);
+	c->halted = false;
+	t->n.cached_gates++;
+	return true;
+}
+
+/* The core has just run an adapted div by zero at ring 0 (EIP div_eip,
+ * ESP esp_before): if what it did is a #DE delivered through vector 0 to
+ * a ring-0 handler on the same stack, keep that answer. */
+void bt_gate_divzero_fill(struct bt *t, uint32_t esp_before, uint32_t div_eip)
+{
+	struct cpu *c = &t->cpu;
+	struct bt_intcache *k = &t->de_same;
+	k->valid = false;
+	if (c->cpl != 0 || c->r.r32[R_ESP] != esp_before - 12 || c->idtr.limit < 7)
+		return;
+	const uint8_t *g = sup_ptr(c, c->idtr.base, 8, false);
+	const uint8_t *f = sup_ptr(c, c->seg[S_SS].base + c->r.r32[R_ESP], 4, false);
+	if (!g || !f || memcmp(f, &div_eip, 4))
+		return;
+	memcpy(k->gate, g, 8);
+	unsigned type = (k->gate[1] >> 8) & 0x1f;
+	uint32_t target = (k->gate[0] & 0xffff) | (k->gate[1] & 0xffff0000u);
+	const struct seg *cs = &c->seg[S_CS];
+	if ((type != 0x0e && type != 0x0f) || target != c->eip ||
+	    (uint16_t)(k->gate[0] >> 16) != cs->sel || (cs->type & 4) || cs->dpl != 0 ||
+	    !desc_now(c, cs->sel, k->cs_d))
+		return;
+	k->cs = *cs;
+	k->valid = true;
+}
+
 bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len)
 {
 	struct cpu *c = &t->cpu;

@@ -903,6 +903,18 @@ static void gate_describe(struct bt_exit *x, const struct insn_info *in, const u
 	}
 }
 
+/* An adapted div/idiv r32 (F7 /6, /7, register operand, no prefix): a
+ * site that keeps dividing by zero (gate.c delivers its #DE). */
+static void div_describe(struct bt_exit *x, const struct insn_info *in, const uint8_t *code)
+{
+	if (in->prefix_len || in->len != 2 || code[0] != 0xf7 || (code[1] & 0xc0) != 0xc0 ||
+	    ((code[1] >> 3) & 7) < 6)
+		return;
+	x->gate = BT_GATE_DIV;
+	x->gate_vec = code[1] & 7;
+	x->len = in->len;
+}
+
 /* The sensitive instructions that follow a VMM call's own, on the same
  * page: the call emulates them too, saving a round trip each (a guest
  * kernel's interrupt entry loads four segment registers in a row). A
@@ -1141,6 +1153,7 @@ struct bt_block *bt_translate(struct bt *t)
 			nbytes = len;
 		} else if (in.cls == INSN_INNOCUOUS && bt_adapted(t, cs_base + eip)) {
 			emit_exit(&e, eip, EX_EMULATE, BT_WHY_ADAPT);
+			div_describe(&t->exits[t->nexits - 1], &in, code);
 			break;
 		}
 		if (in.cls == INSN_INNOCUOUS) {
