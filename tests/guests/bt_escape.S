@@ -671,6 +671,48 @@ _start:
 	movl %edx, idt + 0x85 * 8 + 4
 	movw $0x78, idt + 0x85 * 8 + 2
 
+	/* A divide site that keeps dividing by zero (bt: adapted into a VMM
+	 * call, then its #DE delivered with the core's kept answer): the
+	 * handler sees the div's EIP each time; a divisor that is not 0
+	 * still divides; a spoiled gate 0 gives the guest's #NP. */
+	call div_warm
+	pushl %eax
+	pushl $name_div_warm
+	call check_value
+	addl $8, %esp
+	movl $-1, %eax
+	cmpl $div_at, got_eip
+	je 1f
+	movl got_eip, %eax
+1:	pushl %eax
+	pushl $name_div_eip
+	call check_value
+	addl $8, %esp
+	movl $0, div_q
+	ARM
+	movl $7, %ebx
+	call div_site
+	movl %eax, div_q
+	movl %edx, div_r
+	CHECK k.div_cached_site_no_fault, -1
+	movl div_q, %eax
+	cmpl $14, %eax
+	jne 1f
+	cmpl $2, div_r
+	jne 1f
+	movl $-1, %eax
+1:	pushl %eax
+	pushl $name_div_nonzero
+	call check_value
+	addl $8, %esp
+	call div_warm
+	andb $0x7f, idt + 5
+	ARM
+	xorl %ebx, %ebx
+	call div_site
+	CHECK k.div_cached_gate_not_present, 8	/* #NP while delivering #DE: a double fault */
+	orb $0x80, idt + 5
+
 	/* A far jump written over code that already ran (translated). */
 	movl $1, %eax
 	call victim
@@ -1279,6 +1321,9 @@ name_segsite_base: .asciz "k.segsite_descriptor_changed"
 name_int_gate_err: .asciz "k.int_gate_not_present_error_code"
 name_iret_flags: .asciz "k.iret_same_ring_flags"
 name_int85_warm: .asciz "u.int_cached_after_restore"
+name_div_warm: .asciz "k.div_cached_divide_error"
+name_div_eip: .asciz "k.div_cached_fault_eip"
+name_div_nonzero: .asciz "k.div_cached_site_still_divides"
 name_iret_ss_err: .asciz "u.iret_cached_ss_error_code"
 name_segsite_err: .asciz "k.segsite_not_present_error_code"
 name_segsite_gdt_moved: .asciz "k.segsite_gdt_moved"
@@ -1295,6 +1340,29 @@ tss:
 	.word 0, 104
 
 	.text
+/* div_site: 100 / %ebx (quotient %eax, remainder %edx) */
+div_site:
+	xorl %edx, %edx
+	movl $100, %eax
+div_at:	divl %ebx
+	ret
+/* div_warm: 10 divisions by zero at div_site; %eax -1 if each raised #DE */
+div_warm:
+	movl $10, %ecx
+1:	movl $-1, got_vec
+	movl %esp, saved_esp
+	movl $2f, recover
+	xorl %ebx, %ebx
+	call div_site
+2:	movl saved_esp, %esp
+	movl got_vec, %eax
+	testl %eax, %eax
+	jnz 3f
+	decl %ecx
+	jnz 1b
+	movl $-1, %eax
+3:	ret
+
 /* int85_warm: INT 0x85 three times from ring 3, each resumed by the
  * handler; %eax: -1 if each was vector 0x80's handler (the stub's number),
  * else the vector that hit. */
@@ -1412,5 +1480,7 @@ got_ebx: .long 0
 got_esi: .long 0
 got_edi: .long 0
 recover: .long 0
+div_q:	.long 0
+div_r:	.long 0
 ticks_left: .long 0
 saved_esp: .long 0

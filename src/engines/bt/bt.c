@@ -659,13 +659,9 @@ int bt_run_loop(struct bt *t)
 			uint32_t at = c->seg[S_CS].base + c->eip, cpl = c->cpl;
 			uint8_t why = x->why; /* the emulation may grow (move) t->exits */
 			uint32_t site = x->site;
-			/* an adapted div by zero whose #DE the core delivers:
-			 * gate.c keeps the answer */
-			bool div0 = x->gate == BT_GATE_DIV && !c->r.r32[x->gate_vec];
-			uint32_t esp_before = c->r.r32[R_ESP];
 			uint8_t batch[BT_BATCH];
 			memcpy(batch, x->batch, sizeof batch);
-			uint32_t straight_on = c->eip + x->len, div_eip = c->eip;
+			uint32_t straight_on = c->eip + x->len;
 			/* The instruction and its batch in one run of the core
 			 * when no INVLPG is among them (the common case: a
 			 * guest's run of segment loads): one setjmp, one
@@ -695,8 +691,6 @@ int bt_run_loop(struct bt *t)
 			int r = settle_one(t, false);
 			if (site && r < 0 && c->eip == straight_on)
 				bt_segsite_fill(t, site - 1);
-			if (div0 && r < 0 && cpl == 0)
-				bt_gate_divzero_fill(t, esp_before, div_eip);
 			/* an innocuous instruction that did not fault only moves EIP on */
 			if (why == BT_WHY_ADAPT && c->cpl == cpl &&
 			    c->seg[S_CS].base + c->eip - at <= INSN_MAX_LEN)

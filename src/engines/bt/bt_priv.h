@@ -385,7 +385,6 @@ int bt_data_sel(struct bt *t, const struct seg *g, uint16_t *out);
 bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len);
 bool bt_gate_iret(struct bt *t, uint32_t len);
 bool bt_gate_divzero(struct bt *t, uint8_t reg);
-void bt_gate_divzero_fill(struct bt *t, uint32_t esp_before, uint32_t eip_before);
 
 /* segsite.c */
 void bt_segsites_reset(struct bt *t);

@@ -264,14 +264,12 @@ static void iret_fill(struct bt *t)
 }
 
 /* A divide error at ring 0 delivered to a ring-0 handler (no stack
- * switch), as the core did it last time: an adapted div by zero whose
- * divisor register is 0 (a division that would not fault goes to the
- * core). Same bytes, same result, as for INT. */
-bool bt_gate_divzero(struct bt *t, uint8_t reg)
+ * switch) with the core's last answer, same byte checks as for INT. */
+static bool divzero_cached(struct bt *t)
 {
 	struct cpu *c = &t->cpu;
 	const struct bt_intcache *k = &t->de_same;
-	if (c->r.r32[reg] != 0 || c->cpl != 0 || !k->valid || c->idtr.limit < 7)
+	if (!k->valid || c->idtr.limit < 7)
 		return false;
 	const uint8_t *g = sup_ptr(c, c->idtr.base, 8, false);
 	if (!g || memcmp(g, k->gate, 8) || !desc_same(c, k->cs.sel, k->cs_d))
@@ -294,34 +292,50 @@ bool bt_gate_divzero(struct bt *t, uint8_t reg)
 	c->lf_op = LF_NONE;
 	c->eip = (k->gate[0] & 0xffff) | (k->gate[1] & 0xffff0000u);
 	c->halted = false;
-	t->n.cached_gates++;
 	return true;
 }
 
-/* The core has just run an adapted div by zero at ring 0 (EIP div_eip,
- * ESP esp_before): if what it did is a #DE delivered through vector 0 to
- * a ring-0 handler on the same stack, keep that answer. */
-void bt_gate_divzero_fill(struct bt *t, uint32_t esp_before, uint32_t div_eip)
+/* The core delivered #DE at ring 0 to a ring-0 handler: keep its answer. */
+static void divzero_fill(struct bt *t)
 {
 	struct cpu *c = &t->cpu;
 	struct bt_intcache *k = &t->de_same;
 	k->valid = false;
-	if (c->cpl != 0 || c->r.r32[R_ESP] != esp_before - 12 || c->idtr.limit < 7)
-		return;
 	const uint8_t *g = sup_ptr(c, c->idtr.base, 8, false);
-	const uint8_t *f = sup_ptr(c, c->seg[S_SS].base + c->r.r32[R_ESP], 4, false);
-	if (!g || !f || memcmp(f, &div_eip, 4))
+	const struct seg *cs = &c->seg[S_CS];
+	if (!g || c->cpl != 0 || (cs->type & 4) || cs->dpl != 0 || !desc_now(c, cs->sel, k->cs_d))
 		return;
 	memcpy(k->gate, g, 8);
-	unsigned type = (k->gate[1] >> 8) & 0x1f;
-	uint32_t target = (k->gate[0] & 0xffff) | (k->gate[1] & 0xffff0000u);
-	const struct seg *cs = &c->seg[S_CS];
-	if ((type != 0x0e && type != 0x0f) || target != c->eip ||
-	    (uint16_t)(k->gate[0] >> 16) != cs->sel || (cs->type & 4) || cs->dpl != 0 ||
-	    !desc_now(c, cs->sel, k->cs_d))
-		return;
 	k->cs = *cs;
-	k->valid = true;
+	k->valid = (uint16_t)(k->gate[0] >> 16) == cs->sel;
+}
+
+/* An adapted div/idiv r32 at ring 0 whose divisor register reg is 0: the
+ * CPU raises #DE, whatever the dividend. Delivered with the kept answer,
+ * or by the core's idt_deliver directly (as for INT: a fault during the
+ * delivery, a double fault among them, goes back to the ordinary path).
+ * A divisor that is not 0: false, the core divides. */
+bool bt_gate_divzero(struct bt *t, uint8_t reg)
+{
+	struct cpu *c = &t->cpu;
+	if (c->r.r32[reg] != 0 || c->cpl != 0 || c->delivering >= 0)
+		return false;
+	if (divzero_cached(t)) {
+		t->n.cached_gates++;
+		return true;
+	}
+	struct gate_undo u;
+	gate_save(c, &u);
+	if (_setjmp(c->jb)) {
+		gate_restore(c, &u);
+		return false;
+	}
+	if (!plain_gate(c, EXC_DE))
+		return false;
+	idt_deliver(c, EXC_DE, 0, false, EV_EXCEPTION, c->eip);
+	if (c->cpl == 0)
+		divzero_fill(t);
+	return true;
 }
 
 bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len)
