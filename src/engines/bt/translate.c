@@ -1243,12 +1243,19 @@ void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written)
 	t->n.invalidations++;
 	if (written)
 		smc_note(t, ppn);
-	bool room = BT_CACHE_END - t->cache_used >= 4096;
+	/* Each dead block gets a trampoline (an exit stub, 32 bytes with its
+	 * alignment): room is checked for each one. Checked once for the
+	 * whole page, a page of init code with a few hundred blocks, freed
+	 * by Linux near the end of the cache, wrote past BT_CACHE_END into
+	 * the unmapped last page (the VMM died in emit_exit, ~1 boot in 30). */
+	bool room = true;
 	for (; b; b = b->pnext) {
 		if (b->dead)
 			continue;
 		b->dead = true;
 		unlink_hash(t, b);
+		if (BT_CACHE_END - t->cache_used < 64)
+			room = false;
 		if (!room)
 			continue;
 		struct emit e = { .t = t, .p = host_ptr(t->cache_used) };
