@@ -880,6 +880,31 @@ user:
 	pushl $name_int85_warm
 	call check_value
 	addl $8, %esp
+	/* A user read that keeps faulting (bt: adapted into a VMM call, its
+	 * #PF then delivered by bt, from the core's kept answer): vector,
+	 * CR2 and EIP each time; then gate 14 pointed at vector 13's stub
+	 * (an error code too): that handler runs. */
+	call upf_warm
+	pushl %eax
+	pushl $name_upf_warm
+	call check_value
+	addl $8, %esp
+	movl $stub13, %eax
+	movw %ax, idt + 14 * 8
+	shrl $16, %eax
+	movw %ax, idt + 14 * 8 + 6
+	ARM
+	call upf_site
+	CHECK u.pf_cached_gate_changed, 13
+	movl $stub14, %eax
+	movw %ax, idt + 14 * 8
+	shrl $16, %eax
+	movw %ax, idt + 14 * 8 + 6
+	call upf_warm
+	pushl %eax
+	pushl $name_upf_again
+	call check_value
+	addl $8, %esp
 	/* The return to ring 3 on user stack segment 0x83 (bt keeps the
 	 * core's answer after these three), then 0x83 made not present: the
 	 * handler's IRET raises #SS in ring 0, whose handler resumes here in
@@ -1321,6 +1346,8 @@ name_segsite_base: .asciz "k.segsite_descriptor_changed"
 name_int_gate_err: .asciz "k.int_gate_not_present_error_code"
 name_iret_flags: .asciz "k.iret_same_ring_flags"
 name_int85_warm: .asciz "u.int_cached_after_restore"
+name_upf_warm: .asciz "u.pf_cached_fault"
+name_upf_again: .asciz "u.pf_cached_after_restore"
 name_div_warm: .asciz "k.div_cached_divide_error"
 name_div_eip: .asciz "k.div_cached_fault_eip"
 name_div_nonzero: .asciz "k.div_cached_site_still_divides"
@@ -1358,6 +1385,33 @@ div_warm:
 	movl got_vec, %eax
 	testl %eax, %eax
 	jnz 3f
+	decl %ecx
+	jnz 1b
+	movl $-1, %eax
+3:	ret
+
+/* upf_site: a read of unmapped 0x800000 (#PF) */
+upf_site:
+upf_at:	movl 0x800000, %eax
+	ret
+/* upf_warm: 8 faulting reads at upf_site from ring 3; %eax -1 if each was
+ * #PF with CR2 0x800000 and the read's EIP, else what was wrong */
+upf_warm:
+	movl $8, %ecx
+1:	movl $-1, got_vec
+	movl %esp, saved_esp
+	movl $2f, recover
+	call upf_site
+2:	movl saved_esp, %esp
+	movl got_vec, %eax
+	cmpl $14, %eax
+	jne 3f
+	movl got_cr2, %eax
+	cmpl $0x800000, %eax
+	jne 3f
+	movl got_eip, %eax
+	cmpl $upf_at, %eax
+	jne 3f
 	decl %ecx
 	jnz 1b
 	movl $-1, %eax

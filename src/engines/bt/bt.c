@@ -442,9 +442,16 @@ static void count_call(struct bt *t, unsigned why)
 
 /* Runs one exit's consequences (the VMM call proper). Returns -1 to go on,
  * or an exit reason for the run loop. */
+static int settle_code(struct bt *t, int r);
+
 static int settle_n(struct bt *t, bool may_invlpg, unsigned n)
 {
-	int r = emulate_n(t, may_invlpg, n);
+	return settle_code(t, emulate_n(t, may_invlpg, n));
+}
+
+/* What the run loop does with emulate_n's answer r. */
+static int settle_code(struct bt *t, int r)
+{
 	switch (r) {
 	case BT_BATCH_FAULT: /* the run loop goes on there: the faulting
 			      * instruction is redone alone, and delivers */
@@ -471,6 +478,28 @@ static int settle_n(struct bt *t, bool may_invlpg, unsigned n)
 static int settle_one(struct bt *t, bool may_invlpg)
 {
 	return settle_n(t, may_invlpg, 1);
+}
+
+/* An adapted instruction of guest user code (a demand-paging site, an
+ * access that faults natively): the core runs it with its exception
+ * handed back, and gate.c delivers the fault into the ring-0 handler
+ * (the core's kept answer, or its idt_deliver directly). One gate.c does
+ * not deliver is redone the ordinary way: x86 faults restart, so the
+ * instruction faults again, and the core delivers (a double fault
+ * included). */
+static int settle_user_adapted(struct bt *t)
+{
+	struct cpu *c = &t->cpu;
+	c->exc_return = true;
+	int r = emulate_n(t, false, 1);
+	c->exc_return = false;
+	if (r != -2)
+		return settle_code(t, r);
+	if (!bt_gate_exception(t))
+		return settle_one(t, false);
+	t->n.fast_gates++;
+	paging_changed(t, c->cr0, c->cr3, c->cr4, NULL); /* the shadow follows the CPL */
+	return -1;
 }
 
 /* The sensitive instructions after a VMM call's own (bt_exit.batch, by
@@ -688,7 +717,9 @@ int bt_run_loop(struct bt *t)
 			}
 			/* An INVLPG of the guest kernel took fast_invlpg; one of
 			 * user code raises #GP: no flush to follow here. */
-			int r = settle_one(t, false);
+			int r = why == BT_WHY_ADAPT && cpl == 3 && !c->exc_return
+					? settle_user_adapted(t)
+					: settle_one(t, false);
 			if (site && r < 0 && c->eip == straight_on)
 				bt_segsite_fill(t, site - 1);
 			/* an innocuous instruction that did not fault only moves EIP on */

@@ -357,6 +357,7 @@ struct bt {
 	size_t nsites, capsites, nsites_valid;
 	struct bt_intcache intc[256];
 	struct bt_intcache de_same; /* #DE from ring 0 to a ring-0 handler */
+	struct bt_intcache excu[32]; /* exceptions from ring 3 to ring 0 */
 	struct bt_iretcache iret_same, iret_user;
 	struct dtr site_gdtr;
 	struct seg site_ldtr;
@@ -385,6 +386,7 @@ int bt_data_sel(struct bt *t, const struct seg *g, uint16_t *out);
 bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len);
 bool bt_gate_iret(struct bt *t, uint32_t len);
 bool bt_gate_divzero(struct bt *t, uint8_t reg);
+bool bt_gate_exception(struct bt *t);
 
 /* segsite.c */
 void bt_segsites_reset(struct bt *t);

@@ -144,11 +144,13 @@ static void load_cs_ss(struct cpu *c, const struct seg *cs, const struct seg *ss
 	cpu_set_cpl(c, cpl);
 }
 
-/* INT n from ring 3 with the cached answer for vector vec. */
-static bool int_cached(struct bt *t, uint8_t vec, uint32_t len)
+/* INT n (soft: t->intc) or an exception (t->excu: no gate DPL check,
+ * maybe an error code) from ring 3 with the kept answer k for vector vec;
+ * ret_eip is the EIP pushed. */
+static bool ring0_cached(struct bt *t, const struct bt_intcache *k, uint8_t vec, uint32_t ret_eip,
+			 bool has_err, uint32_t err)
 {
 	struct cpu *c = &t->cpu;
-	const struct bt_intcache *k = &t->intc[vec];
 	if (!k->valid || c->cpl != 3 || (uint32_t)vec * 8 + 7 > c->idtr.limit)
 		return false;
 	const uint8_t *g = sup_ptr(c, c->idtr.base + (uint32_t)vec * 8, 8, false);
@@ -157,16 +159,17 @@ static bool int_cached(struct bt *t, uint8_t vec, uint32_t len)
 	if (!g || memcmp(g, k->gate, 8) || !desc_same(c, (uint16_t)(k->gate[0] >> 16), k->cs_d) ||
 	    !tss_ring0(c, &esp0, &ss0) || ss0 != k->ss.sel || !desc_same(c, ss0, k->ss_d))
 		return false;
-	if (esp0 < 20 || !stack_fits(&k->ss, esp0 - 20, 20))
+	uint32_t n = has_err ? 24 : 20;
+	if (esp0 < n || !stack_fits(&k->ss, esp0 - n, n))
 		return false;
-	uint8_t *w = sup_ptr(c, k->ss.base + esp0 - 20, 20, true);
+	uint8_t *w = sup_ptr(c, k->ss.base + esp0 - n, n, true);
 	if (!w)
 		return false;
 	uint32_t flags = flags_get(c);
-	const uint32_t frame[5] = { c->eip + len, c->seg[S_CS].sel, flags, c->r.r32[R_ESP],
+	const uint32_t frame[6] = { err, ret_eip, c->seg[S_CS].sel, flags, c->r.r32[R_ESP],
 				    c->seg[S_SS].sel };
-	memcpy(w, frame, sizeof frame);
-	c->r.r32[R_ESP] = esp0 - 20;
+	memcpy(w, has_err ? frame : frame + 1, n);
+	c->r.r32[R_ESP] = esp0 - n;
 	load_cs_ss(c, &k->cs, &k->ss, 0);
 	c->eflags = flags & ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM);
 	if (((k->gate[1] >> 8) & 7) == 6) /* interrupt gate, not trap gate */
@@ -177,11 +180,11 @@ static bool int_cached(struct bt *t, uint8_t vec, uint32_t len)
 	return true;
 }
 
-/* The core delivered INT vec from ring 3 to ring 0: keep its answer. */
-static void int_fill(struct bt *t, uint8_t vec)
+/* The core delivered vector vec from ring 3 to ring 0: keep its answer
+ * in k. */
+static void ring0_fill(struct bt *t, struct bt_intcache *k, uint8_t vec)
 {
 	struct cpu *c = &t->cpu;
-	struct bt_intcache *k = &t->intc[vec];
 	k->valid = false;
 	const uint8_t *g = sup_ptr(c, c->idtr.base + (uint32_t)vec * 8, 8, false);
 	uint32_t esp0;
@@ -341,7 +344,7 @@ bool bt_gate_divzero(struct bt *t, uint8_t reg)
 bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len)
 {
 	struct cpu *c = &t->cpu;
-	if (int_cached(t, vec, len)) {
+	if (ring0_cached(t, &t->intc[vec], vec, c->eip + len, false, 0)) {
 		c->insns++;
 		t->n.cached_gates++;
 		return true;
@@ -359,7 +362,7 @@ bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len)
 	c->db_inhibit = false; /* TF is clear here (native_ok): nothing to inhibit */
 	c->insns++;
 	if (cpl == 3 && c->cpl == 0)
-		int_fill(t, vec);
+		ring0_fill(t, &t->intc[vec], vec);
 	return true;
 }
 
@@ -384,5 +387,39 @@ bool bt_gate_iret(struct bt *t, uint32_t len)
 	c->insns++;
 	if (cpl == 0)
 		iret_fill(t);
+	return true;
+}
+
+/* The core handed back an exception (exc_return) raised by an instruction
+ * of guest user code: deliver it into its ring-0 handler, with the kept
+ * answer or by the core's idt_deliver directly. False (nothing changed
+ * but the fault's own state): the caller redoes the instruction. */
+bool bt_gate_exception(struct bt *t)
+{
+	struct cpu *c = &t->cpu;
+	int vec = c->exc_vec;
+	uint32_t err = c->exc_err;
+	bool has_err = c->exc_has_err;
+	if (vec < 0 || vec >= 32 || c->cpl != 3 || c->delivering >= 0)
+		return false;
+	struct bt_intcache *k = &t->excu[vec];
+	if (ring0_cached(t, k, (uint8_t)vec, c->eip, has_err, err)) {
+		t->n.cached_gates++;
+		return true;
+	}
+	struct gate_undo u;
+	gate_save(c, &u);
+	if (_setjmp(c->jb)) {
+		gate_restore(c, &u);
+		c->delivering = -1;
+		return false;
+	}
+	if (!plain_gate(c, (uint8_t)vec))
+		return false;
+	c->delivering = vec; /* as cpu_handle_exception: a fault now is a double fault */
+	idt_deliver(c, vec, err, has_err, EV_EXCEPTION, c->eip);
+	c->delivering = -1;
+	if (c->cpl == 0)
+		ring0_fill(t, k, (uint8_t)vec);
 	return true;
 }
