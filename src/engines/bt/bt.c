@@ -943,6 +943,7 @@ static void bt_free(struct bt *t)
 	free(t->exits);
 	free(t->chained);
 	free(t->sites);
+	free(t->gates);
 	free(t);
 }
 
@@ -979,12 +980,13 @@ static int bt_create(struct vcpu *vcpu)
 	t->capfilled = 4096;
 	t->filled = calloc(t->capfilled, sizeof *t->filled);
 	t->filled_lin = calloc(t->capfilled, sizeof *t->filled_lin);
+	t->gates = calloc(1, sizeof *t->gates);
 	t->nh.base = 0;
 	t->nh.kick_sig = SIGRTMIN;
 	t->nh.kick = &vm->kick;
 	t->nh.cb = on_signal;
 	t->nh.opaque = t;
-	if (!t->blocks || !t->page_blocks || !t->smc_count || !t->smc_last_ms || !t->lin_blocks || !t->filled || !t->filled_lin ||
+	if (!t->blocks || !t->page_blocks || !t->smc_count || !t->smc_last_ms || !t->lin_blocks || !t->filled || !t->filled_lin || !t->gates ||
 	    shadow_init(&t->sh, &t->nh, vm->memfd, vm->ram_size, BT_USER_TOP) < 0) {
 		fprintf(stderr, "ringvm: bt: out of memory\n");
 		bt_free(t);

@@ -268,6 +268,13 @@ struct bt_iretcache {
 	bool valid;
 };
 
+struct bt_gates {
+	struct bt_intcache intc[256]; /* INT n from ring 3, per vector */
+	struct bt_intcache excu[32];  /* exceptions from ring 3 to ring 0 */
+	struct bt_intcache de_same;   /* #DE from ring 0 to a ring-0 handler */
+	struct bt_iretcache iret_same, iret_user;
+};
+
 struct bt_counts {
 	uint64_t blocks, cache_bytes, chained, lookups_filled, misses, flushes, invalidations, volatile_pages,
 		 volatile_retried;
@@ -355,10 +362,7 @@ struct bt {
 	 * GDTR or LDTR drops them all: their descriptor addresses moved). */
 	struct bt_segsite *sites;
 	size_t nsites, capsites, nsites_valid;
-	struct bt_intcache intc[256];
-	struct bt_intcache de_same; /* #DE from ring 0 to a ring-0 handler */
-	struct bt_intcache excu[32]; /* exceptions from ring 3 to ring 0 */
-	struct bt_iretcache iret_same, iret_user;
+	struct bt_gates *gates; /* gate.c's kept answers (allocated apart: 24 KiB) */
 	struct dtr site_gdtr;
 	struct seg site_ldtr;
 	uint8_t seg_cache_cpl;

@@ -144,7 +144,7 @@ static void load_cs_ss(struct cpu *c, const struct seg *cs, const struct seg *ss
 	cpu_set_cpl(c, cpl);
 }
 
-/* INT n (soft: t->intc) or an exception (t->excu: no gate DPL check,
+/* INT n (soft: t->gates->intc) or an exception (t->gates->excu: no gate DPL check,
  * maybe an error code) from ring 3 with the kept answer k for vector vec;
  * ret_eip is the EIP pushed. */
 static bool ring0_cached(struct bt *t, const struct bt_intcache *k, uint8_t vec, uint32_t ret_eip,
@@ -223,14 +223,14 @@ static bool iret_cached(struct bt *t)
 	const uint32_t mask = EFLAGS_ARITH | EFLAGS_TF | EFLAGS_DF | EFLAGS_NT | EFLAGS_AC |
 			      EFLAGS_ID | EFLAGS_IOPL | EFLAGS_IF | EFLAGS_RF;
 	if ((cs_sel & 3) == 0) {
-		const struct bt_iretcache *k = &t->iret_same;
+		const struct bt_iretcache *k = &t->gates->iret_same;
 		if (!k->valid || cs_sel != k->cs.sel || !desc_same(c, cs_sel, k->cs_d) ||
 		    eip > k->cs.limit)
 			return false;
 		c->r.r32[R_ESP] = esp + 12;
 		load_cs_ss(c, &k->cs, NULL, 0);
 	} else if ((cs_sel & 3) == 3) {
-		const struct bt_iretcache *k = &t->iret_user;
+		const struct bt_iretcache *k = &t->gates->iret_user;
 		uint16_t ss_sel = (uint16_t)f[4];
 		if (!k->valid || cs_sel != k->cs.sel || ss_sel != k->ss.sel ||
 		    !desc_same(c, cs_sel, k->cs_d) || !desc_same(c, ss_sel, k->ss_d) ||
@@ -253,7 +253,7 @@ static void iret_fill(struct bt *t)
 	struct cpu *c = &t->cpu;
 	if (c->eflags & EFLAGS_VM)
 		return;
-	struct bt_iretcache *k = c->cpl == 3 ? &t->iret_user : &t->iret_same;
+	struct bt_iretcache *k = c->cpl == 3 ? &t->gates->iret_user : &t->gates->iret_same;
 	k->valid = false;
 	if (!desc_now(c, c->seg[S_CS].sel, k->cs_d))
 		return;
@@ -271,7 +271,7 @@ static void iret_fill(struct bt *t)
 static bool divzero_cached(struct bt *t)
 {
 	struct cpu *c = &t->cpu;
-	const struct bt_intcache *k = &t->de_same;
+	const struct bt_intcache *k = &t->gates->de_same;
 	if (!k->valid || c->idtr.limit < 7)
 		return false;
 	const uint8_t *g = sup_ptr(c, c->idtr.base, 8, false);
@@ -302,7 +302,7 @@ static bool divzero_cached(struct bt *t)
 static void divzero_fill(struct bt *t)
 {
 	struct cpu *c = &t->cpu;
-	struct bt_intcache *k = &t->de_same;
+	struct bt_intcache *k = &t->gates->de_same;
 	k->valid = false;
 	const uint8_t *g = sup_ptr(c, c->idtr.base, 8, false);
 	const struct seg *cs = &c->seg[S_CS];
@@ -344,7 +344,7 @@ bool bt_gate_divzero(struct bt *t, uint8_t reg)
 bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len)
 {
 	struct cpu *c = &t->cpu;
-	if (ring0_cached(t, &t->intc[vec], vec, c->eip + len, false, 0)) {
+	if (ring0_cached(t, &t->gates->intc[vec], vec, c->eip + len, false, 0)) {
 		c->insns++;
 		t->n.cached_gates++;
 		return true;
@@ -362,7 +362,7 @@ bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len)
 	c->db_inhibit = false; /* TF is clear here (native_ok): nothing to inhibit */
 	c->insns++;
 	if (cpl == 3 && c->cpl == 0)
-		ring0_fill(t, &t->intc[vec], vec);
+		ring0_fill(t, &t->gates->intc[vec], vec);
 	return true;
 }
 
@@ -402,7 +402,7 @@ bool bt_gate_exception(struct bt *t)
 	bool has_err = c->exc_has_err;
 	if (vec < 0 || vec >= 32 || c->cpl != 3 || c->delivering >= 0)
 		return false;
-	struct bt_intcache *k = &t->excu[vec];
+	struct bt_intcache *k = &t->gates->excu[vec];
 	if (ring0_cached(t, k, (uint8_t)vec, c->eip, has_err, err)) {
 		t->n.cached_gates++;
 		return true;
