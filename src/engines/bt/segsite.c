@@ -186,6 +186,11 @@ void bt_segsite_apply(struct bt *t)
 {
 	struct cpu *c = &t->cpu;
 	struct bt_vpage *vp = BT_VPAGE_PTR;
+	uint64_t any[3]; /* every exit comes here: one test when no site ran */
+	_Static_assert(sizeof vp->seg_site == sizeof any, "seg_site is 6 dwords");
+	memcpy(any, vp->seg_site, sizeof any);
+	if (!(any[0] | any[1] | any[2]))
+		return;
 	for (int sr = 0; sr < SREG_COUNT; sr++) {
 		uint32_t id = vp->seg_site[sr];
 		if (!id)
