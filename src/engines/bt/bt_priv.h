@@ -252,11 +252,12 @@ struct bt_segsite {
  * gives 0..0xffff). */
 #define BT_SEGSITE_NONE 0x10000u
 
-/* gate.c: the answers of the core's last INT n delivery from ring 3 to
- * ring 0 through each vector, and of its last IRET from ring 0 to ring 0
- * and to ring 3, with the guest bytes they depended on (gate, descriptors,
- * TSS.SS0). A later INT/IRET whose bytes are all the same gets the same
- * answer without the core; any difference goes to the core. */
+/* gate.c: the answers of the core's last delivery through each vector
+ * (INT n or an exception from ring 3 to ring 0, #DE at ring 0) and of its
+ * last IRET from ring 0 to ring 0 and to ring 3, with the guest bytes
+ * they depended on (gate, descriptors, TSS.SS0, popped selectors). A later
+ * one whose bytes are all the same gets the same answer without the core;
+ * any difference goes to the core. */
 struct bt_intcache {
 	uint32_t gate[2], cs_d[2], ss_d[2];
 	struct seg cs, ss; /* as the core loaded them (accessed bit, RPL) */

@@ -1,33 +1,37 @@
 /*
- * INT n and IRET of translated code, straight into the core's delivery and
- * return, without the core's instruction pipeline.
+ * INT n, IRET, a divide-by-zero #DE and the faults of adapted user
+ * instructions: delivered or returned by the VMM without the core's
+ * instruction pipeline, and most often without the core at all.
  *
  * A guest system call is two VMM calls that the core must do (int 0x80
- * from ring 3, iret back to it), and an exception handler's return one
- * (iret). The run loop already knows, from translation time, which
- * instruction the exit stands for: a plain INT imm8 (its vector, its
- * length) or a plain 32-bit IRET. For those the VMM calls the core's own
- * idt_deliver / cpu_iret directly, under a _setjmp of its own: whatever
- * the core would raise (a bad gate, #NP, a stack fault, #GP on a return
- * CS, a task gate or nested task, V86) makes these return false before
- * the virtual CPU changed, and the run loop then emulates the instruction
- * the ordinary way, which raises and delivers the guest's fault exactly
- * as before. Saved: the instruction-cache check, cpu_run's set-up, the
- * decoded-block lookup and dispatch; the semantics are the core's.
+ * from ring 3, iret back to it), an exception handler's return one. The
+ * run loop knows from translation time which instruction an exit stands
+ * for: a plain INT imm8 (vector, length), a plain 32-bit IRET, an adapted
+ * div/idiv r32 (whose divisor register says whether it raises #DE); and
+ * an adapted user instruction run by the core hands its fault back
+ * (exc_return). For those the VMM calls the core's own idt_deliver or
+ * cpu_iret directly, under a _setjmp of its own with the virtual CPU up
+ * to its control registers saved (gate_undo): whatever the core raises
+ * (a bad gate, #NP, a stack fault, #GP on a return CS; task gates and
+ * nested tasks are excluded up front) restores that state and returns
+ * false, and the run loop emulates the instruction the ordinary way,
+ * which raises and delivers the guest's fault exactly as before.
  *
- * In front of that, the commonest cases go without the core at all: an
- * INT n from ring 3 to a ring-0 handler, an IRET from ring 0 to ring 0 or
- * to ring 3. Each time the core has done one, bt keeps its answer (the
- * new CS and SS as loaded) with every guest byte the answer depended on:
- * the gate, the CS and SS descriptors, TSS.SS0, the popped selectors.
- * The next one compares those bytes, read now from the guest's current
- * tables through the core's TLB, and if all are the same the result is
- * the same: the same checks pass, the same segments load (their accessed
- * bits are already set, or the bytes would differ). What the answer does
- * not depend on is taken fresh each time: TSS.ESP0, the pushed or popped
- * EIP/ESP/EFLAGS, their stack's limits. A TLB miss, a write-protected or
- * code page under the stack, a limit that would be crossed, a VM or NT
- * flag: the core, as above.
+ * In front of that, the commonest cases go without the core: INT n or an
+ * exception from ring 3 to a ring-0 handler, #DE from ring 0 to ring 0,
+ * IRET from ring 0 to ring 0 or to ring 3. Each time the core has done
+ * one, bt keeps its answer (the new CS and SS as loaded) with every guest
+ * byte the answer depended on: the gate, the CS and SS descriptors,
+ * TSS.SS0, the popped selectors. The next one compares those bytes, read
+ * now from the guest's current tables through the core's TLB, and if all
+ * are the same the result is the same: the same checks pass, the same
+ * segments load (their accessed bits are already set, or the bytes would
+ * differ). What the answer does not depend on is taken fresh each time:
+ * TSS.ESP0, the pushed or popped EIP/ESP/EFLAGS, the stack's limits. A
+ * TLB miss, a stack page not writable or holding code, a limit that
+ * would be crossed, VM or NT: the core, as above. Soft INTs and
+ * exceptions keep separate answers (only the former check the gate's
+ * DPL).
  *
  * Runs only in the run loop (never in the signal callback).
  */
