@@ -104,12 +104,22 @@ const struct bt_pc *bt_pc_find(const struct bt *t, uint32_t host)
 
 /* --- emission --- */
 
+/* A conditional branch inside a block whose taken side leaves it: the
+ * jcc rel32 is emitted in line, its exit stub after the block's last
+ * instruction (side_exits_emit), so the not-taken path runs on in line. */
+struct side_exit {
+	uint8_t *jcc;
+	uint32_t target;
+};
+
 struct emit {
 	struct bt *t;
 	uint8_t *p;
 	bool oom;
 	bool in_block;		   /* emitting a block translated from: */
 	uint32_t block_lin, block_ppn; /* its linear address, its physical page */
+	struct side_exit side[BT_BLOCK_MAX_INSNS];
+	unsigned nside;
 };
 
 static uint32_t here(const struct emit *e)
@@ -852,6 +862,34 @@ static void emit_branch(struct emit *e, const struct insn_info *in, const uint8_
 	}
 }
 
+/* A jcc whose not-taken side stays in the block (a superblock): no taken
+ * jump on the path the guest falls through, where a block that ended at
+ * every jcc paid one (jcc, then a chained jmp to the next block). The
+ * jcc position maps to the guest's state before it, as any copied
+ * instruction's; its stub maps to the target. */
+static void emit_side_jcc(struct emit *e, const struct insn_info *in, uint32_t eip)
+{
+	pc_add(e, eip);
+	e->side[e->nside++] = (struct side_exit){ e->p, in->target };
+	e->p[0] = 0x0f;
+	e->p[1] = (uint8_t)(0x80 | in->cc);
+	put32(e->p + 2, 0);
+	e->p += 6;
+}
+
+/* The stubs of the block's side exits, after its last instruction; each
+ * jcc reaches its stub until bt_chain points it at the target's block. */
+static void side_exits_emit(struct emit *e)
+{
+	for (unsigned k = 0; k < e->nside; k++) {
+		uint8_t *jcc = e->side[k].jcc;
+		put32(jcc + 2, here(e) - (uint32_t)(uintptr_t)(jcc + 6));
+		emit_exit(e, e->side[k].target, EX_BRANCH, 0);
+		e->t->exits[e->t->nexits - 1].src_at = (uint32_t)(uintptr_t)jcc;
+	}
+	e->nside = 0;
+}
+
 static void block_link(struct bt *t, struct bt_block *b)
 {
 	unsigned h = hash_of(b->lin, b->user);
@@ -955,7 +993,8 @@ struct bt_block *bt_translate(struct bt *t)
 		bt_flush(t);
 	const uint8_t *page = c->ram + (pa & ~0xfffu);
 	uint32_t off = pa & 0xfff;
-	struct emit e = { t, host_ptr(t->cache_used), false, true, lin, ppn };
+	struct emit e = { .t = t, .p = host_ptr(t->cache_used), .in_block = true, .block_lin = lin,
+			  .block_ppn = ppn };
 	size_t pcs0 = t->npcs, exits0 = t->nexits;
 	uint32_t ind = emit_check(&e, eip);
 	uint32_t start = here(&e);
@@ -1011,6 +1050,9 @@ struct bt_block *bt_translate(struct bt *t)
 			pc_add(&e, eip);
 			memcpy(e.p, bytes, nbytes);
 			e.p += nbytes;
+		} else if (in.branch == BR_JCC && off + in.len < 0x1000 &&
+			   n + 1 < BT_BLOCK_MAX_INSNS) {
+			emit_side_jcc(&e, &in, eip);
 		} else if (in.cls == INSN_BRANCH) {
 			emit_branch(&e, &in, code, eip);
 			break;
@@ -1036,6 +1078,7 @@ struct bt_block *bt_translate(struct bt *t)
 			break;
 		}
 	}
+	side_exits_emit(&e);
 	if (e.oom)
 		goto fail;
 	if (code_page_add(t, ppn) < 0)
