@@ -317,7 +317,7 @@ struct bt_block *bt_lookup(struct bt *t, uint32_t lin, uint32_t cs_base, bool us
 struct bt_block *bt_translate(struct bt *t);
 void bt_chain(struct bt *t, int exit_id, const struct bt_block *to);
 void bt_flush(struct bt *t);
-void bt_new_address_space(struct bt *t, uint32_t old_cr3);
+void bt_new_address_space(struct bt *t, uint32_t old_cr3, bool keep_global);
 void bt_tables_reset(struct bt *t);
 void bt_lookup_fill(struct bt *t, const struct bt_block *b);
 void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written);

@@ -274,15 +274,37 @@ static void patch_jmp(uint32_t at, uint32_t to)
 	put32(host_ptr(at + 1), to - (at + 5));
 }
 
-/* The page directory entry that maps lin under cr3 (non-PAE), or 0 when
- * that directory is not in RAM. */
-static uint32_t pde_of(const struct cpu *c, uint32_t cr3, uint32_t lin)
+/* The guest's 32-bit word at physical pa, or 0 outside RAM. */
+static uint32_t phys_u32(const struct cpu *c, uint64_t pa)
 {
-	uint64_t pa = (uint64_t)(cr3 & ~0xfffu) + 4 * (lin >> 22);
 	uint32_t v = 0;
 	if (pa + 4 <= c->ram_size)
 		memcpy(&v, c->ram + pa, 4);
 	return v;
+}
+
+/* The page directory entry that maps lin under cr3 (non-PAE), or 0 when
+ * that directory is not in RAM. */
+static uint32_t pde_of(const struct cpu *c, uint32_t cr3, uint32_t lin)
+{
+	return phys_u32(c, (uint64_t)(cr3 & ~0xfffu) + 4 * (lin >> 22));
+}
+
+/* Is lin mapped by a global page now (CR4.PGE, non-PAE, and the G bit of
+ * its present PTE or 4 MiB PDE)? A real TLB keeps global translations
+ * across CR3 writes, the same value's included: only INVLPG, or turning
+ * PGE (or paging) off and on, drops them. */
+static bool page_global(const struct cpu *c, uint32_t lin)
+{
+	if (!(c->cr4 & CR4_PGE) || (c->cr4 & CR4_PAE))
+		return false;
+	uint32_t pde = pde_of(c, c->cr3, lin);
+	if (!(pde & 1))
+		return false;
+	if ((pde & 0x80) && (c->cr4 & CR4_PSE))
+		return pde & 0x100;
+	uint32_t pte = phys_u32(c, (uint64_t)(pde & ~0xfffu) + 4 * ((lin >> 12) & 0x3ff));
+	return (pte & 0x101) == 0x101;
 }
 
 /* Does lin keep its mapping from the directory at old_cr3 to the current
@@ -307,11 +329,12 @@ static void unchain(struct bt *t, const struct bt_exit *x)
 	}
 }
 
-/* Lookup entries of guest kernel code whose mapping is kept survive a
- * switch to another address space; user code's never do. An entry stays
- * only if every block that filled it (the list is in order, the last one
- * is in it) is kept: resetting is always safe. */
-static void tables_keep(struct bt *t, uint32_t old_cr3)
+/* Lookup entries of guest kernel code whose mapping is kept (keep_pde:
+ * the directory entry is the same in both directories), and of code on
+ * global pages (keep_global), survive a CR3 write; others are reset. An
+ * entry stays only if every block that filled it (the list is in order,
+ * the last one is in it) is kept: resetting is always safe. */
+static void tables_keep(struct bt *t, uint32_t old_cr3, bool keep_pde, bool keep_global)
 {
 	if (!t->tables_clean || t->nfilled > t->capfilled) {
 		bt_tables_reset(t);
@@ -320,7 +343,8 @@ static void tables_keep(struct bt *t, uint32_t old_cr3)
 	size_t kept = 0;
 	for (size_t k = 0; k < t->nfilled; k++) {
 		uint32_t at = t->filled[k], lin = t->filled_lin[k];
-		if (at < BT_TABLE_U && mapping_kept(t, old_cr3, lin)) {
+		if ((keep_pde && at < BT_TABLE_U && mapping_kept(t, old_cr3, lin)) ||
+		    (keep_global && page_global(&t->cpu, lin))) {
 			t->filled[kept] = at;
 			t->filled_lin[kept++] = lin;
 			continue;
@@ -345,15 +369,22 @@ static void tables_keep(struct bt *t, uint32_t old_cr3)
  *  - a chain whose target's directory entry is present and the same in the
  *    old and the new directory (the shared kernel half), unless the write
  *    is of the same value (old_cr3 is the current CR3: how guests flush
- *    their TLB, Linux after fork's write-protect) or with PAE. */
-void bt_new_address_space(struct bt *t, uint32_t old_cr3)
+ *    their TLB, Linux after fork's write-protect) or with PAE;
+ *  - when keep_global (a CR3 write, not a full flush), a chain whose target
+ *    is on a global page: the TLB the guest programs for keeps it too, so
+ *    a guest that changes such a mapping must INVLPG it, which drops the
+ *    page's blocks (bt_invalidate_lin). Linux's kernel text is global and
+ *    its TLB flushes reload CR3 with the same value. */
+void bt_new_address_space(struct bt *t, uint32_t old_cr3, bool keep_global)
 {
 	const struct cpu *c = &t->cpu;
 	bool keep = old_cr3 != c->cr3 && !(c->cr4 & CR4_PAE);
+	keep_global = keep_global && (c->cr4 & CR4_PGE) && !(c->cr4 & CR4_PAE);
 	size_t kept = 0;
 	for (size_t k = 0; k < t->nchained; k++) {
 		struct bt_chained ch = t->chained[k];
-		if (ch.same_page || (keep && mapping_kept(t, old_cr3, ch.to_lin))) {
+		if (ch.same_page || (keep && mapping_kept(t, old_cr3, ch.to_lin)) ||
+		    (keep_global && page_global(c, ch.to_lin))) {
 			t->chained[kept++] = ch;
 			continue;
 		}
@@ -364,8 +395,8 @@ void bt_new_address_space(struct bt *t, uint32_t old_cr3)
 	t->nchained = kept;
 	t->chain_from = -1;
 	t->fill_lookup = false;
-	if (keep)
-		tables_keep(t, old_cr3);
+	if (keep || keep_global)
+		tables_keep(t, old_cr3, keep, keep_global);
 	else
 		bt_tables_reset(t);
 	t->gen++;
