@@ -880,6 +880,7 @@ static void bt_free(struct bt *t)
 	free(t->pcs);
 	free(t->exits);
 	free(t->chained);
+	free(t->chained_g);
 	free(t);
 }
 

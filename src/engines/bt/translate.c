@@ -141,6 +141,7 @@ void bt_flush(struct bt *t)
 	t->npcs = 0;
 	t->nexits = 0;
 	t->nchained = 0;
+	t->nchained_g = 0;
 	t->cache_used = BT_CACHE;
 	t->chain_from = -1;
 	t->fill_lookup = false;
@@ -383,16 +384,21 @@ void bt_new_address_space(struct bt *t, uint32_t old_cr3, bool keep_global)
 	size_t kept = 0;
 	for (size_t k = 0; k < t->nchained; k++) {
 		struct bt_chained ch = t->chained[k];
-		if (ch.same_page || (keep && mapping_kept(t, old_cr3, ch.to_lin)) ||
-		    (keep_global && page_global(c, ch.to_lin))) {
+		if (ch.same_page || (keep && mapping_kept(t, old_cr3, ch.to_lin))) {
 			t->chained[kept++] = ch;
 			continue;
 		}
 		unchain(t, &t->exits[ch.exit_id]);
 		t->n.unchained++;
 	}
-	t->n.chains_kept += kept;
 	t->nchained = kept;
+	if (!keep_global) {
+		for (size_t k = 0; k < t->nchained_g; k++)
+			unchain(t, &t->exits[t->chained_g[k].exit_id]);
+		t->n.unchained += t->nchained_g;
+		t->nchained_g = 0;
+	}
+	t->n.chains_kept += kept + t->nchained_g;
 	t->chain_from = -1;
 	t->fill_lookup = false;
 	if (keep || keep_global)
@@ -408,12 +414,18 @@ void bt_chain(struct bt *t, int exit_id, const struct bt_block *to)
 	if (exit_id < 0 || (size_t)exit_id >= t->nexits || t->exits[exit_id].kind != EX_BRANCH)
 		return;
 	const struct bt_exit *x = &t->exits[exit_id];
-	if (grow((void **)&t->chained, &t->capchained, t->nchained, sizeof *t->chained))
-		t->chained[t->nchained++] = (struct bt_chained){
-			(uint32_t)exit_id, to->lin,
-			x->src_ppn == to->ppage && (x->src_lin >> 12) == (to->lin >> 12) };
-	else
-		return; /* could not be undone later: stay unchained */
+	struct bt_chained ch = { (uint32_t)exit_id, to->lin,
+				 x->src_ppn == to->ppage && (x->src_lin >> 12) == (to->lin >> 12) };
+	if (!ch.same_page && page_global(&t->cpu, to->lin)) {
+		if (!grow((void **)&t->chained_g, &t->capchained_g, t->nchained_g,
+			  sizeof *t->chained_g))
+			return; /* could not be undone later: stay unchained */
+		t->chained_g[t->nchained_g++] = ch;
+	} else if (grow((void **)&t->chained, &t->capchained, t->nchained, sizeof *t->chained)) {
+		t->chained[t->nchained++] = ch;
+	} else {
+		return;
+	}
 	patch_jmp(x->jmp_at, to->host);
 	if (x->src_at) {
 		/* jcc rel32 (0F 8x) or jmp rel32 (E9) */
