@@ -470,6 +470,25 @@ _start:
 	call check_selfmod
 	addl $8, %esp
 
+	/* The same past a conditional branch that falls through: bt's block
+	 * goes on past it (a superblock), and the store still lands before
+	 * the instruction it patches runs. */
+	call selfmod_sb
+	movl %eax, %ebx
+	movb $1, selfmod_sb_imm + 1
+	call selfmod_sb
+	cmpl $2, %eax
+	jne 1f
+	cmpl $2, %ebx
+	jne 2f
+	movl $-1, %eax
+	jmp 1f
+2:	movl %ebx, %eax
+1:	pushl %eax
+	pushl $name_selfmod_sb
+	call check_value
+	addl $8, %esp
+
 	/* A page written again and again: every version runs correctly. */
 	xorl %ebx, %ebx
 3:	movb %bl, rewrite + 1
@@ -802,6 +821,14 @@ selfmod_imm:
 	movl $1, %eax
 	ret
 
+selfmod_sb:
+	xorl %ecx, %ecx
+	jnz 1f			/* never taken: the block goes on */
+	movb $2, selfmod_sb_imm + 1
+selfmod_sb_imm:
+	movl $1, %eax
+1:	ret
+
 /* Returns its own immediate byte, which the caller rewrites each time
  * (alone on its page, which ends up interpreted, not translated). */
 	.data
@@ -982,6 +1009,7 @@ str_want: .asciz ", expected "
 str_at: .asciz "wrong at "
 str_nl: .asciz "\n"
 name_selfmod: .asciz "k.smc_running_block"
+name_selfmod_sb: .asciz "k.smc_running_block_past_jcc"
 name_rewrite: .asciz "k.smc_page_rewritten"
 name_cr3_flush:	.asciz "k.cr3_same_value_flush"
 name_cr3_same_lin: .asciz "k.cr3_same_linear_other_code"
