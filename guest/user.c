@@ -124,12 +124,21 @@ void user_spin(uint32_t unused)
 /* The compute benchmark on the arena at USER_ARENA, timed with RDTSC. */
 void user_bench(uint32_t rounds)
 {
+	/* One round first, timed on its own: it pays for first touches (the
+	 * arena's fresh pages; a translating engine's translations). The
+	 * rounds after it are the steady state. Native runs the same two
+	 * steps (bench/native_compute.c). */
+	uint8_t *arena = (uint8_t *)USER_ARENA;
 	uint64_t t0 = rdtsc();
-	uint32_t sum = compute_run((uint8_t *)USER_ARENA, COMPUTE_ARENA_BYTES, rounds);
-	uint64_t t1 = rdtsc() - t0;
+	compute_run(arena, COMPUTE_ARENA_BYTES, 1);
+	uint64_t t1 = rdtsc();
+	uint32_t sum = compute_run(arena, COMPUTE_ARENA_BYTES, rounds);
+	uint64_t t2 = rdtsc();
 	sys2(SYS_REPORT, BENCH_SLOT_SUM, sum);
-	sys2(SYS_REPORT, BENCH_SLOT_LO, (uint32_t)t1);
-	sys2(SYS_REPORT, BENCH_SLOT_HI, (uint32_t)(t1 >> 32));
+	sys2(SYS_REPORT, BENCH_SLOT_LO, (uint32_t)(t2 - t1));
+	sys2(SYS_REPORT, BENCH_SLOT_HI, (uint32_t)((t2 - t1) >> 32));
+	sys2(SYS_REPORT, BENCH_SLOT_COLD_LO, (uint32_t)(t1 - t0));
+	sys2(SYS_REPORT, BENCH_SLOT_COLD_LO + 1, (uint32_t)((t1 - t0) >> 32));
 	sys_exit(0);
 }
 

@@ -25,6 +25,7 @@ void user_callgate(uint32_t unused); /* user_modes.c */
 #define BENCH_SLOT_LO    1
 #define BENCH_SLOT_HI    2
 #define BENCH_SLOT_EMPTY_LO 3   /* the loop without its body, 2 slots */
+#define BENCH_SLOT_COLD_LO 5    /* compute: the untimed-by-LO first round, 2 slots */
 /* user_bench_pgfault's two pages (not mapped by proc_spawn) */
 #define BENCH_PF_VA      0x02000000u
 

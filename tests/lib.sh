@@ -28,6 +28,20 @@ run_vm() {
 	rc=$?
 }
 
+# available_engines: the engines `ringvm engines` marks available, one name
+# per line. The kind column may be several words ("binary translation") and
+# the status may carry a note ("available; a teaching engine"), so no fixed
+# column is read.
+available_engines() {
+	$RINGVM engines | awk '/^[a-z0-9]+ / {
+		for (i = 2; i <= NF; i++) {
+			w = $i; sub(/[:;,]$/, "", w)
+			if (w == "available") { print $1; break }
+			if (w == "unavailable") break
+		}
+	}'
+}
+
 # kvm_usable: /dev/kvm opens for us.
 kvm_usable() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
 # host_has_vmx: the CPU itself has VT-x or AMD-V.

@@ -42,7 +42,7 @@ export -f fuzz_one fuzz_ended_cleanly
 
 # The kind can be two words ("binary translation"): match the status, not
 # a field number (reading $3 once skipped bt, whose $3 is "translation").
-engines=$($RINGVM engines | awk '/^[a-z]+ / && / available/ && $2 != "hardware-assisted" { print $1 }')
+engines=$(available_engines | grep -vx kvm)
 case " $(echo $engines) " in
 *" bt "*) ;;
 *) if $RINGVM engines | grep -qE '^bt +.* available'; then

@@ -178,6 +178,53 @@ _start:
 	call check_value
 	addl $8, %esp
 
+	/* Global pages (CR4.PGE, G in the PTE) survive a CR3 write in the
+	 * TLB, so bt keeps chains into them; INVLPG, and turning PGE off,
+	 * must still drop them. Whether a CR3 write alone shows the new
+	 * mapping is the CPU's choice, so it is not asserted. */
+	movl %cr4, %eax
+	orl $0x80, %eax
+	movl %eax, %cr4
+	movl $-1, %ebx
+	movl $code_a, %eax
+	orl $0x103, %eax
+	movl %eax, pt_lo_a
+	invlpg 0x400000
+	call call_lo
+	cmpl $10, %eax
+	jne 8f
+	movl $code_b, %eax	/* global too; the same CR3 written, then INVLPG */
+	orl $0x103, %eax
+	movl %eax, pt_lo_a
+	movl %cr3, %eax
+	movl %eax, %cr3
+	invlpg 0x400000
+	call call_lo
+	cmpl $30, %eax
+	jne 8f
+	movl $code_a, %eax	/* back, then PGE off: every global entry goes */
+	orl $0x103, %eax
+	movl %eax, pt_lo_a
+	movl %cr4, %eax
+	andl $~0x80, %eax
+	movl %eax, %cr4
+	call call_lo
+	cmpl $10, %eax
+	je 9f
+8:	movl %eax, %ebx
+9:	movl %cr4, %eax
+	andl $~0x80, %eax
+	movl %eax, %cr4
+	movl $code_a, %eax
+	orl $3, %eax
+	movl %eax, pt_lo_a
+	movl %cr3, %eax
+	movl %eax, %cr3
+	pushl %ebx
+	pushl $name_global_invlpg
+	call check_value
+	addl $8, %esp
+
 	/* --- ring 0 --- */
 	ARM
 	movw $0x2b, %ax
@@ -734,6 +781,25 @@ _start:
 	call check_selfmod
 	addl $8, %esp
 
+	/* The same past a conditional branch that falls through: bt's block
+	 * goes on past it (a superblock), and the store still lands before
+	 * the instruction it patches runs. */
+	call selfmod_sb
+	movl %eax, %ebx
+	movb $1, selfmod_sb_imm + 1
+	call selfmod_sb
+	cmpl $2, %eax
+	jne 1f
+	cmpl $2, %ebx
+	jne 2f
+	movl $-1, %eax
+	jmp 1f
+2:	movl %ebx, %eax
+1:	pushl %eax
+	pushl $name_selfmod_sb
+	call check_value
+	addl $8, %esp
+
 	/* A page written again and again: every version runs correctly. */
 	xorl %ebx, %ebx
 3:	movb %bl, rewrite + 1
@@ -1145,6 +1211,14 @@ selfmod_imm:
 	movl $1, %eax
 	ret
 
+selfmod_sb:
+	xorl %ecx, %ecx
+	jnz 1f			/* never taken: the block goes on */
+	movb $2, selfmod_sb_imm + 1
+selfmod_sb_imm:
+	movl $1, %eax
+1:	ret
+
 /* Returns its own immediate byte, which the caller rewrites each time
  * (alone on its page, which ends up interpreted, not translated). */
 	.data
@@ -1334,9 +1408,11 @@ str_want: .asciz ", expected "
 str_at: .asciz "wrong at "
 str_nl: .asciz "\n"
 name_selfmod: .asciz "k.smc_running_block"
+name_selfmod_sb: .asciz "k.smc_running_block_past_jcc"
 name_rewrite: .asciz "k.smc_page_rewritten"
 name_cr3_flush:	.asciz "k.cr3_same_value_flush"
 name_cr3_same_lin: .asciz "k.cr3_same_linear_other_code"
+name_global_invlpg: .asciz "k.global_code_dropped_by_invlpg_and_pge"
 name_precise: .asciz "k.precise_registers"
 name_batch_after: .asciz "k.batch_stops_at_fault"
 name_core_write: .asciz "k.smc_core_write_after_translation"

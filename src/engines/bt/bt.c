@@ -226,7 +226,7 @@ static void paging_changed(struct bt *t, uint32_t cr0, uint32_t cr3, uint32_t cr
 	if (((c->cr0 ^ cr0) & pgbits) || ((c->cr4 ^ cr4) & cr4bits))
 		bt_flush(t);
 	else if ((c->cr0 & CR0_PG) && (c->cr3 != cr3 || c->cr3_loads != t->sh.cr3_loads))
-		bt_new_address_space(t, cr3);
+		bt_new_address_space(t, cr3, true);
 	else if (invlpg)
 		bt_invalidate_lin(t, *invlpg);
 	shadow_track(&t->sh, c, invlpg);
@@ -942,6 +942,7 @@ static void bt_free(struct bt *t)
 	free(t->pcs);
 	free(t->exits);
 	free(t->chained);
+	free(t->chained_g);
 	free(t->sites);
 	free(t->gates);
 	free(t);
@@ -1064,7 +1065,7 @@ static void bt_flush_tlb(struct vcpu *vcpu, uint32_t lin, bool all)
 		tlb_flush(c);
 		shadow_flush(&t->sh, false);
 		if (c->cr0 & CR0_PG)
-			bt_new_address_space(t, c->cr3); /* a flush: nothing survives */
+			bt_new_address_space(t, c->cr3, false); /* a flush: nothing survives */
 	} else {
 		tlb_flush_page(c, lin);
 		if (c->cr0 & CR0_PG)

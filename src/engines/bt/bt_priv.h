@@ -200,7 +200,7 @@ struct bt_block {
 	struct bt_block *lnext;	    /* blocks of the same linear page (dead ones too) */
 };
 
-#define BT_HASH_BITS 14
+#define BT_HASH_BITS 16
 #define BT_BLOCK_MAX_INSNS 32
 #define BT_VOLATILE_AFTER 8 /* invalidations in a row before a page is interpreted */
 /* Invalidations further apart than this do not add up, and a volatile page
@@ -319,6 +319,10 @@ struct bt {
 	 * linear and physical page (bt_new_address_space). */
 	struct bt_chained { uint32_t exit_id, to_lin; bool same_page; } *chained;
 	size_t nchained, capchained;
+	/* Chains into global pages: kept at every CR3 write without a look
+	 * (INVLPG kills their target block instead), undone by a full flush. */
+	struct bt_chained *chained_g;
+	size_t nchained_g, capchained_g;
 
 	/* Set by the signal callback for the run loop. */
 	bool sig_emulate; /* emulate the instruction at the cpu's EIP */
@@ -405,7 +409,7 @@ struct bt_block *bt_lookup(struct bt *t, uint32_t lin, uint32_t cs_base, bool us
 struct bt_block *bt_translate(struct bt *t);
 void bt_chain(struct bt *t, int exit_id, const struct bt_block *to);
 void bt_flush(struct bt *t);
-void bt_new_address_space(struct bt *t, uint32_t old_cr3);
+void bt_new_address_space(struct bt *t, uint32_t old_cr3, bool keep_global);
 void bt_tables_reset(struct bt *t);
 void bt_lookup_fill(struct bt *t, const struct bt_block *b);
 void bt_invalidate_page(struct bt *t, uint32_t ppn, bool written);

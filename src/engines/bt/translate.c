@@ -104,12 +104,22 @@ const struct bt_pc *bt_pc_find(const struct bt *t, uint32_t host)
 
 /* --- emission --- */
 
+/* A conditional branch inside a block whose taken side leaves it: the
+ * jcc rel32 is emitted in line, its exit stub after the block's last
+ * instruction (side_exits_emit), so the not-taken path runs on in line. */
+struct side_exit {
+	uint8_t *jcc;
+	uint32_t target;
+};
+
 struct emit {
 	struct bt *t;
 	uint8_t *p;
 	bool oom;
 	bool in_block;		   /* emitting a block translated from: */
 	uint32_t block_lin, block_ppn; /* its linear address, its physical page */
+	struct side_exit side[BT_BLOCK_MAX_INSNS];
+	unsigned nside;
 };
 
 static uint32_t here(const struct emit *e)
@@ -131,6 +141,7 @@ void bt_flush(struct bt *t)
 	t->npcs = 0;
 	t->nexits = 0;
 	t->nchained = 0;
+	t->nchained_g = 0;
 	bt_segsites_reset(t);
 	t->cache_used = BT_CACHE;
 	t->chain_from = -1;
@@ -265,15 +276,37 @@ static void patch_jmp(uint32_t at, uint32_t to)
 	put32(host_ptr(at + 1), to - (at + 5));
 }
 
-/* The page directory entry that maps lin under cr3 (non-PAE), or 0 when
- * that directory is not in RAM. */
-static uint32_t pde_of(const struct cpu *c, uint32_t cr3, uint32_t lin)
+/* The guest's 32-bit word at physical pa, or 0 outside RAM. */
+static uint32_t phys_u32(const struct cpu *c, uint64_t pa)
 {
-	uint64_t pa = (uint64_t)(cr3 & ~0xfffu) + 4 * (lin >> 22);
 	uint32_t v = 0;
 	if (pa + 4 <= c->ram_size)
 		memcpy(&v, c->ram + pa, 4);
 	return v;
+}
+
+/* The page directory entry that maps lin under cr3 (non-PAE), or 0 when
+ * that directory is not in RAM. */
+static uint32_t pde_of(const struct cpu *c, uint32_t cr3, uint32_t lin)
+{
+	return phys_u32(c, (uint64_t)(cr3 & ~0xfffu) + 4 * (lin >> 22));
+}
+
+/* Is lin mapped by a global page now (CR4.PGE, non-PAE, and the G bit of
+ * its present PTE or 4 MiB PDE)? A real TLB keeps global translations
+ * across CR3 writes, the same value's included: only INVLPG, or turning
+ * PGE (or paging) off and on, drops them. */
+static bool page_global(const struct cpu *c, uint32_t lin)
+{
+	if (!(c->cr4 & CR4_PGE) || (c->cr4 & CR4_PAE))
+		return false;
+	uint32_t pde = pde_of(c, c->cr3, lin);
+	if (!(pde & 1))
+		return false;
+	if ((pde & 0x80) && (c->cr4 & CR4_PSE))
+		return pde & 0x100;
+	uint32_t pte = phys_u32(c, (uint64_t)(pde & ~0xfffu) + 4 * ((lin >> 12) & 0x3ff));
+	return (pte & 0x101) == 0x101;
 }
 
 /* Does lin keep its mapping from the directory at old_cr3 to the current
@@ -298,11 +331,12 @@ static void unchain(struct bt *t, const struct bt_exit *x)
 	}
 }
 
-/* Lookup entries of guest kernel code whose mapping is kept survive a
- * switch to another address space; user code's never do. An entry stays
- * only if every block that filled it (the list is in order, the last one
- * is in it) is kept: resetting is always safe. */
-static void tables_keep(struct bt *t, uint32_t old_cr3)
+/* Lookup entries of guest kernel code whose mapping is kept (keep_pde:
+ * the directory entry is the same in both directories), and of code on
+ * global pages (keep_global), survive a CR3 write; others are reset. An
+ * entry stays only if every block that filled it (the list is in order,
+ * the last one is in it) is kept: resetting is always safe. */
+static void tables_keep(struct bt *t, uint32_t old_cr3, bool keep_pde, bool keep_global)
 {
 	if (!t->tables_clean || t->nfilled > t->capfilled) {
 		bt_tables_reset(t);
@@ -311,7 +345,8 @@ static void tables_keep(struct bt *t, uint32_t old_cr3)
 	size_t kept = 0;
 	for (size_t k = 0; k < t->nfilled; k++) {
 		uint32_t at = t->filled[k], lin = t->filled_lin[k];
-		if (at < BT_TABLE_U && mapping_kept(t, old_cr3, lin)) {
+		if ((keep_pde && at < BT_TABLE_U && mapping_kept(t, old_cr3, lin)) ||
+		    (keep_global && page_global(&t->cpu, lin))) {
 			t->filled[kept] = at;
 			t->filled_lin[kept++] = lin;
 			continue;
@@ -336,11 +371,17 @@ static void tables_keep(struct bt *t, uint32_t old_cr3)
  *  - a chain whose target's directory entry is present and the same in the
  *    old and the new directory (the shared kernel half), unless the write
  *    is of the same value (old_cr3 is the current CR3: how guests flush
- *    their TLB, Linux after fork's write-protect) or with PAE. */
-void bt_new_address_space(struct bt *t, uint32_t old_cr3)
+ *    their TLB, Linux after fork's write-protect) or with PAE;
+ *  - when keep_global (a CR3 write, not a full flush), a chain whose target
+ *    is on a global page: the TLB the guest programs for keeps it too, so
+ *    a guest that changes such a mapping must INVLPG it, which drops the
+ *    page's blocks (bt_invalidate_lin). Linux's kernel text is global and
+ *    its TLB flushes reload CR3 with the same value. */
+void bt_new_address_space(struct bt *t, uint32_t old_cr3, bool keep_global)
 {
 	const struct cpu *c = &t->cpu;
 	bool keep = old_cr3 != c->cr3 && !(c->cr4 & CR4_PAE);
+	keep_global = keep_global && (c->cr4 & CR4_PGE) && !(c->cr4 & CR4_PAE);
 	size_t kept = 0;
 	for (size_t k = 0; k < t->nchained; k++) {
 		struct bt_chained ch = t->chained[k];
@@ -351,12 +392,18 @@ void bt_new_address_space(struct bt *t, uint32_t old_cr3)
 		unchain(t, &t->exits[ch.exit_id]);
 		t->n.unchained++;
 	}
-	t->n.chains_kept += kept;
 	t->nchained = kept;
+	if (!keep_global) {
+		for (size_t k = 0; k < t->nchained_g; k++)
+			unchain(t, &t->exits[t->chained_g[k].exit_id]);
+		t->n.unchained += t->nchained_g;
+		t->nchained_g = 0;
+	}
+	t->n.chains_kept += kept + t->nchained_g;
 	t->chain_from = -1;
 	t->fill_lookup = false;
-	if (keep)
-		tables_keep(t, old_cr3);
+	if (keep || keep_global)
+		tables_keep(t, old_cr3, keep, keep_global);
 	else
 		bt_tables_reset(t);
 	t->gen++;
@@ -368,12 +415,18 @@ void bt_chain(struct bt *t, int exit_id, const struct bt_block *to)
 	if (exit_id < 0 || (size_t)exit_id >= t->nexits || t->exits[exit_id].kind != EX_BRANCH)
 		return;
 	const struct bt_exit *x = &t->exits[exit_id];
-	if (grow((void **)&t->chained, &t->capchained, t->nchained, sizeof *t->chained))
-		t->chained[t->nchained++] = (struct bt_chained){
-			(uint32_t)exit_id, to->lin,
-			x->src_ppn == to->ppage && (x->src_lin >> 12) == (to->lin >> 12) };
-	else
-		return; /* could not be undone later: stay unchained */
+	struct bt_chained ch = { (uint32_t)exit_id, to->lin,
+				 x->src_ppn == to->ppage && (x->src_lin >> 12) == (to->lin >> 12) };
+	if (!ch.same_page && page_global(&t->cpu, to->lin)) {
+		if (!grow((void **)&t->chained_g, &t->capchained_g, t->nchained_g,
+			  sizeof *t->chained_g))
+			return; /* could not be undone later: stay unchained */
+		t->chained_g[t->nchained_g++] = ch;
+	} else if (grow((void **)&t->chained, &t->capchained, t->nchained, sizeof *t->chained)) {
+		t->chained[t->nchained++] = ch;
+	} else {
+		return;
+	}
 	patch_jmp(x->jmp_at, to->host);
 	if (x->src_at) {
 		/* jcc rel32 (0F 8x) or jmp rel32 (E9) */
@@ -1000,6 +1053,34 @@ static void emit_branch(struct emit *e, const struct insn_info *in, const uint8_
 	}
 }
 
+/* A jcc whose not-taken side stays in the block (a superblock): no taken
+ * jump on the path the guest falls through, where a block that ended at
+ * every jcc paid one (jcc, then a chained jmp to the next block). The
+ * jcc position maps to the guest's state before it, as any copied
+ * instruction's; its stub maps to the target. */
+static void emit_side_jcc(struct emit *e, const struct insn_info *in, uint32_t eip)
+{
+	pc_add(e, eip);
+	e->side[e->nside++] = (struct side_exit){ e->p, in->target };
+	e->p[0] = 0x0f;
+	e->p[1] = (uint8_t)(0x80 | in->cc);
+	put32(e->p + 2, 0);
+	e->p += 6;
+}
+
+/* The stubs of the block's side exits, after its last instruction; each
+ * jcc reaches its stub until bt_chain points it at the target's block. */
+static void side_exits_emit(struct emit *e)
+{
+	for (unsigned k = 0; k < e->nside; k++) {
+		uint8_t *jcc = e->side[k].jcc;
+		put32(jcc + 2, here(e) - (uint32_t)(uintptr_t)(jcc + 6));
+		emit_exit(e, e->side[k].target, EX_BRANCH, 0);
+		e->t->exits[e->t->nexits - 1].src_at = (uint32_t)(uintptr_t)jcc;
+	}
+	e->nside = 0;
+}
+
 static void block_link(struct bt *t, struct bt_block *b)
 {
 	unsigned h = hash_of(b->lin, b->user);
@@ -1103,7 +1184,8 @@ struct bt_block *bt_translate(struct bt *t)
 		bt_flush(t);
 	const uint8_t *page = c->ram + (pa & ~0xfffu);
 	uint32_t off = pa & 0xfff;
-	struct emit e = { t, host_ptr(t->cache_used), false, true, lin, ppn };
+	struct emit e = { .t = t, .p = host_ptr(t->cache_used), .in_block = true, .block_lin = lin,
+			  .block_ppn = ppn };
 	size_t pcs0 = t->npcs, exits0 = t->nexits, sites0 = t->nsites;
 	uint32_t ind = emit_check(&e, eip);
 	uint32_t start = here(&e);
@@ -1160,6 +1242,9 @@ struct bt_block *bt_translate(struct bt *t)
 			pc_add(&e, eip);
 			memcpy(e.p, bytes, nbytes);
 			e.p += nbytes;
+		} else if (in.branch == BR_JCC && off + in.len < 0x1000 &&
+			   n + 1 < BT_BLOCK_MAX_INSNS) {
+			emit_side_jcc(&e, &in, eip);
 		} else if (in.cls == INSN_BRANCH) {
 			emit_branch(&e, &in, code, eip);
 			break;
@@ -1186,6 +1271,7 @@ struct bt_block *bt_translate(struct bt *t)
 			break;
 		}
 	}
+	side_exits_emit(&e);
 	if (e.oom)
 		goto fail;
 	if (code_page_add(t, ppn) < 0)
