@@ -255,6 +255,54 @@ static inline __attribute__((always_inline)) int cond_fast(const struct cpu *c, 
 	return cond_fast_sh(c, cc, op, 32 - 8 * (unsigned)c->lf_size); /* 16 or 24 */
 }
 
+/* ALU ops in encoding order (ADD OR ADC SBB AND SUB XOR CMP), then TEST. */
+enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP, ALU_TEST, ALU_N };
+
+/* One ALU operation with its lazy flags; op is a constant in the
+ * specialised handlers, so this folds to the one operation. */
+static inline __attribute__((always_inline)) uint32_t alu_do(struct cpu *c, unsigned op,
+							      unsigned size, uint32_t a, uint32_t b)
+{
+	uint32_t r;
+	switch (op) {
+	case ALU_ADD:
+		r = a + b;
+		flags_lazy(c, LF_ADD, size, r, a, b);
+		break;
+	case ALU_OR:
+		r = a | b;
+		flags_lazy(c, LF_LOGIC, size, r, 0, 0);
+		break;
+	case ALU_ADC:
+		r = a + b + cf_get(c);
+		flags_lazy(c, LF_ADC, size, r, a, b);
+		break;
+	case ALU_SBB:
+		r = a - b - cf_get(c);
+		flags_lazy(c, LF_SBB, size, r, a, b);
+		break;
+	case ALU_AND:
+	case ALU_TEST:
+		r = a & b;
+		flags_lazy(c, LF_LOGIC, size, r, 0, 0);
+		break;
+	case ALU_XOR:
+		r = a ^ b;
+		flags_lazy(c, LF_LOGIC, size, r, 0, 0);
+		break;
+	default: /* SUB, CMP */
+		r = a - b;
+		flags_lazy(c, LF_SUB, size, r, a, b);
+		break;
+	}
+	return r;
+}
+
+static inline bool alu_writes(unsigned op)
+{
+	return op != ALU_CMP && op != ALU_TEST;
+}
+
 /* Handler declarations, by family. */
 #define HANDLERS(X)                                                                               \
 	X(h_ud) X(h_unimpl) X(h_nop) X(h_too_long)                                                \
@@ -284,8 +332,14 @@ HANDLERS(DECLARE_HANDLER)
  * is one (exec_fast.c); called once the general handler is chosen. */
 void fast_form(struct insn *i);
 
-/* ALU ops in encoding order (ADD OR ADC SBB AND SUB XOR CMP), then TEST. */
-enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP, ALU_TEST, ALU_N };
+/* The same forms specialised by guest register (exec_reg.c): the handler
+ * for i, whose generic fast handler is generic, of the given kind. */
+enum reg_form_kind {
+	RF_MOV_RR, RF_IMUL_RR, RF_ALU_RR, RF_ALU_RI, RF_LD32, RF_ST32, RF_LEA32, RF_MOVZX_M,
+	RF_MOV_RI, RF_SHL_RI, RF_SHR_RI, RF_SAR_RI, RF_INC_R, RF_DEC_R, RF_PUSH_R, RF_POP_R,
+};
+insn_fn reg_form(const struct insn *i, insn_fn generic, enum reg_form_kind k);
+
 extern const insn_fn alu32_rr_fns[ALU_N], alu32_ri_fns[ALU_N], alu32_rm_fns[ALU_N],
 	alu32_mr_fns[ALU_N], alu32_mi_fns[ALU_N];
 

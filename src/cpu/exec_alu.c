@@ -6,49 +6,6 @@
  */
 #include "exec.h"
 
-static inline __attribute__((always_inline)) uint32_t alu_do(struct cpu *c, unsigned op,
-							      unsigned size, uint32_t a, uint32_t b)
-{
-	uint32_t r;
-	switch (op) {
-	case ALU_ADD:
-		r = a + b;
-		flags_lazy(c, LF_ADD, size, r, a, b);
-		break;
-	case ALU_OR:
-		r = a | b;
-		flags_lazy(c, LF_LOGIC, size, r, 0, 0);
-		break;
-	case ALU_ADC:
-		r = a + b + cf_get(c);
-		flags_lazy(c, LF_ADC, size, r, a, b);
-		break;
-	case ALU_SBB:
-		r = a - b - cf_get(c);
-		flags_lazy(c, LF_SBB, size, r, a, b);
-		break;
-	case ALU_AND:
-	case ALU_TEST:
-		r = a & b;
-		flags_lazy(c, LF_LOGIC, size, r, 0, 0);
-		break;
-	case ALU_XOR:
-		r = a ^ b;
-		flags_lazy(c, LF_LOGIC, size, r, 0, 0);
-		break;
-	default: /* SUB, CMP */
-		r = a - b;
-		flags_lazy(c, LF_SUB, size, r, a, b);
-		break;
-	}
-	return r;
-}
-
-static inline bool alu_writes(unsigned op)
-{
-	return op != ALU_CMP && op != ALU_TEST;
-}
-
 H(h_alu)
 {
 	unsigned size = i->op[0].size;

@@ -302,10 +302,22 @@ static insn_fn fast_fn(struct insn *i)
 	insn_fn fn = i->fn;
 	if (fn == h_jcc && i->osize == 4)
 		return jcc32_fns[i->sub & 15];
+	if (fn == h_mov32_rr)
+		return reg_form(i, fn, RF_MOV_RR);
+	if (fn == h_mov32_ri)
+		return reg_form(i, fn, RF_MOV_RI);
+	if (fn == h_push32_r)
+		return reg_form(i, fn, RF_PUSH_R);
+	if (fn == h_pop32_r)
+		return reg_form(i, fn, RF_POP_R);
+	if (i->sub < ALU_N && fn == alu32_rr_fns[i->sub])
+		return reg_form(i, fn, RF_ALU_RR);
+	if (i->sub < ALU_N && fn == alu32_ri_fns[i->sub])
+		return reg_form(i, fn, RF_ALU_RI);
 	if (fn == h_mov32_rm && mem_a32(b))
-		return f_ld32;
+		return reg_form(i, f_ld32, RF_LD32);
 	if (fn == h_mov32_mr && mem_a32(a) && reg_of(b, 4))
-		return f_st32;
+		return reg_form(i, f_st32, RF_ST32);
 	if (fn == h_mov32_mr && mem_a32(a) && b->kind == OK_IMM)
 		return f_st32i;
 	if (fn == h_mov && small(a->size) && a->size == b->size) {
@@ -321,13 +333,13 @@ static insn_fn fast_fn(struct insn *i)
 		if (b->kind == OK_REG)
 			return zx ? f_movzx32_r : f_movsx32_r;
 		if (mem_a32(b))
-			return zx ? f_movzx32_m : f_movsx32_m;
+			return zx ? reg_form(i, f_movzx32_m, RF_MOVZX_M) : f_movsx32_m;
 	}
 	if (fn == h_lea && reg_of(a, 4) && mem_a32(b))
-		return f_lea32;
+		return reg_form(i, f_lea32, RF_LEA32);
 	if (fn == h_imul2 && reg_of(a, 4)) {
 		if (i->nops == 2 && reg_of(b, 4))
-			return f_imul32_rr;
+			return reg_form(i, f_imul32_rr, RF_IMUL_RR);
 		if (i->nops == 2 && mem_a32(b) && b->size == 4)
 			return f_imul32_rm;
 		if (i->nops == 3 && d->kind == OK_IMM && reg_of(b, 4))
@@ -339,16 +351,16 @@ static insn_fn fast_fn(struct insn *i)
 	if (fn == h_shift && reg_of(a, 4) && (b->kind == OK_IMM || b->kind == OK_NONE) && cnt) {
 		i->imm2 = cnt;
 		if (i->sub == 4)
-			return f_shl32_ri;
+			return reg_form(i, f_shl32_ri, RF_SHL_RI);
 		if (i->sub == 5)
-			return f_shr32_ri;
+			return reg_form(i, f_shr32_ri, RF_SHR_RI);
 		if (i->sub == 7)
-			return f_sar32_ri;
+			return reg_form(i, f_sar32_ri, RF_SAR_RI);
 	}
 	if (fn == h_inc && reg_of(a, 4))
-		return f_inc32_r;
+		return reg_form(i, f_inc32_r, RF_INC_R);
 	if (fn == h_dec && reg_of(a, 4))
-		return f_dec32_r;
+		return reg_form(i, f_dec32_r, RF_DEC_R);
 	if (fn == h_alu && (i->sub == ALU_CMP || i->sub == ALU_TEST) && a->size == 1) {
 		if (a->kind == OK_REG && b->kind == OK_IMM)
 			return f_cmp8_ri;
