@@ -121,11 +121,15 @@ static inline int32_t sext(uint32_t v, unsigned size)
 
 static inline bool cf_get(struct cpu *c)
 {
-	if (c->lf_op == LF_SUB)
-		return (c->lf_a & size_mask(c->lf_size)) < (c->lf_b & size_mask(c->lf_size));
-	if (c->lf_op == LF_LOGIC)
-		return false;
-	return flags_get(c) & EFLAGS_CF;
+	uint32_t mask = size_mask(c->lf_size);
+	switch (c->lf_op) {
+	case LF_SUB: return (c->lf_a & mask) < (c->lf_b & mask);
+	case LF_ADD: return (c->lf_res & mask) < (c->lf_a & mask);
+	case LF_LOGIC: return false;
+	case LF_CO: return c->lf_a & 1;
+	case LF_INC: case LF_DEC: return c->lf_b & 1; /* CF as it was */
+	default: return flags_get(c) & EFLAGS_CF;
+	}
 }
 
 static inline uint32_t parity_flag(uint32_t r)
@@ -196,10 +200,10 @@ static inline __attribute__((always_inline)) bool fast_mem(const struct cpu *c,
 
 /*
  * A condition code from the lazy flags without materializing them, or -1
- * when cond_eval must decide. ZF, SF and PF come from the recorded
- * result for every lazy operation; after SUB/CMP, ADD and logic ops (the
- * usual producers) the other conditions come from the recorded operands
- * too. 8- and 16-bit results are shifted to the top of 32 bits first, which
+ * when cond_eval must decide (flags not lazy). ZF, SF and PF come from
+ * the recorded result for every lazy operation; CF and OF from the
+ * recorded operands (SUB/CMP compare them directly), or as recorded
+ * (LF_CO; INC and DEC keep CF in lf_b). 8- and 16-bit results are shifted to the top of 32 bits first, which
  * keeps every carry, sign, zero and overflow relation (and discards what
  * lies above the operand size). With a constant cc it folds to a few
  * instructions (exec_fast.c's Jcc handlers); tests/unit/test_cpu.c checks
@@ -232,6 +236,20 @@ static inline __attribute__((always_inline)) int cond_fast_sh(const struct cpu *
 		of = ((a ^ r) & (b ^ r)) >> 31;
 	} else if (op == LF_LOGIC) {
 		cf = of = false;
+	} else if (op == LF_CO) { /* shifts, multiplies: CF and OF recorded */
+		cf = c->lf_a & 1;
+		of = (c->lf_a >> 1) & 1;
+	} else if (op == LF_INC || op == LF_DEC) {
+		/* CF as it was; OF when the result is the sign bit alone (INC)
+		 * or all ones below it (DEC), at the operand size. */
+		cf = c->lf_b & 1;
+		of = r == (op == LF_INC ? 0x80000000u : 0x80000000u - (1u << sh));
+	} else if (op == LF_ADC) { /* the carry out of the top bit, bit by bit */
+		cf = ((a & b) | ((a | b) & ~r)) >> 31;
+		of = ((a ^ r) & (b ^ r)) >> 31;
+	} else if (op == LF_SBB) {
+		cf = ((~a & b) | ((~a | b) & r)) >> 31;
+		of = ((a ^ b) & (a ^ r)) >> 31;
 	} else {
 		return -1;
 	}

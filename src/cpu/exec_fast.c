@@ -281,6 +281,54 @@ static const insn_fn jcc32_fns[16] = {
 	f_jcc_8, f_jcc_9, f_jcc_10, f_jcc_11, f_jcc_12, f_jcc_13, f_jcc_14, f_jcc_15,
 };
 
+/* SETcc r8, CMOVcc r32, r32 and CMOVcc r32, m32, one handler per
+ * condition like Jcc. cond_eval decides only when the flags are not lazy.
+ * CMOVcc reads its source whether or not it moves it (a fault is taken
+ * either way), as h_cmovcc does. */
+static inline __attribute__((always_inline)) bool cond_now(const struct cpu *c, unsigned cc)
+{
+	int t = cond_fast(c, cc);
+	return likely(t >= 0) ? t : cond_eval(c, cc);
+}
+
+#define CC_FORMS(cc)                                                              \
+	static H(f_setcc_r_##cc)                                                  \
+	{                                                                         \
+		c->r.r8[i->op[0].reg] = cond_now(c, cc);                          \
+		NEXT_THREADED(c, i);                                              \
+	}                                                                         \
+	static H(f_cmov32_rr_##cc)                                                \
+	{                                                                         \
+		if (cond_now(c, cc))                                              \
+			R32(c, i->op[0]) = R32(c, i->op[1]);                      \
+		NEXT_THREADED(c, i);                                              \
+	}                                                                         \
+	static H(f_cmov32_rm_##cc)                                                \
+	{                                                                         \
+		uint8_t *p;                                                       \
+		if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {           \
+			h_cmovcc(c, i); /* a tail call */                         \
+			return;                                                   \
+		}                                                                 \
+		uint32_t v = load_n(p, 4);                                        \
+		if (cond_now(c, cc))                                              \
+			R32(c, i->op[0]) = v;                                     \
+		NEXT_THREADED(c, i);                                              \
+	}
+CC_FORMS(0) CC_FORMS(1) CC_FORMS(2) CC_FORMS(3) CC_FORMS(4) CC_FORMS(5) CC_FORMS(6) CC_FORMS(7)
+CC_FORMS(8) CC_FORMS(9) CC_FORMS(10) CC_FORMS(11) CC_FORMS(12) CC_FORMS(13) CC_FORMS(14)
+CC_FORMS(15)
+
+#define CC_TABLE(form)                                                                       \
+	static const insn_fn form##_fns[16] = {                                              \
+		form##_0, form##_1, form##_2, form##_3, form##_4, form##_5, form##_6, form##_7,  \
+		form##_8, form##_9, form##_10, form##_11, form##_12, form##_13, form##_14,       \
+		form##_15,                                                                   \
+	};
+CC_TABLE(f_setcc_r)
+CC_TABLE(f_cmov32_rr)
+CC_TABLE(f_cmov32_rm)
+
 static bool mem_a32(const struct opnd *o)
 {
 	return o->kind == OK_MEM && !o->a16;
@@ -302,6 +350,12 @@ static insn_fn fast_fn(struct insn *i)
 	insn_fn fn = i->fn;
 	if (fn == h_jcc && i->osize == 4)
 		return jcc32_fns[i->sub & 15];
+	if (fn == h_setcc && reg_of(a, 1))
+		return f_setcc_r_fns[i->sub & 15];
+	if (fn == h_cmovcc && reg_of(a, 4) && reg_of(b, 4))
+		return f_cmov32_rr_fns[i->sub & 15];
+	if (fn == h_cmovcc && reg_of(a, 4) && mem_a32(b) && b->size == 4)
+		return f_cmov32_rm_fns[i->sub & 15];
 	if (fn == h_mov32_rr)
 		return reg_form(i, fn, RF_MOV_RR);
 	if (fn == h_mov32_ri)
