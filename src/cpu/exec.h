@@ -355,6 +355,7 @@ void fast_form(struct insn *i);
 enum reg_form_kind {
 	RF_MOV_RR, RF_IMUL_RR, RF_ALU_RR, RF_ALU_RI, RF_LD32, RF_ST32, RF_LEA32, RF_MOVZX_M,
 	RF_MOV_RI, RF_SHL_RI, RF_SHR_RI, RF_SAR_RI, RF_INC_R, RF_DEC_R, RF_PUSH_R, RF_POP_R,
+	RF_MOVZX_R, RF_ALU_RM, RF_ALU_MR, RF_CMOV_RM, RF_CMOV_RR, RF_LD_SMALL, RF_ST_SMALL,
 };
 insn_fn reg_form(const struct insn *i, insn_fn generic, enum reg_form_kind k);
 

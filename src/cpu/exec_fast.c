@@ -353,9 +353,13 @@ static insn_fn fast_fn(struct insn *i)
 	if (fn == h_setcc && reg_of(a, 1))
 		return f_setcc_r_fns[i->sub & 15];
 	if (fn == h_cmovcc && reg_of(a, 4) && reg_of(b, 4))
-		return f_cmov32_rr_fns[i->sub & 15];
+		return reg_form(i, f_cmov32_rr_fns[i->sub & 15], RF_CMOV_RR);
 	if (fn == h_cmovcc && reg_of(a, 4) && mem_a32(b) && b->size == 4)
-		return f_cmov32_rm_fns[i->sub & 15];
+		return reg_form(i, f_cmov32_rm_fns[i->sub & 15], RF_CMOV_RM);
+	if (i->sub < ALU_N && fn == alu32_rm_fns[i->sub])
+		return reg_form(i, fn, RF_ALU_RM);
+	if (i->sub < ALU_N && fn == alu32_mr_fns[i->sub])
+		return reg_form(i, fn, RF_ALU_MR);
 	if (fn == h_mov32_rr)
 		return reg_form(i, fn, RF_MOV_RR);
 	if (fn == h_mov32_ri)
@@ -376,16 +380,16 @@ static insn_fn fast_fn(struct insn *i)
 		return f_st32i;
 	if (fn == h_mov && small(a->size) && a->size == b->size) {
 		if (a->kind == OK_REG && mem_a32(b))
-			return f_ld_small;
+			return reg_form(i, f_ld_small, RF_LD_SMALL);
 		if (mem_a32(a) && b->kind == OK_REG)
-			return f_st_small;
+			return reg_form(i, f_st_small, RF_ST_SMALL);
 		if (mem_a32(a) && b->kind == OK_IMM)
 			return f_st_small_i;
 	}
 	if ((fn == h_movzx || fn == h_movsx) && reg_of(a, 4) && small(b->size)) {
 		bool zx = fn == h_movzx;
 		if (b->kind == OK_REG)
-			return zx ? f_movzx32_r : f_movsx32_r;
+			return zx ? reg_form(i, f_movzx32_r, RF_MOVZX_R) : f_movsx32_r;
 		if (mem_a32(b))
 			return zx ? reg_form(i, f_movzx32_m, RF_MOVZX_M) : f_movsx32_m;
 	}

@@ -254,6 +254,103 @@ static inline __attribute__((always_inline)) bool fast_stack(const struct cpu *c
 	}
 FOR8(PUSHPOP, _, _)
 
+/* exec.h's fast_mem as it is (generic base and index), for the forms
+ * below that are specialised by their register operand only. */
+
+/* ALU r32, m32 and ALU m32, r32 by op and register (exec_alu.c's
+ * alu32_rm_* / alu32_mr_*; the general h_alu on a miss). */
+#define ALU_RM(OP, u_, d)                                                             \
+	static H(alu_rm_##OP##_##d)                                                   \
+	{                                                                             \
+		uint8_t *p;                                                           \
+		if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {               \
+			h_alu(c, i); /* a tail call */                                \
+			return;                                                       \
+		}                                                                     \
+		uint32_t r = alu_do(c, OP, 4, GR(c, d), load_n(p, 4));                \
+		if (alu_writes(OP))                                                   \
+			GR(c, d) = r;                                                 \
+		NEXT_THREADED(c, i);                                                  \
+	}                                                                             \
+	static H(alu_mr_##OP##_##d)                                                   \
+	{                                                                             \
+		uint8_t *p;                                                           \
+		if (unlikely(!fast_mem(c, &i->op[0], 4, alu_writes(OP), &p))) {      \
+			h_alu(c, i); /* a tail call */                                \
+			return;                                                       \
+		}                                                                     \
+		uint32_t r = alu_do(c, OP, 4, load_n(p, 4), GR(c, d));                \
+		if (alu_writes(OP))                                                   \
+			store_n(p, 4, r);                                             \
+		NEXT_THREADED(c, i);                                                  \
+	}
+#define ALU_RM_OP(OP) FOR8(ALU_RM, OP, _)
+ALU_RM_OP(0) ALU_RM_OP(1) ALU_RM_OP(2) ALU_RM_OP(3) ALU_RM_OP(4) ALU_RM_OP(5) ALU_RM_OP(6)
+ALU_RM_OP(7) ALU_RM_OP(8)
+
+/* CMOVcc r32, m32 by condition and register (exec_fast.c's forms). */
+#define CMOV_RM(cc, u_, d)                                                            \
+	static H(cmov_rm_##cc##_##d)                                                  \
+	{                                                                             \
+		uint8_t *p;                                                           \
+		if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {               \
+			h_cmovcc(c, i); /* a tail call */                             \
+			return;                                                       \
+		}                                                                     \
+		uint32_t v = load_n(p, 4);                                            \
+		int t = cond_fast(c, cc);                                             \
+		if (likely(t >= 0) ? t : cond_eval(c, cc))                            \
+			GR(c, d) = v;                                                 \
+		NEXT_THREADED(c, i);                                                  \
+	}                                                                             \
+	static H(cmov_rr_##cc##_##d)                                                  \
+	{                                                                             \
+		uint32_t v = c->r.r32[i->op[1].reg >> 2];                             \
+		int t = cond_fast(c, cc);                                             \
+		if (likely(t >= 0) ? t : cond_eval(c, cc))                            \
+			GR(c, d) = v;                                                 \
+		NEXT_THREADED(c, i);                                                  \
+	}
+#define CMOV_CC(cc) FOR8(CMOV_RM, cc, _)
+CMOV_CC(0) CMOV_CC(1) CMOV_CC(2) CMOV_CC(3) CMOV_CC(4) CMOV_CC(5) CMOV_CC(6) CMOV_CC(7)
+CMOV_CC(8) CMOV_CC(9) CMOV_CC(10) CMOV_CC(11) CMOV_CC(12) CMOV_CC(13) CMOV_CC(14) CMOV_CC(15)
+
+/* MOV r8/r16, m and MOV m, r8/r16 by base register (the 8/16-bit register
+ * stays generic: a partial register cannot be forwarded whole anyway). */
+#define SMALL(x, u_, b)                                                               \
+	static H(ld_small_##x##_##b)                                                  \
+	{                                                                             \
+		uint8_t *p;                                                           \
+		unsigned n = i->op[0].size;                                           \
+		if (unlikely(!fast_mem_b(c, &i->op[1], b, x, n, false, &p))) {        \
+			h_mov(c, i); /* a tail call */                                \
+			return;                                                       \
+		}                                                                     \
+		store_n(c->r.r8 + i->op[0].reg, n, load_n(p, n));                     \
+		NEXT_THREADED(c, i);                                                  \
+	}                                                                             \
+	static H(st_small_##x##_##b)                                                  \
+	{                                                                             \
+		uint8_t *p;                                                           \
+		unsigned n = i->op[0].size;                                           \
+		if (unlikely(!fast_mem_b(c, &i->op[0], b, x, n, true, &p))) {         \
+			h_mov(c, i); /* a tail call */                                \
+			return;                                                       \
+		}                                                                     \
+		store_n(p, n, load_n(c->r.r8 + i->op[1].reg, n));                     \
+		NEXT_THREADED(c, i);                                                  \
+	}
+FOR9B(SMALL, 0, _) FOR9B(SMALL, 1, _)
+
+/* MOVZX r32, r8/r16 by destination */
+#define MOVZX_R(u_, v_, d)                                                            \
+	static H(movzx_r_##d)                                                         \
+	{                                                                             \
+		GR(c, d) = load_n(c->r.r8 + i->op[1].reg, i->op[1].size);             \
+		NEXT_THREADED(c, i);                                                  \
+	}
+FOR8(MOVZX_R, _, _)
+
 /* The tables, indexed by the register numbers. */
 #define P2(_, a, b) mov_rr_##a##_##b,
 #define P2_ROW(_, u_, a) { FOR8B(P2, _, a) },
@@ -322,6 +419,41 @@ static const insn_fn push_r_tab[8] = { FOR8(P1, _, _) };
 static const insn_fn pop_r_tab[8] = { FOR8(P1, _, _) };
 #undef NAME_
 
+#define NAME_(a) movzx_r_##a
+static const insn_fn movzx_r_tab[8] = { FOR8(P1, _, _) };
+#undef NAME_
+
+#define PRM(OP, u_, a) NAME_(OP, a),
+#define PRM_OP(OP) { FOR8(PRM, OP, _) },
+#define NAME_(OP, a) alu_rm_##OP##_##a
+static const insn_fn alu_rm_tab[ALU_N][8] = {
+	PRM_OP(0) PRM_OP(1) PRM_OP(2) PRM_OP(3) PRM_OP(4) PRM_OP(5) PRM_OP(6) PRM_OP(7) PRM_OP(8)
+};
+#undef NAME_
+#define NAME_(OP, a) alu_mr_##OP##_##a
+static const insn_fn alu_mr_tab[ALU_N][8] = {
+	PRM_OP(0) PRM_OP(1) PRM_OP(2) PRM_OP(3) PRM_OP(4) PRM_OP(5) PRM_OP(6) PRM_OP(7) PRM_OP(8)
+};
+#undef NAME_
+#define CC_ROWS {                                                                  \
+	PRM_OP(0) PRM_OP(1) PRM_OP(2) PRM_OP(3) PRM_OP(4) PRM_OP(5) PRM_OP(6) PRM_OP(7)  \
+	PRM_OP(8) PRM_OP(9) PRM_OP(10) PRM_OP(11) PRM_OP(12) PRM_OP(13) PRM_OP(14)       \
+	PRM_OP(15) }
+#define NAME_(cc, a) cmov_rm_##cc##_##a
+static const insn_fn cmov_rm_tab[16][8] = CC_ROWS;
+#undef NAME_
+#define NAME_(cc, a) cmov_rr_##cc##_##a
+static const insn_fn cmov_rr_tab[16][8] = CC_ROWS;
+#undef NAME_
+
+#define PS(x, u_, b) NAME_(x, b),
+#define NAME_(x, b) ld_small_##x##_##b
+static const insn_fn ld_small_tab[2][9] = { { FOR9B(PS, 0, _) }, { FOR9B(PS, 1, _) } };
+#undef NAME_
+#define NAME_(x, b) st_small_##x##_##b
+static const insn_fn st_small_tab[2][9] = { { FOR9B(PS, 0, _) }, { FOR9B(PS, 1, _) } };
+#undef NAME_
+
 /* A 32-bit register operand's number. */
 static unsigned rn(const struct opnd *o)
 {
@@ -354,6 +486,13 @@ insn_fn reg_form(const struct insn *i, insn_fn generic, enum reg_form_kind k)
 	case RF_DEC_R: return dec_r_tab[rn(a)];
 	case RF_PUSH_R: return push_r_tab[rn(a)];
 	case RF_POP_R: return pop_r_tab[rn(a)];
+	case RF_MOVZX_R: return movzx_r_tab[rn(a)];
+	case RF_ALU_RM: return alu_rm_tab[i->sub][rn(a)];
+	case RF_ALU_MR: return alu_mr_tab[i->sub][rn(b)];
+	case RF_CMOV_RM: return cmov_rm_tab[i->sub & 15][rn(a)];
+	case RF_CMOV_RR: return cmov_rr_tab[i->sub & 15][rn(a)];
+	case RF_LD_SMALL: return ld_small_tab[has_index(b)][b->base];
+	case RF_ST_SMALL: return st_small_tab[has_index(a)][a->base];
 	}
 	return generic;
 }
