@@ -738,6 +738,28 @@ static struct block *block_from_mmio(struct cpu *c, uint32_t pa)
 	return b;
 }
 
+/* For each Jcc fast form whose target is a later instruction of the same
+ * block, that instruction's index in imm2 (exec_fast.c's f_jcc_*). Offsets
+ * are from the block's start, so this holds at whatever EIP the block
+ * runs; the target is on the block's own pages. 32-bit code only (16-bit
+ * code wraps EIP at 64 KiB). */
+static void block_link_local_jumps(struct block *b)
+{
+	if (b->code16)
+		return;
+	for (unsigned j = 0; j < b->n; j++) {
+		struct insn *i = &b->insns[j];
+		if (!fast_jcc(i->fn))
+			continue;
+		uint32_t target = (uint32_t)i->next_off + i->op[0].disp;
+		for (unsigned k = j + 1; k < b->n; k++)
+			if (b->insns[k - 1].next_off == target) {
+				i->imm2 = k;
+				break;
+			}
+	}
+}
+
 static struct block *block_build(struct cpu *c, uint32_t lin, uint32_t pa)
 {
 	struct decode_cache *dc = c->dc;
@@ -783,6 +805,7 @@ static struct block *block_build(struct cpu *c, uint32_t lin, uint32_t pa)
 			break;
 	}
 	b->bytes = (uint16_t)off;
+	block_link_local_jumps(b);
 	dc->used += (sizeof *b + b->n * sizeof(struct insn) + 15) & ~(size_t)15;
 	block_link(c, b);
 	return b;

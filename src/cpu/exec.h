@@ -349,6 +349,8 @@ HANDLERS(DECLARE_HANDLER)
 /* Replaces i->fn by a handler specialised for i's operand forms, if there
  * is one (exec_fast.c); called once the general handler is chosen. */
 void fast_form(struct insn *i);
+/* Is fn one of the Jcc fast forms (which may jump within their block)? */
+bool fast_jcc(insn_fn fn);
 
 /* The same forms specialised by guest register (exec_reg.c): the handler
  * for i, whose generic fast handler is generic, of the given kind. */

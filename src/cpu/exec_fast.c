@@ -251,8 +251,17 @@ static H(f_cmp8_m)
 	NEXT_THREADED(c, i);
 }
 
-/* Jcc with a 32-bit operand size, one handler per condition so that
- * cond_fast (exec.h) folds at compile time. */
+/*
+ * Jcc with a 32-bit operand size, one handler per condition so that
+ * cond_fast (exec.h) folds at compile time. A taken Jcc ends the block,
+ * unless its target is a later instruction of the same block (an
+ * if-then skipping a few instructions): decode put that instruction's
+ * index in imm2 (block_link_local_jumps), and the block runs on there, as
+ * long as it may (blk_end: the budget, single-stepping, a write to a code
+ * page) and the target is not emu_flat's stop address. Only forward, so a
+ * block still ends within BLOCK_MAX_INSNS instructions. The instructions
+ * skipped are taken off the count that the block's end adds up.
+ */
 #define JCC_FORM(cc)                                                              \
 	static H(f_jcc_##cc)                                                      \
 	{                                                                         \
@@ -267,6 +276,13 @@ static H(f_cmp8_m)
 			if (unlikely(target > c->seg[S_CS].limit))                \
 				cpu_raise(c, EXC_GP, 0);                          \
 			c->eip = target;                                          \
+			const struct insn *t = c->blk_start + i->imm2;            \
+			if (i->imm2 && t < c->blk_end && target != c->stop_eip) { \
+				c->insns -= (uint64_t)(t - i - 1);                \
+				c->cur = t;                                       \
+				t->fn(c, t);                                      \
+				return;                                           \
+			}                                                         \
 			c->blk_end = NULL; /* the block runs on only if not taken */ \
 		} else {                                                          \
 			NEXT_THREADED(c, i);                                      \
@@ -328,6 +344,14 @@ CC_FORMS(15)
 CC_TABLE(f_setcc_r)
 CC_TABLE(f_cmov32_rr)
 CC_TABLE(f_cmov32_rm)
+
+bool fast_jcc(insn_fn fn)
+{
+	for (unsigned k = 0; k < 16; k++)
+		if (fn == jcc32_fns[k])
+			return true;
+	return false;
+}
 
 static bool mem_a32(const struct opnd *o)
 {
