@@ -673,6 +673,47 @@ static void test_flags(void)
 	      "bl=%d bh=%d", cpu.r.r8[12], cpu.r.r8[13]);
 }
 
+/* A taken Jcc to a later instruction of its own block runs on there
+ * (exec_fast.c): same registers, EIP and instruction count as a jump that
+ * ends the block, and the budget still stops it exactly. */
+static void test_local_jumps(void)
+{
+	/* xor eax,eax; jz +2; inc ebx; inc edx; inc ecx; hlt */
+	static const char code[] = "31 c0  74 02  43  42  41  f4";
+	machine(0);
+	put_bytes(CODE, code);
+	uint64_t n0 = cpu.insns;
+	int r = cpu_run(&cpu, 100);
+	CHECK("cpu.local_jump.skips", r == EXIT_HLT && cpu.r.r32[R_ECX] == 1 &&
+		      cpu.r.r32[R_EBX] == 0 && cpu.r.r32[R_EDX] == 0 && cpu.eip == CODE + 8 &&
+		      cpu.insns - n0 == 4,
+	      "r=%d ebx=%u ecx=%u edx=%u eip=%#x insns=%llu", r, cpu.r.r32[R_EBX],
+	      cpu.r.r32[R_ECX], cpu.r.r32[R_EDX], cpu.eip, (unsigned long long)(cpu.insns - n0));
+
+	machine(0);
+	put_bytes(CODE, code);
+	n0 = cpu.insns;
+	r = cpu_run(&cpu, 2); /* xor, jz: stops at the target */
+	bool at_target = r == EXIT_NONE && cpu.eip == CODE + 6 && cpu.r.r32[R_ECX] == 0 &&
+			 cpu.insns - n0 == 2;
+	uint32_t eip2 = cpu.eip;
+	r = cpu_run(&cpu, 1); /* inc ecx */
+	CHECK("cpu.local_jump.budget", at_target && r == EXIT_NONE && cpu.eip == CODE + 7 &&
+		      cpu.r.r32[R_ECX] == 1 && cpu.insns - n0 == 3,
+	      "eip after 2: %#x; r=%d eip=%#x ecx=%u insns=%llu", eip2, r, cpu.eip,
+	      cpu.r.r32[R_ECX], (unsigned long long)(cpu.insns - n0));
+
+	/* A backward Jcc ends the block: xor ecx,ecx; L: inc ecx; cmp ecx,3;
+	 * jnz L; hlt */
+	machine(0);
+	put_bytes(CODE, "31 c9  41  83 f9 03  75 fa  f4");
+	n0 = cpu.insns;
+	r = cpu_run(&cpu, 100);
+	CHECK("cpu.local_jump.loop", r == EXIT_HLT && cpu.r.r32[R_ECX] == 3 &&
+		      cpu.insns - n0 == 1 + 3 * 3 + 1,
+	      "r=%d ecx=%u insns=%llu", r, cpu.r.r32[R_ECX], (unsigned long long)(cpu.insns - n0));
+}
+
 /* The Jcc/SETcc/CMOVcc handlers' shortcut (cond_fast) against cond_eval,
  * and cf_get against the materialised CF, over every lazy operation, size
  * and condition, with edge-biased operands recorded as the instructions
@@ -733,6 +774,7 @@ int main(void)
 {
 	ram = aligned_alloc(4096, RAM_SIZE);
 	test_cond_fast();
+	test_local_jumps();
 	test_segments();
 	test_idt_privilege();
 	test_triple_fault();
