@@ -360,6 +360,9 @@ enum reg_form_kind {
 	RF_MOVZX_R, RF_ALU_RM, RF_ALU_MR, RF_CMOV_RM, RF_CMOV_RR, RF_LD_SMALL, RF_ST_SMALL,
 };
 insn_fn reg_form(const struct insn *i, insn_fn generic, enum reg_form_kind k);
+/* false: decode keeps the generic forms (for tests that compare the two;
+ * blocks already decoded keep what they have). */
+extern bool reg_forms_on;
 
 extern const insn_fn alu32_rr_fns[ALU_N], alu32_ri_fns[ALU_N], alu32_rm_fns[ALU_N],
 	alu32_mr_fns[ALU_N], alu32_mi_fns[ALU_N];

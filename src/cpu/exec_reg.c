@@ -466,9 +466,13 @@ static unsigned has_index(const struct opnd *o)
 	return o->index != REG_NONE;
 }
 
+bool reg_forms_on = true;
+
 insn_fn reg_form(const struct insn *i, insn_fn generic, enum reg_form_kind k)
 {
 	const struct opnd *a = &i->op[0], *b = &i->op[1];
+	if (!reg_forms_on)
+		return generic;
 	switch (k) {
 	case RF_MOV_RR: return mov_rr_tab[rn(a)][rn(b)];
 	case RF_IMUL_RR: return imul_rr_tab[rn(a)][rn(b)];
