@@ -806,6 +806,8 @@ static struct block *block_build(struct cpu *c, uint32_t lin, uint32_t pa)
 	}
 	b->bytes = (uint16_t)off;
 	block_link_local_jumps(b);
+	for (unsigned k = 0; k + 1 < b->n; k++)
+		fuse_cmp_jcc(&b->insns[k], &b->insns[k + 1]);
 	dc->used += (sizeof *b + b->n * sizeof(struct insn) + 15) & ~(size_t)15;
 	block_link(c, b);
 	return b;

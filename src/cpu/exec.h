@@ -351,6 +351,9 @@ HANDLERS(DECLARE_HANDLER)
 void fast_form(struct insn *i);
 /* Is fn one of the Jcc fast forms (which may jump within their block)? */
 bool fast_jcc(insn_fn fn);
+/* If i is a CMP/TEST r32, r32/imm and j (right after it) a Jcc fast form,
+ * gives i the handler that runs both. */
+void fuse_cmp_jcc(struct insn *i, const struct insn *j);
 
 /* The same forms specialised by guest register (exec_reg.c): the handler
  * for i, whose generic fast handler is generic, of the given kind. */
@@ -360,8 +363,8 @@ enum reg_form_kind {
 	RF_MOVZX_R, RF_ALU_RM, RF_ALU_MR, RF_CMOV_RM, RF_CMOV_RR, RF_LD_SMALL, RF_ST_SMALL,
 };
 insn_fn reg_form(const struct insn *i, insn_fn generic, enum reg_form_kind k);
-/* false: decode keeps the generic forms (for tests that compare the two;
- * blocks already decoded keep what they have). */
+/* false: decode keeps the generic forms and fuses no CMP+Jcc (for tests
+ * that compare the two; blocks already decoded keep what they have). */
 extern bool reg_forms_on;
 
 extern const insn_fn alu32_rr_fns[ALU_N], alu32_ri_fns[ALU_N], alu32_rm_fns[ALU_N],

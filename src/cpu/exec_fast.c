@@ -8,6 +8,8 @@
  * Written that way the fast path calls nothing: the compiler makes it a
  * leaf that saves no registers, and the fallback is a tail call.
  */
+#include <Zydis/Zydis.h>
+
 #include "exec.h"
 
 /* A 32-bit register by its byte offset (a multiple of 4): no shift. */
@@ -351,6 +353,98 @@ bool fast_jcc(insn_fn fn)
 		if (fn == jcc32_fns[k])
 			return true;
 	return false;
+}
+
+/*
+ * CMP/TEST r32, r32/imm and the Jcc fast form right after it, run by one
+ * handler (decode's block_fuse_pairs puts it on the CMP; the Jcc keeps its
+ * own handler for a jump that lands on it). The flags are recorded as the
+ * CMP records them and the condition decided from them (the compiler sees
+ * the values it has just stored); then the Jcc's path, as f_jcc_* takes
+ * it. If the block must stop between the two (blk_end: the budget,
+ * single-stepping), this is the CMP alone. The Jcc counts as retired like
+ * any other instruction: c->cur is on it whenever the pair completes.
+ */
+static inline __attribute__((always_inline)) void cmp_jcc(struct cpu *c, const struct insn *i,
+							   unsigned cc, bool test, uint32_t a,
+							   uint32_t b)
+{
+	if (test)
+		flags_lazy(c, LF_LOGIC, 4, a & b, 0, 0);
+	else
+		flags_lazy(c, LF_SUB, 4, a - b, a, b);
+	const struct insn *j = i + 1;
+	if (unlikely(j >= c->blk_end)) {
+		NEXT_THREADED(c, i);
+		return;
+	}
+	c->cur = j;
+	uint32_t next = c->blk_eip + j->next_off;
+	if (cond_fast(c, cc)) {
+		uint32_t target = next + j->op[0].disp;
+		if (unlikely(target > c->seg[S_CS].limit)) {
+			c->eip = c->blk_eip + i->next_off; /* the Jcc's own */
+			cpu_raise(c, EXC_GP, 0);
+		}
+		c->eip = target;
+		const struct insn *t = c->blk_start + j->imm2;
+		if (j->imm2 && t < c->blk_end && target != c->stop_eip) {
+			c->insns -= (uint64_t)(t - j - 1);
+			c->cur = t;
+			t->fn(c, t);
+			return;
+		}
+		c->blk_end = NULL;
+	} else {
+		NEXT_THREADED(c, j);
+	}
+}
+
+#define CMPJCC_FORMS(cc)                                                                  \
+	static H(f_cmpjcc_rr_##cc)                                                        \
+	{                                                                                 \
+		cmp_jcc(c, i, cc, false, R32(c, i->op[0]), R32(c, i->op[1]));             \
+	}                                                                                 \
+	static H(f_cmpjcc_ri_##cc)                                                        \
+	{                                                                                 \
+		cmp_jcc(c, i, cc, false, R32(c, i->op[0]), i->op[1].disp);                \
+	}                                                                                 \
+	static H(f_testjcc_rr_##cc)                                                       \
+	{                                                                                 \
+		cmp_jcc(c, i, cc, true, R32(c, i->op[0]), R32(c, i->op[1]));              \
+	}                                                                                 \
+	static H(f_testjcc_ri_##cc)                                                       \
+	{                                                                                 \
+		cmp_jcc(c, i, cc, true, R32(c, i->op[0]), i->op[1].disp);                 \
+	}
+CMPJCC_FORMS(0) CMPJCC_FORMS(1) CMPJCC_FORMS(2) CMPJCC_FORMS(3) CMPJCC_FORMS(4)
+CMPJCC_FORMS(5) CMPJCC_FORMS(6) CMPJCC_FORMS(7) CMPJCC_FORMS(8) CMPJCC_FORMS(9)
+CMPJCC_FORMS(10) CMPJCC_FORMS(11) CMPJCC_FORMS(12) CMPJCC_FORMS(13) CMPJCC_FORMS(14)
+CMPJCC_FORMS(15)
+
+#define CMPJCC_TABLE(form)                                                                   \
+	{                                                                                    \
+		form##_0, form##_1, form##_2, form##_3, form##_4, form##_5, form##_6, form##_7,  \
+		form##_8, form##_9, form##_10, form##_11, form##_12, form##_13, form##_14,       \
+		form##_15,                                                                   \
+	}
+static const insn_fn cmpjcc_fns[2][2][16] = {
+	{ CMPJCC_TABLE(f_cmpjcc_rr), CMPJCC_TABLE(f_cmpjcc_ri) },
+	{ CMPJCC_TABLE(f_testjcc_rr), CMPJCC_TABLE(f_testjcc_ri) },
+};
+
+void fuse_cmp_jcc(struct insn *i, const struct insn *j)
+{
+	const struct opnd *a = &i->op[0], *b = &i->op[1];
+	if (!reg_forms_on || !fast_jcc(j->fn) ||
+	    !(i->mnem == ZYDIS_MNEMONIC_CMP || i->mnem == ZYDIS_MNEMONIC_TEST))
+		return;
+	if (!(a->kind == OK_REG && a->size == 4) || i->nops != 2)
+		return;
+	bool imm = b->kind == OK_IMM;
+	if (!imm && !(b->kind == OK_REG && b->size == 4))
+		return;
+	i->fn = cmpjcc_fns[i->mnem == ZYDIS_MNEMONIC_TEST][imm][j->sub & 15];
 }
 
 static bool mem_a32(const struct opnd *o)

@@ -762,6 +762,8 @@ static void rf_mem(struct rf_case *k, unsigned r, unsigned b, bool x)
 	}
 }
 
+static unsigned rf_budget = 1;
+
 static void rf_run(const struct rf_case *k, bool special, struct rf_out *o)
 {
 	reg_forms_on = special;
@@ -774,7 +776,8 @@ static void rf_run(const struct rf_case *k, bool special, struct rf_out *o)
 	cpu.eflags = k->eflags;
 	cpu.lf_op = LF_NONE;
 	cpu.exc_vec = -1;
-	o->r = cpu_run(&cpu, 1);
+	cpu.halted = false; /* the last case may have ended at its HLT */
+	o->r = cpu_run(&cpu, rf_budget);
 	o->vec = o->r == RUN_EXCEPTION ? cpu.exc_vec : -1;
 	memcpy(o->gpr, cpu.r.r32, sizeof o->gpr);
 	o->eip = cpu.eip;
@@ -784,7 +787,7 @@ static void rf_run(const struct rf_case *k, bool special, struct rf_out *o)
 }
 
 static unsigned rf_cases, rf_bad;
-static char rf_what[200];
+static char rf_what[400];
 
 static void rf_check(const struct rf_case *k, const char *form)
 {
@@ -798,6 +801,13 @@ static void rf_check(const struct rf_case *k, const char *form)
 		int n = snprintf(rf_what, sizeof rf_what, "%s:", form);
 		for (unsigned j = 0; j < k->len && n < (int)sizeof rf_what - 4; j++)
 			n += snprintf(rf_what + n, sizeof rf_what - n, " %02x", k->code[j]);
+		n += snprintf(rf_what + n, sizeof rf_what - n, " (budget %u; r %d/%d eip %#x/%#x",
+			      rf_budget, a.r, b.r, a.eip, b.eip);
+		for (unsigned g = 0; g < 8 && n < (int)sizeof rf_what - 24; g++)
+			if (a.gpr[g] != b.gpr[g])
+				n += snprintf(rf_what + n, sizeof rf_what - n, " r%u %#x/%#x", g,
+					      a.gpr[g], b.gpr[g]);
+		snprintf(rf_what + n, sizeof rf_what - n, " fl %#x/%#x)", a.eflags, b.eflags);
 	}
 }
 
@@ -874,6 +884,32 @@ static void test_reg_forms(void)
 			rf_check(&k, "setcc r8");
 		}
 	}
+	/* CMP/TEST + Jcc, fused into one handler: the pair, a local jump,
+	 * and the budget stopping between the two or at the target. */
+	for (unsigned cc = 0; cc < 16; cc++)
+		for (unsigned form = 0; form < 4; form++)
+			for (unsigned budget = 1; budget <= 4; budget++) {
+				rf_budget = budget == 4 ? 100 : budget;
+				rf_init(&k);
+				unsigned d = rf_rand() % 8, s2 = rf_rand() % 8;
+				if (rf_rand() & 1)
+					k.gpr[s2] = k.gpr[d] + (rf_rand() % 3) - 1; /* near-equal */
+				if (form < 2) {
+					rf_byte(&k, form ? 0x85 : 0x39);
+					rf_byte(&k, 0xc0 | s2 << 3 | d);
+				} else {
+					rf_byte(&k, 0x81);
+					rf_byte(&k, 0xc0 | (form == 3 ? 0 : 7) << 3 | d);
+					rf_dword(&k, rf_rand() & 1 ? k.gpr[d] : rf_rand());
+				}
+				if (form == 3) /* test r,imm32 is f7 /0 */
+					k.code[0] = 0xf7;
+				rf_byte(&k, 0x70 | cc); rf_byte(&k, 2); /* jcc +2 */
+				rf_byte(&k, 0x43); rf_byte(&k, 0x42); /* inc ebx; inc edx */
+				rf_byte(&k, 0x41); /* inc ecx */
+				rf_check(&k, "cmp/test + jcc");
+			}
+	rf_budget = 1;
 	/* A memory operand off the end of RAM: both ways fault alike. */
 	rf_init(&k); rf_byte(&k, 0x8b); rf_byte(&k, 0x80); rf_dword(&k, 0);
 	k.gpr[R_EAX] = RAM_SIZE + 0x1000;
