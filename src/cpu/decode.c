@@ -463,10 +463,20 @@ static int select_handler(const ZydisDecodedInstruction *zi, const ZydisDecodedO
 		if (is_far(zi)) {
 			i->fn = h_jmp_far;
 			i->imm2 = zo[0].type == ZYDIS_OPERAND_TYPE_POINTER ? zo[0].ptr.segment : 0;
-		} else {
-			i->fn = o0->kind == OK_IMM ? h_jmp : h_jmp_ind;
+			return TERM;
 		}
-		return TERM;
+		if (o0->kind != OK_IMM) {
+			i->fn = h_jmp_ind;
+			return TERM;
+		}
+		/* Not TERM: decoding runs on after a direct JMP, so that an
+		 * earlier Jcc of the block may land on what follows (an if-else)
+		 * and a JMP may land later in the block (exec_fast.c). The JMP
+		 * itself ends the block unless its target is such a later
+		 * instruction. What follows a JMP is decoded only from the same
+		 * page (block_build stops before an instruction that crosses). */
+		i->fn = h_jmp;
+		return 0;
 	case ZYDIS_MNEMONIC_CALL:
 		if (is_far(zi)) {
 			i->fn = h_call_far;
@@ -738,7 +748,7 @@ static struct block *block_from_mmio(struct cpu *c, uint32_t pa)
 	return b;
 }
 
-/* For each Jcc fast form whose target is a later instruction of the same
+/* For each Jcc (or JMP) fast form whose target is a later instruction of the same
  * block, that instruction's index in imm2 (exec_fast.c's f_jcc_*). Offsets
  * are from the block's start, so this holds at whatever EIP the block
  * runs; the target is on the block's own pages. 32-bit code only (16-bit
@@ -749,7 +759,7 @@ static void block_link_local_jumps(struct block *b)
 		return;
 	for (unsigned j = 0; j < b->n; j++) {
 		struct insn *i = &b->insns[j];
-		if (!fast_jcc(i->fn))
+		if (!fast_jcc(i->fn) && !fast_jmp(i->fn))
 			continue;
 		uint32_t target = (uint32_t)i->next_off + i->op[0].disp;
 		for (unsigned k = j + 1; k < b->n; k++)

@@ -351,6 +351,7 @@ HANDLERS(DECLARE_HANDLER)
 void fast_form(struct insn *i);
 /* Is fn one of the Jcc fast forms (which may jump within their block)? */
 bool fast_jcc(insn_fn fn);
+bool fast_jmp(insn_fn fn); /* the JMP rel32 fast form */
 /* If i is a CMP/TEST r32, r32/imm and j (right after it) a Jcc fast form,
  * gives i the handler that runs both. */
 void fuse_cmp_jcc(struct insn *i, const struct insn *j);

@@ -347,6 +347,29 @@ CC_TABLE(f_setcc_r)
 CC_TABLE(f_cmov32_rr)
 CC_TABLE(f_cmov32_rm)
 
+/* JMP rel32: to a later instruction of its block like a taken Jcc
+ * (imm2), or the block ends. */
+static H(f_jmp)
+{
+	uint32_t target = c->blk_eip + i->next_off + i->op[0].disp;
+	if (unlikely(target > c->seg[S_CS].limit))
+		cpu_raise(c, EXC_GP, 0);
+	c->eip = target;
+	const struct insn *t = c->blk_start + i->imm2;
+	if (i->imm2 && t < c->blk_end && target != c->stop_eip) {
+		c->insns -= (uint64_t)(t - i - 1);
+		c->cur = t;
+		t->fn(c, t);
+		return;
+	}
+	c->blk_end = NULL;
+}
+
+bool fast_jmp(insn_fn fn)
+{
+	return fn == f_jmp;
+}
+
 bool fast_jcc(insn_fn fn)
 {
 	for (unsigned k = 0; k < 16; k++)
@@ -468,6 +491,8 @@ static insn_fn fast_fn(struct insn *i)
 	insn_fn fn = i->fn;
 	if (fn == h_jcc && i->osize == 4)
 		return jcc32_fns[i->sub & 15];
+	if (fn == h_jmp && i->osize == 4)
+		return f_jmp;
 	if (fn == h_setcc && reg_of(a, 1))
 		return f_setcc_r_fns[i->sub & 15];
 	if (fn == h_cmovcc && reg_of(a, 4) && reg_of(b, 4))

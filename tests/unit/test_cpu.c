@@ -948,6 +948,28 @@ static void test_local_jumps(void)
 	      "eip after 2: %#x; r=%d eip=%#x ecx=%u insns=%llu", eip2, r, cpu.eip,
 	      cpu.r.r32[R_ECX], (unsigned long long)(cpu.insns - n0));
 
+	/* An if-else: JMP no longer ends decoding, so both arms are one block.
+	 * xor eax,eax / or eax,1; jnz else; inc ecx; jmp end; else: inc edx;
+	 * end: hlt */
+	for (int arm = 0; arm < 2; arm++) {
+		machine(0);
+		put_bytes(CODE, arm ? "83 c8 01  75 03  41  eb 01  42  f4" : "31 c0 90  75 03  41  eb 01  42  f4");
+		n0 = cpu.insns;
+		r = cpu_run(&cpu, 100);
+		bool ok = r == EXIT_HLT && cpu.eip == CODE + 10 &&
+			  cpu.r.r32[R_ECX] == (arm ? 0u : 1u) && cpu.r.r32[R_EDX] == (arm ? 1u : 0u) &&
+			  cpu.insns - n0 == (arm ? 4u : 6u);
+		CHECK(arm ? "cpu.local_jump.else_arm" : "cpu.local_jump.then_arm_jmp", ok,
+		      "r=%d eip=%#x ecx=%u edx=%u insns=%llu", r, cpu.eip, cpu.r.r32[R_ECX],
+		      cpu.r.r32[R_EDX], (unsigned long long)(cpu.insns - n0));
+	}
+	/* What follows a JMP is decoded but not run: jmp +2; ud2; inc ecx; hlt */
+	machine(0);
+	put_bytes(CODE, "eb 02  0f 0b  41  f4");
+	r = cpu_run(&cpu, 100);
+	CHECK("cpu.local_jump.jmp_over_ud2", r == EXIT_HLT && cpu.r.r32[R_ECX] == 1,
+	      "r=%d vec=%d ecx=%u", r, cpu.exc_vec, cpu.r.r32[R_ECX]);
+
 	/* A backward Jcc ends the block: xor ecx,ecx; L: inc ecx; cmp ecx,3;
 	 * jnz L; hlt */
 	machine(0);
