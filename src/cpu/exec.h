@@ -198,6 +198,23 @@ static inline __attribute__((always_inline)) bool fast_mem(const struct cpu *c,
 	return tlb_hit(c, lin, size, write, p);
 }
 
+/* The host pointer of the dword at SS:off on a 32-bit stack, under the
+ * same conditions as fast_mem (the fast PUSH, POP, CALL, RET forms). */
+static inline __attribute__((always_inline)) bool fast_stack(const struct cpu *c, uint32_t off,
+							    bool write, uint8_t **p)
+{
+	uint8_t f = c->seg_flat[S_SS];
+	uint32_t lin = off;
+	if (unlikely(c->stack16))
+		return false;
+	if (unlikely(!(f & (write ? SEGF_WRITE : SEGF_READ)))) {
+		if (!(f & (write ? SEGF_WRITE_ANY : SEGF_READ_ANY)) || off > ~(uint32_t)3)
+			return false;
+		lin = c->seg[S_SS].base + off;
+	}
+	return tlb_hit(c, lin, 4, write, p);
+}
+
 /*
  * A condition code from the lazy flags without materializing them, or -1
  * when cond_eval must decide (flags not lazy). ZF, SF and PF come from

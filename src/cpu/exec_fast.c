@@ -365,6 +365,40 @@ static H(f_jmp)
 	c->blk_end = NULL;
 }
 
+/* CALL rel32 and RET / RET imm16 with a 32-bit operand size and stack
+ * (the general h_call, h_ret otherwise, from the start: they raise the
+ * #GP for a target past the CS limit, or the stack fault). */
+static H(f_call32)
+{
+	uint8_t *p;
+	uint32_t ret = c->blk_eip + i->next_off, target = ret + i->op[0].disp;
+	uint32_t sp = c->r.r32[R_ESP] - 4;
+	if (unlikely(target > c->seg[S_CS].limit || !fast_stack(c, sp, true, &p))) {
+		h_call(c, i); /* a tail call */
+		return;
+	}
+	store_n(p, 4, ret);
+	c->r.r32[R_ESP] = sp;
+	c->eip = target;
+}
+
+static H(f_ret32)
+{
+	uint8_t *p;
+	uint32_t sp = c->r.r32[R_ESP];
+	if (unlikely(!fast_stack(c, sp, false, &p))) {
+		h_ret(c, i); /* a tail call */
+		return;
+	}
+	uint32_t target = load_n(p, 4);
+	if (unlikely(target > c->seg[S_CS].limit)) {
+		h_ret(c, i);
+		return;
+	}
+	c->r.r32[R_ESP] = sp + 4 + (i->op[0].kind == OK_IMM ? i->op[0].disp : 0);
+	c->eip = target;
+}
+
 bool fast_jmp(insn_fn fn)
 {
 	return fn == f_jmp;
@@ -493,6 +527,10 @@ static insn_fn fast_fn(struct insn *i)
 		return jcc32_fns[i->sub & 15];
 	if (fn == h_jmp && i->osize == 4)
 		return f_jmp;
+	if (fn == h_call && i->osize == 4)
+		return f_call32;
+	if (fn == h_ret && i->osize == 4)
+		return f_ret32;
 	if (fn == h_setcc && reg_of(a, 1))
 		return f_setcc_r_fns[i->sub & 15];
 	if (fn == h_cmovcc && reg_of(a, 4) && reg_of(b, 4))

@@ -213,20 +213,6 @@ FOR8(INCDEC, _, _)
 /* PUSH r32 / POP r32 with a 32-bit stack: the write or read first, ESP
  * last (as h_push32_r, h_pop32_r, which take every other case). PUSH ESP
  * pushes the old value, POP ESP loads ESP with the popped value. */
-static inline __attribute__((always_inline)) bool fast_stack(const struct cpu *c, uint32_t off,
-							    bool write, uint8_t **p)
-{
-	uint8_t f = c->seg_flat[S_SS];
-	uint32_t lin = off;
-	if (unlikely(c->stack16))
-		return false;
-	if (unlikely(!(f & (write ? SEGF_WRITE : SEGF_READ)))) {
-		if (!(f & (write ? SEGF_WRITE_ANY : SEGF_READ_ANY)) || off > ~(uint32_t)3)
-			return false;
-		lin = c->seg[S_SS].base + off;
-	}
-	return tlb_hit(c, lin, 4, write, p);
-}
 #define PUSHPOP(u_, v_, d)                                                            \
 	static H(push_r_##d)                                                          \
 	{                                                                             \
