@@ -1,10 +1,12 @@
 /*
  * The decode cache: guest code is decoded once by Zydis into blocks of
  * pre-decoded instructions (handler pointer + operand descriptors), keyed
- * by the guest-physical address of their first byte. A block ends at a
- * control transfer, at an instruction that changes the CPU mode, or at the
- * end of its page; a conditional jump ends it only when taken (its handler
- * clears blk_end). Writes to a page that holds blocks invalidate them.
+ * by the guest-physical address of their first byte. A block ends at an
+ * indirect or far control transfer, a CALL or RET, an instruction that
+ * changes the CPU mode, or the end of its page. A Jcc or a direct JMP
+ * ends it only when it jumps, and not even then when its target is a
+ * later instruction of the same block (exec_fast.c). Writes to a page that
+ * holds blocks invalidate them.
  */
 #ifndef RINGVM_CPU_DECODE_H
 #define RINGVM_CPU_DECODE_H
