@@ -648,8 +648,11 @@ static int insn_from_zydis(const ZydisDecodedInstruction *zi, const ZydisDecoded
 	bool ok = true;
 	for (unsigned k = 0; k < n; k++)
 		ok = conv_op(zi, &zo[k], &i->op[k]) && ok;
-	if (zi->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && (zi->opcode & 0xf8) == 0xd8)
-		return fpu_insn(zi, zo, i);
+	if (zi->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && (zi->opcode & 0xf8) == 0xd8) {
+		int t = fpu_insn(zi, zo, i);
+		fast_form(i); /* a general handler: its entry sets EIP */
+		return t;
+	}
 	/* MMX and SSE mnemonics have no handler here: they fall through to
 	 * h_unimpl (#UD, counted), as CPUID promises. */
 	int r = -1;
@@ -657,6 +660,7 @@ static int insn_from_zydis(const ZydisDecodedInstruction *zi, const ZydisDecoded
 		r = select_handler(zi, zo, i);
 	if (r < 0) {
 		i->fn = h_unimpl;
+		fast_form(i);
 		return TERM;
 	}
 	fast_form(i);
@@ -670,6 +674,7 @@ static void undecodable(struct insn *i, ZyanStatus st)
 	memset(i, 0, sizeof *i);
 	i->fn = st == ZYDIS_STATUS_INSTRUCTION_TOO_LONG ? h_too_long : h_ud;
 	i->len = 1;
+	fast_form(i);
 }
 
 static void block_link(struct cpu *c, struct block *b)

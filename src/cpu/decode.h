@@ -44,6 +44,7 @@ struct insn {
 	uint16_t mnem; /* ZydisMnemonic, for "unimplemented" counting */
 	uint32_t imm2; /* far pointer selector, ENTER nesting level */
 	uint16_t next_off; /* offset of the next instruction from the block's start */
+	uint8_t gen;	   /* the general handler behind h_generic_entry (exec_fast.c) */
 };
 
 #define REP_E 1

@@ -12,25 +12,41 @@
 #define NEXT(c, i) ((c)->eip += (i)->len)
 
 /*
- * NEXT, then straight into the block's next entry while the block lasts
- * (threaded code: the compiler makes the call a jump, so the run loop's
- * call, return and loop test are saved). The run loop learns where the
- * block stopped from c->cur. Only as a handler's last statement, and only
- * in handlers that may fall through (blk_end: the budget, a taken branch,
- * a write to a code page end the block there). Without tail calls (-O1
- * builds) the nesting is bounded by BLOCK_MAX_INSNS. EIP is stored, not
- * incremented (it equals blk_eip + the instruction's offset on entry): a
- * load-add-store of c->eip in every instruction would chain them all
- * through memory, one store-to-load forwarding each.
+ * Straight into the block's next entry while the block lasts (threaded
+ * code: the compiler makes the call a jump, so the run loop's call, return
+ * and loop test are saved). The run loop learns where the block stopped
+ * from c->cur. Only as a handler's last statement, and only in handlers
+ * that may fall through (blk_end: the budget, a taken branch, a write to a
+ * code page end the block there). Without tail calls (-O1 builds) the
+ * nesting is bounded by BLOCK_MAX_INSNS.
+ *
+ * EIP is lazy inside a block: a threaded handler does not store it (it
+ * equals blk_eip + the instruction's offset), only the one that ends the
+ * run stores the next instruction's. Whatever needs c->eip mid-block gets
+ * it first: a general handler through h_generic_entry (decode wraps every
+ * one, exec_fast.c) or GENERIC (a fast form's fallback), and a fast form
+ * that raises an exception itself sets it (EIP_HERE).
  */
-#define NEXT_THREADED(c, i)                                  \
-	do {                                                 \
-		(c)->eip = (c)->blk_eip + (i)->next_off;     \
-		const struct insn *next_ = (i) + 1;          \
-		if (likely(next_ < (c)->blk_end)) {          \
-			(c)->cur = next_;                    \
-			next_->fn((c), next_);               \
-		}                                            \
+#define NEXT_THREADED(c, i)                                          \
+	do {                                                         \
+		const struct insn *next_ = (i) + 1;                  \
+		if (likely(next_ < (c)->blk_end)) {                  \
+			(c)->cur = next_;                            \
+			next_->fn((c), next_);                       \
+		} else {                                             \
+			(c)->eip = (c)->blk_eip + (i)->next_off;     \
+		}                                                    \
+	} while (0)
+
+/* c->eip of the instruction i, inside a block (see NEXT_THREADED). */
+#define EIP_HERE(c, i) ((c)->eip = (c)->blk_eip + (i)->next_off - (i)->len)
+
+/* A fast form's fallback: the general handler h redoes i from the start,
+ * with EIP where it expects it. A tail call. */
+#define GENERIC(h, c, i)                 \
+	do {                             \
+		EIP_HERE(c, i);          \
+		h(c, i);                 \
 	} while (0)
 
 #define H(name) void name(struct cpu *c, const struct insn *i)

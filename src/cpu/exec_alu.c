@@ -44,7 +44,7 @@ H(h_alu)
 	{                                                                            \
 		uint8_t *p;                                                          \
 		if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {               \
-			h_alu(c, i); /* the general case, from the start */          \
+			GENERIC(h_alu, c, i); /* the general case, from the start */          \
 			return;                                                      \
 		}                                                                    \
 		uint32_t r = alu_do(c, OP, 4, R32(c, i->op[0]), load_n(p, 4));       \
@@ -56,7 +56,7 @@ H(h_alu)
 	{                                                                            \
 		uint8_t *p;                                                          \
 		if (unlikely(!fast_mem(c, &i->op[0], 4, alu_writes(OP), &p))) {      \
-			h_alu(c, i);                                                 \
+			GENERIC(h_alu, c, i);                                                 \
 			return;                                                      \
 		}                                                                    \
 		uint32_t r = alu_do(c, OP, 4, load_n(p, 4), R32(c, i->op[1]));       \
@@ -68,7 +68,7 @@ H(h_alu)
 	{                                                                            \
 		uint8_t *p;                                                          \
 		if (unlikely(!fast_mem(c, &i->op[0], 4, alu_writes(OP), &p))) {      \
-			h_alu(c, i);                                                 \
+			GENERIC(h_alu, c, i);                                                 \
 			return;                                                      \
 		}                                                                    \
 		uint32_t r = alu_do(c, OP, 4, load_n(p, 4), i->op[1].disp);          \

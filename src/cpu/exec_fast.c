@@ -20,7 +20,7 @@ static H(f_ld32)
 {
 	uint8_t *p;
 	if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {
-		h_mov32_rm(c, i); /* a tail call */
+		GENERIC(h_mov32_rm, c, i); /* a tail call */
 		return;
 	}
 	R32(c, i->op[0]) = load_n(p, 4);
@@ -32,7 +32,7 @@ static H(f_st32)
 {
 	uint8_t *p;
 	if (unlikely(!fast_mem(c, &i->op[0], 4, true, &p))) {
-		h_mov32_mr(c, i); /* a tail call */
+		GENERIC(h_mov32_mr, c, i); /* a tail call */
 		return;
 	}
 	store_n(p, 4, R32(c, i->op[1]));
@@ -44,7 +44,7 @@ static H(f_st32i)
 {
 	uint8_t *p;
 	if (unlikely(!fast_mem(c, &i->op[0], 4, true, &p))) {
-		h_mov32_mr(c, i); /* a tail call */
+		GENERIC(h_mov32_mr, c, i); /* a tail call */
 		return;
 	}
 	store_n(p, 4, i->op[1].disp);
@@ -57,7 +57,7 @@ static H(f_ld_small)
 	uint8_t *p;
 	unsigned n = i->op[0].size;
 	if (unlikely(!fast_mem(c, &i->op[1], n, false, &p))) {
-		h_mov(c, i); /* a tail call */
+		GENERIC(h_mov, c, i); /* a tail call */
 		return;
 	}
 	store_n(c->r.r8 + i->op[0].reg, n, load_n(p, n));
@@ -70,7 +70,7 @@ static H(f_st_small)
 	uint8_t *p;
 	unsigned n = i->op[0].size;
 	if (unlikely(!fast_mem(c, &i->op[0], n, true, &p))) {
-		h_mov(c, i); /* a tail call */
+		GENERIC(h_mov, c, i); /* a tail call */
 		return;
 	}
 	store_n(p, n, load_n(c->r.r8 + i->op[1].reg, n));
@@ -83,7 +83,7 @@ static H(f_st_small_i)
 	uint8_t *p;
 	unsigned n = i->op[0].size;
 	if (unlikely(!fast_mem(c, &i->op[0], n, true, &p))) {
-		h_mov(c, i); /* a tail call */
+		GENERIC(h_mov, c, i); /* a tail call */
 		return;
 	}
 	store_n(p, n, i->op[1].disp);
@@ -96,7 +96,7 @@ static H(f_movzx32_m)
 	uint8_t *p;
 	unsigned n = i->op[1].size;
 	if (unlikely(!fast_mem(c, &i->op[1], n, false, &p))) {
-		h_movzx(c, i); /* a tail call */
+		GENERIC(h_movzx, c, i); /* a tail call */
 		return;
 	}
 	R32(c, i->op[0]) = load_n(p, n);
@@ -116,7 +116,7 @@ static H(f_movsx32_m)
 	uint8_t *p;
 	unsigned n = i->op[1].size;
 	if (unlikely(!fast_mem(c, &i->op[1], n, false, &p))) {
-		h_movsx(c, i); /* a tail call */
+		GENERIC(h_movsx, c, i); /* a tail call */
 		return;
 	}
 	R32(c, i->op[0]) = (uint32_t)sext(load_n(p, n), n);
@@ -164,7 +164,7 @@ static H(f_imul32_rm)
 {
 	uint8_t *p;
 	if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {
-		h_imul2(c, i); /* a tail call */
+		GENERIC(h_imul2, c, i); /* a tail call */
 		return;
 	}
 	imul32(c, i, R32(c, i->op[0]), load_n(p, 4));
@@ -175,7 +175,7 @@ static H(f_imul32_rmi)
 {
 	uint8_t *p;
 	if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {
-		h_imul2(c, i); /* a tail call */
+		GENERIC(h_imul2, c, i); /* a tail call */
 		return;
 	}
 	imul32(c, i, load_n(p, 4), i->op[2].disp);
@@ -241,7 +241,7 @@ static H(f_cmp8_m)
 {
 	uint8_t *p;
 	if (unlikely(!fast_mem(c, &i->op[0], 1, false, &p))) {
-		h_alu(c, i); /* a tail call */
+		GENERIC(h_alu, c, i); /* a tail call */
 		return;
 	}
 	uint32_t a = *p;
@@ -269,14 +269,16 @@ static H(f_cmp8_m)
 	{                                                                         \
 		int taken = cond_fast(c, cc);                                     \
 		if (unlikely(taken < 0)) {                                        \
-			h_jcc(c, i); /* a tail call */                            \
+			GENERIC(h_jcc, c, i); /* a tail call */                            \
 			return;                                                   \
 		}                                                                 \
 		uint32_t next = c->blk_eip + i->next_off;                         \
 		if (taken) {                                                      \
 			uint32_t target = next + i->op[0].disp;                   \
-			if (unlikely(target > c->seg[S_CS].limit))                \
+			if (unlikely(target > c->seg[S_CS].limit)) {              \
+				EIP_HERE(c, i);                                   \
 				cpu_raise(c, EXC_GP, 0);                          \
+			}                                                         \
 			c->eip = target;                                          \
 			const struct insn *t = c->blk_start + i->imm2;            \
 			if (i->imm2 && t < c->blk_end && target != c->stop_eip) { \
@@ -325,7 +327,7 @@ static inline __attribute__((always_inline)) bool cond_now(const struct cpu *c, 
 	{                                                                         \
 		uint8_t *p;                                                       \
 		if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {           \
-			h_cmovcc(c, i); /* a tail call */                         \
+			GENERIC(h_cmovcc, c, i); /* a tail call */                         \
 			return;                                                   \
 		}                                                                 \
 		uint32_t v = load_n(p, 4);                                        \
@@ -352,8 +354,10 @@ CC_TABLE(f_cmov32_rm)
 static H(f_jmp)
 {
 	uint32_t target = c->blk_eip + i->next_off + i->op[0].disp;
-	if (unlikely(target > c->seg[S_CS].limit))
+	if (unlikely(target > c->seg[S_CS].limit)) {
+		EIP_HERE(c, i);
 		cpu_raise(c, EXC_GP, 0);
+	}
 	c->eip = target;
 	const struct insn *t = c->blk_start + i->imm2;
 	if (i->imm2 && t < c->blk_end && target != c->stop_eip) {
@@ -374,7 +378,7 @@ static H(f_call32)
 	uint32_t ret = c->blk_eip + i->next_off, target = ret + i->op[0].disp;
 	uint32_t sp = c->r.r32[R_ESP] - 4;
 	if (unlikely(target > c->seg[S_CS].limit || !fast_stack(c, sp, true, &p))) {
-		h_call(c, i); /* a tail call */
+		GENERIC(h_call, c, i); /* a tail call */
 		return;
 	}
 	store_n(p, 4, ret);
@@ -387,12 +391,12 @@ static H(f_ret32)
 	uint8_t *p;
 	uint32_t sp = c->r.r32[R_ESP];
 	if (unlikely(!fast_stack(c, sp, false, &p))) {
-		h_ret(c, i); /* a tail call */
+		GENERIC(h_ret, c, i); /* a tail call */
 		return;
 	}
 	uint32_t target = load_n(p, 4);
 	if (unlikely(target > c->seg[S_CS].limit)) {
-		h_ret(c, i);
+		GENERIC(h_ret, c, i);
 		return;
 	}
 	c->r.r32[R_ESP] = sp + 4 + (i->op[0].kind == OK_IMM ? i->op[0].disp : 0);
@@ -609,7 +613,29 @@ static insn_fn fast_fn(struct insn *i)
 	return fn;
 }
 
+/* Every general handler, for h_generic_entry. */
+#define GENERIC_ENTRY(name) name,
+static const insn_fn generic_fns[] = { HANDLERS(GENERIC_ENTRY) };
+_Static_assert(sizeof generic_fns / sizeof generic_fns[0] <= 256, "insn.gen is a byte");
+
+/* A general handler's entry inside a block: EIP first (NEXT_THREADED
+ * leaves it lazy), then the handler (i->gen). */
+static H(h_generic_entry)
+{
+	EIP_HERE(c, i);
+	generic_fns[i->gen](c, i);
+}
+
 void fast_form(struct insn *i)
 {
-	i->fn = fast_fn(i);
+	insn_fn fn = fast_fn(i);
+	/* These two are threaded and never read EIP: left as they are. */
+	if (fn != h_mov32_rr && fn != h_mov32_ri)
+		for (unsigned k = 0; k < sizeof generic_fns / sizeof generic_fns[0]; k++)
+			if (fn == generic_fns[k]) {
+				i->gen = (uint8_t)k;
+				fn = h_generic_entry;
+				break;
+			}
+	i->fn = fn;
 }

@@ -93,7 +93,7 @@ ALU_RI_OP(7) ALU_RI_OP(8)
 	{                                                                             \
 		uint8_t *p;                                                           \
 		if (unlikely(!fast_mem_b(c, &i->op[1], b, x, 4, false, &p))) {        \
-			h_mov32_rm(c, i); /* a tail call */                           \
+			GENERIC(h_mov32_rm, c, i); /* a tail call */                           \
 			return;                                                       \
 		}                                                                     \
 		GR(c, d) = load_n(p, 4);                                              \
@@ -104,7 +104,7 @@ ALU_RI_OP(7) ALU_RI_OP(8)
 	{                                                                             \
 		uint8_t *p;                                                           \
 		if (unlikely(!fast_mem_b(c, &i->op[0], b, x, 4, true, &p))) {         \
-			h_mov32_mr(c, i); /* a tail call */                           \
+			GENERIC(h_mov32_mr, c, i); /* a tail call */                           \
 			return;                                                       \
 		}                                                                     \
 		store_n(p, 4, GR(c, s));                                              \
@@ -147,7 +147,7 @@ FOR8(IMUL_RR_ROW, _, _)
 		uint8_t *p;                                                           \
 		unsigned n = i->op[1].size;                                           \
 		if (unlikely(!fast_mem_b(c, &i->op[1], b, x, n, false, &p))) {        \
-			h_movzx(c, i); /* a tail call */                              \
+			GENERIC(h_movzx, c, i); /* a tail call */                              \
 			return;                                                       \
 		}                                                                     \
 		GR(c, d) = load_n(p, n);                                              \
@@ -219,7 +219,7 @@ FOR8(INCDEC, _, _)
 		uint8_t *p;                                                           \
 		uint32_t sp = GR(c, R_ESP) - 4;                                       \
 		if (unlikely(!fast_stack(c, sp, true, &p))) {                         \
-			h_push32_r(c, i); /* a tail call */                           \
+			GENERIC(h_push32_r, c, i); /* a tail call */                           \
 			return;                                                       \
 		}                                                                     \
 		store_n(p, 4, GR(c, d));                                              \
@@ -231,7 +231,7 @@ FOR8(INCDEC, _, _)
 		uint8_t *p;                                                           \
 		uint32_t sp = GR(c, R_ESP);                                           \
 		if (unlikely(!fast_stack(c, sp, false, &p))) {                        \
-			h_pop32_r(c, i); /* a tail call */                            \
+			GENERIC(h_pop32_r, c, i); /* a tail call */                            \
 			return;                                                       \
 		}                                                                     \
 		GR(c, R_ESP) = sp + 4;                                                \
@@ -250,7 +250,7 @@ FOR8(PUSHPOP, _, _)
 	{                                                                             \
 		uint8_t *p;                                                           \
 		if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {               \
-			h_alu(c, i); /* a tail call */                                \
+			GENERIC(h_alu, c, i); /* a tail call */                                \
 			return;                                                       \
 		}                                                                     \
 		uint32_t r = alu_do(c, OP, 4, GR(c, d), load_n(p, 4));                \
@@ -262,7 +262,7 @@ FOR8(PUSHPOP, _, _)
 	{                                                                             \
 		uint8_t *p;                                                           \
 		if (unlikely(!fast_mem(c, &i->op[0], 4, alu_writes(OP), &p))) {      \
-			h_alu(c, i); /* a tail call */                                \
+			GENERIC(h_alu, c, i); /* a tail call */                                \
 			return;                                                       \
 		}                                                                     \
 		uint32_t r = alu_do(c, OP, 4, load_n(p, 4), GR(c, d));                \
@@ -280,7 +280,7 @@ ALU_RM_OP(7) ALU_RM_OP(8)
 	{                                                                             \
 		uint8_t *p;                                                           \
 		if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {               \
-			h_cmovcc(c, i); /* a tail call */                             \
+			GENERIC(h_cmovcc, c, i); /* a tail call */                             \
 			return;                                                       \
 		}                                                                     \
 		uint32_t v = load_n(p, 4);                                            \
@@ -309,7 +309,7 @@ CMOV_CC(8) CMOV_CC(9) CMOV_CC(10) CMOV_CC(11) CMOV_CC(12) CMOV_CC(13) CMOV_CC(14
 		uint8_t *p;                                                           \
 		unsigned n = i->op[0].size;                                           \
 		if (unlikely(!fast_mem_b(c, &i->op[1], b, x, n, false, &p))) {        \
-			h_mov(c, i); /* a tail call */                                \
+			GENERIC(h_mov, c, i); /* a tail call */                                \
 			return;                                                       \
 		}                                                                     \
 		store_n(c->r.r8 + i->op[0].reg, n, load_n(p, n));                     \
@@ -320,7 +320,7 @@ CMOV_CC(8) CMOV_CC(9) CMOV_CC(10) CMOV_CC(11) CMOV_CC(12) CMOV_CC(13) CMOV_CC(14
 		uint8_t *p;                                                           \
 		unsigned n = i->op[0].size;                                           \
 		if (unlikely(!fast_mem_b(c, &i->op[0], b, x, n, true, &p))) {         \
-			h_mov(c, i); /* a tail call */                                \
+			GENERIC(h_mov, c, i); /* a tail call */                                \
 			return;                                                       \
 		}                                                                     \
 		store_n(p, n, load_n(c->r.r8 + i->op[1].reg, n));                     \
