@@ -4,15 +4,14 @@
  *
  * Why: guest registers live in memory (struct cpu), so a guest value
  * passes from the handler that writes it to the one that reads it through
- * a host store and load. A generic handler addresses the register by an
- * index read from the decoded instruction ((%rdi,%rax,1)); a handler that
- * knows the register at compile time addresses it by a constant
- * displacement (0x8(%rdi)). Zen-class CPUs (this host's EPYC: measured
- * 1.75 vs 0.93 TSC ticks per dependent load-add-store, tests in the
- * report of issue 10) forward a store to a load of the same base+displacement
- * without the store-to-load latency (memory renaming), which they cannot
- * do for an indexed address. The guest's dependency chains are the
- * critical path of an interpreter, so this shortens it.
+ * a host store and load, and the guest's dependency chains are the
+ * critical path of this interpreter. A generic handler first reads the
+ * register's offset from the decoded instruction, then the register
+ * ((%rdi,%rax,1)); a handler that knows the register at compile time reads
+ * it at a constant displacement (0x8(%rdi)). Timed as a dependent
+ * load-add-store chain through one word (bench/regfwd.c), the first costs
+ * about 1.5 times the second on this host's EPYC; on the Linux boot the
+ * forms below took 11% of the CPU time off (docs/04-interp.md).
  *
  * Each handler here is its generic form (exec_fast.c, exec_alu.c,
  * exec_data.c) with the register numbers as constants: same checks, same
