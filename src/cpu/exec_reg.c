@@ -10,7 +10,7 @@
  * ((%rdi,%rax,1)); a handler that knows the register at compile time reads
  * it at a constant displacement (0x8(%rdi)). Timed as a dependent
  * load-add-store chain through one word (bench/regfwd.c), the first costs
- * about 1.5 times the second on this host's EPYC; on the Linux boot the
+ * 1.5 to 1.8 times the second on this host's EPYC; on the Linux boot the
  * forms below took 11% of the CPU time off (docs/04-interp.md).
  *
  * Each handler here is its generic form (exec_fast.c, exec_alu.c,
