@@ -753,11 +753,11 @@ static struct block *block_from_mmio(struct cpu *c, uint32_t pa)
 	return b;
 }
 
-/* For each Jcc (or JMP) fast form whose target is a later instruction of the same
- * block, that instruction's index in imm2 (exec_fast.c's f_jcc_*). Offsets
- * are from the block's start, so this holds at whatever EIP the block
- * runs; the target is on the block's own pages. 32-bit code only (16-bit
- * code wraps EIP at 64 KiB). */
+/* For each Jcc or JMP fast form whose target is a later instruction of
+ * the same block, that instruction's index in imm2 (exec_fast.c's f_jcc_*,
+ * f_jmp). Offsets are from the block's start, so this holds at whatever
+ * EIP the block runs; the target is on the block's own pages. 32-bit code
+ * only (16-bit code wraps EIP at 64 KiB). */
 static void block_link_local_jumps(struct block *b)
 {
 	if (b->code16)

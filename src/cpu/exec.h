@@ -236,7 +236,8 @@ static inline __attribute__((always_inline)) bool fast_stack(const struct cpu *c
  * when cond_eval must decide (flags not lazy). ZF, SF and PF come from
  * the recorded result for every lazy operation; CF and OF from the
  * recorded operands (SUB/CMP compare them directly), or as recorded
- * (LF_CO; INC and DEC keep CF in lf_b). 8- and 16-bit results are shifted to the top of 32 bits first, which
+ * (LF_CO; INC and DEC keep CF in lf_b). 8- and 16-bit results are shifted
+ * to the top of 32 bits first, which
  * keeps every carry, sign, zero and overflow relation (and discards what
  * lies above the operand size). With a constant cc it folds to a few
  * instructions (exec_fast.c's Jcc handlers); tests/unit/test_cpu.c checks
