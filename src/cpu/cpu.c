@@ -217,16 +217,19 @@ static int block_careful(struct cpu *c)
 static __attribute__((noinline)) int run_blocks(struct cpu *c)
 {
 	const uint64_t insn_limit = c->insn_limit;
+	struct block *prev = NULL; /* the block that just ran whole, if any */
 	for (;;) {
 		if (unlikely(boundary_needs_care(c, insn_limit))) {
 			int r = block_careful(c);
 			if (r != RUN_ON)
 				return r;
+			prev = NULL;
 			continue;
 		}
 		/* The common boundary: straight into the next whole block. */
-		struct block *b = block_find(c);
+		struct block *b = prev ? block_find_after(c, prev) : block_find(c);
 		block_exec(c, b->insns, b->insns + b->n);
+		prev = b;
 	}
 }
 

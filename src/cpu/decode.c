@@ -463,10 +463,20 @@ static int select_handler(const ZydisDecodedInstruction *zi, const ZydisDecodedO
 		if (is_far(zi)) {
 			i->fn = h_jmp_far;
 			i->imm2 = zo[0].type == ZYDIS_OPERAND_TYPE_POINTER ? zo[0].ptr.segment : 0;
-		} else {
-			i->fn = o0->kind == OK_IMM ? h_jmp : h_jmp_ind;
+			return TERM;
 		}
-		return TERM;
+		if (o0->kind != OK_IMM) {
+			i->fn = h_jmp_ind;
+			return TERM;
+		}
+		/* Not TERM: decoding runs on after a direct JMP, so that an
+		 * earlier Jcc of the block may land on what follows (an if-else)
+		 * and a JMP may land later in the block (exec_fast.c). The JMP
+		 * itself ends the block unless its target is such a later
+		 * instruction. What follows a JMP is decoded only from the same
+		 * page (block_build stops before an instruction that crosses). */
+		i->fn = h_jmp;
+		return 0;
 	case ZYDIS_MNEMONIC_CALL:
 		if (is_far(zi)) {
 			i->fn = h_call_far;
@@ -638,8 +648,11 @@ static int insn_from_zydis(const ZydisDecodedInstruction *zi, const ZydisDecoded
 	bool ok = true;
 	for (unsigned k = 0; k < n; k++)
 		ok = conv_op(zi, &zo[k], &i->op[k]) && ok;
-	if (zi->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && (zi->opcode & 0xf8) == 0xd8)
-		return fpu_insn(zi, zo, i);
+	if (zi->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && (zi->opcode & 0xf8) == 0xd8) {
+		int t = fpu_insn(zi, zo, i);
+		fast_form(i); /* a general handler: its entry sets EIP */
+		return t;
+	}
 	/* MMX and SSE mnemonics have no handler here: they fall through to
 	 * h_unimpl (#UD, counted), as CPUID promises. */
 	int r = -1;
@@ -647,6 +660,7 @@ static int insn_from_zydis(const ZydisDecodedInstruction *zi, const ZydisDecoded
 		r = select_handler(zi, zo, i);
 	if (r < 0) {
 		i->fn = h_unimpl;
+		fast_form(i);
 		return TERM;
 	}
 	fast_form(i);
@@ -660,6 +674,7 @@ static void undecodable(struct insn *i, ZyanStatus st)
 	memset(i, 0, sizeof *i);
 	i->fn = st == ZYDIS_STATUS_INSTRUCTION_TOO_LONG ? h_too_long : h_ud;
 	i->len = 1;
+	fast_form(i);
 }
 
 static void block_link(struct cpu *c, struct block *b)
@@ -738,6 +753,28 @@ static struct block *block_from_mmio(struct cpu *c, uint32_t pa)
 	return b;
 }
 
+/* For each Jcc or JMP fast form whose target is a later instruction of
+ * the same block, that instruction's index in imm2 (exec_fast.c's f_jcc_*,
+ * f_jmp). Offsets are from the block's start, so this holds at whatever
+ * EIP the block runs; the target is on the block's own pages. 32-bit code
+ * only (16-bit code wraps EIP at 64 KiB). */
+static void block_link_local_jumps(struct block *b)
+{
+	if (b->code16)
+		return;
+	for (unsigned j = 0; j < b->n; j++) {
+		struct insn *i = &b->insns[j];
+		if (!fast_jcc(i->fn) && !fast_jmp(i->fn))
+			continue;
+		uint32_t target = (uint32_t)i->next_off + i->op[0].disp;
+		for (unsigned k = j + 1; k < b->n; k++)
+			if (b->insns[k - 1].next_off == target) {
+				i->imm2 = k;
+				break;
+			}
+	}
+}
+
 static struct block *block_build(struct cpu *c, uint32_t lin, uint32_t pa)
 {
 	struct decode_cache *dc = c->dc;
@@ -783,6 +820,9 @@ static struct block *block_build(struct cpu *c, uint32_t lin, uint32_t pa)
 			break;
 	}
 	b->bytes = (uint16_t)off;
+	block_link_local_jumps(b);
+	for (unsigned k = 0; k + 1 < b->n; k++)
+		fuse_cmp_jcc(&b->insns[k], &b->insns[k + 1]);
 	dc->used += (sizeof *b + b->n * sizeof(struct insn) + 15) & ~(size_t)15;
 	block_link(c, b);
 	return b;

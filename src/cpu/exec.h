@@ -12,25 +12,41 @@
 #define NEXT(c, i) ((c)->eip += (i)->len)
 
 /*
- * NEXT, then straight into the block's next entry while the block lasts
- * (threaded code: the compiler makes the call a jump, so the run loop's
- * call, return and loop test are saved). The run loop learns where the
- * block stopped from c->cur. Only as a handler's last statement, and only
- * in handlers that may fall through (blk_end: the budget, a taken branch,
- * a write to a code page end the block there). Without tail calls (-O1
- * builds) the nesting is bounded by BLOCK_MAX_INSNS. EIP is stored, not
- * incremented (it equals blk_eip + the instruction's offset on entry): a
- * load-add-store of c->eip in every instruction would chain them all
- * through memory, one store-to-load forwarding each.
+ * Straight into the block's next entry while the block lasts (threaded
+ * code: the compiler makes the call a jump, so the run loop's call, return
+ * and loop test are saved). The run loop learns where the block stopped
+ * from c->cur. Only as a handler's last statement, and only in handlers
+ * that may fall through (blk_end: the budget, a taken branch, a write to a
+ * code page end the block there). Without tail calls (-O1 builds) the
+ * nesting is bounded by BLOCK_MAX_INSNS.
+ *
+ * EIP is lazy inside a block: a threaded handler does not store it (it
+ * equals blk_eip + the instruction's offset), only the one that ends the
+ * run stores the next instruction's. Whatever needs c->eip mid-block gets
+ * it first: a general handler through h_generic_entry (decode wraps every
+ * one, exec_fast.c) or GENERIC (a fast form's fallback), and a fast form
+ * that raises an exception itself sets it (EIP_HERE).
  */
-#define NEXT_THREADED(c, i)                                  \
-	do {                                                 \
-		(c)->eip = (c)->blk_eip + (i)->next_off;     \
-		const struct insn *next_ = (i) + 1;          \
-		if (likely(next_ < (c)->blk_end)) {          \
-			(c)->cur = next_;                    \
-			next_->fn((c), next_);               \
-		}                                            \
+#define NEXT_THREADED(c, i)                                          \
+	do {                                                         \
+		const struct insn *next_ = (i) + 1;                  \
+		if (likely(next_ < (c)->blk_end)) {                  \
+			(c)->cur = next_;                            \
+			next_->fn((c), next_);                       \
+		} else {                                             \
+			(c)->eip = (c)->blk_eip + (i)->next_off;     \
+		}                                                    \
+	} while (0)
+
+/* c->eip of the instruction i, inside a block (see NEXT_THREADED). */
+#define EIP_HERE(c, i) ((c)->eip = (c)->blk_eip + (i)->next_off - (i)->len)
+
+/* A fast form's fallback: the general handler h redoes i from the start,
+ * with EIP where it expects it. A tail call. */
+#define GENERIC(h, c, i)                 \
+	do {                             \
+		EIP_HERE(c, i);          \
+		h(c, i);                 \
 	} while (0)
 
 #define H(name) void name(struct cpu *c, const struct insn *i)
@@ -121,11 +137,15 @@ static inline int32_t sext(uint32_t v, unsigned size)
 
 static inline bool cf_get(struct cpu *c)
 {
-	if (c->lf_op == LF_SUB)
-		return (c->lf_a & size_mask(c->lf_size)) < (c->lf_b & size_mask(c->lf_size));
-	if (c->lf_op == LF_LOGIC)
-		return false;
-	return flags_get(c) & EFLAGS_CF;
+	uint32_t mask = size_mask(c->lf_size);
+	switch (c->lf_op) {
+	case LF_SUB: return (c->lf_a & mask) < (c->lf_b & mask);
+	case LF_ADD: return (c->lf_res & mask) < (c->lf_a & mask);
+	case LF_LOGIC: return false;
+	case LF_CO: return c->lf_a & 1;
+	case LF_INC: case LF_DEC: return c->lf_b & 1; /* CF as it was */
+	default: return flags_get(c) & EFLAGS_CF;
+	}
 }
 
 static inline uint32_t parity_flag(uint32_t r)
@@ -194,12 +214,30 @@ static inline __attribute__((always_inline)) bool fast_mem(const struct cpu *c,
 	return tlb_hit(c, lin, size, write, p);
 }
 
+/* The host pointer of the dword at SS:off on a 32-bit stack, under the
+ * same conditions as fast_mem (the fast PUSH, POP, CALL, RET forms). */
+static inline __attribute__((always_inline)) bool fast_stack(const struct cpu *c, uint32_t off,
+							    bool write, uint8_t **p)
+{
+	uint8_t f = c->seg_flat[S_SS];
+	uint32_t lin = off;
+	if (unlikely(c->stack16))
+		return false;
+	if (unlikely(!(f & (write ? SEGF_WRITE : SEGF_READ)))) {
+		if (!(f & (write ? SEGF_WRITE_ANY : SEGF_READ_ANY)) || off > ~(uint32_t)3)
+			return false;
+		lin = c->seg[S_SS].base + off;
+	}
+	return tlb_hit(c, lin, 4, write, p);
+}
+
 /*
  * A condition code from the lazy flags without materializing them, or -1
- * when cond_eval must decide. ZF, SF and PF come from the recorded
- * result for every lazy operation; after SUB/CMP, ADD and logic ops (the
- * usual producers) the other conditions come from the recorded operands
- * too. 8- and 16-bit results are shifted to the top of 32 bits first, which
+ * when cond_eval must decide (flags not lazy). ZF, SF and PF come from
+ * the recorded result for every lazy operation; CF and OF from the
+ * recorded operands (SUB/CMP compare them directly), or as recorded
+ * (LF_CO; INC and DEC keep CF in lf_b). 8- and 16-bit results are shifted
+ * to the top of 32 bits first, which
  * keeps every carry, sign, zero and overflow relation (and discards what
  * lies above the operand size). With a constant cc it folds to a few
  * instructions (exec_fast.c's Jcc handlers); tests/unit/test_cpu.c checks
@@ -232,6 +270,20 @@ static inline __attribute__((always_inline)) int cond_fast_sh(const struct cpu *
 		of = ((a ^ r) & (b ^ r)) >> 31;
 	} else if (op == LF_LOGIC) {
 		cf = of = false;
+	} else if (op == LF_CO) { /* shifts, multiplies: CF and OF recorded */
+		cf = c->lf_a & 1;
+		of = (c->lf_a >> 1) & 1;
+	} else if (op == LF_INC || op == LF_DEC) {
+		/* CF as it was; OF when the result is the sign bit alone (INC)
+		 * or all ones below it (DEC), at the operand size. */
+		cf = c->lf_b & 1;
+		of = r == (op == LF_INC ? 0x80000000u : 0x80000000u - (1u << sh));
+	} else if (op == LF_ADC) { /* the carry out of the top bit, bit by bit */
+		cf = ((a & b) | ((a | b) & ~r)) >> 31;
+		of = ((a ^ r) & (b ^ r)) >> 31;
+	} else if (op == LF_SBB) {
+		cf = ((~a & b) | ((~a | b) & r)) >> 31;
+		of = ((a ^ b) & (a ^ r)) >> 31;
 	} else {
 		return -1;
 	}
@@ -253,6 +305,54 @@ static inline __attribute__((always_inline)) int cond_fast(const struct cpu *c, 
 	if (likely(c->lf_size == 4)) /* the common case, with the shifts folded away */
 		return cond_fast_sh(c, cc, op, 0);
 	return cond_fast_sh(c, cc, op, 32 - 8 * (unsigned)c->lf_size); /* 16 or 24 */
+}
+
+/* ALU ops in encoding order (ADD OR ADC SBB AND SUB XOR CMP), then TEST. */
+enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP, ALU_TEST, ALU_N };
+
+/* One ALU operation with its lazy flags; op is a constant in the
+ * specialised handlers, so this folds to the one operation. */
+static inline __attribute__((always_inline)) uint32_t alu_do(struct cpu *c, unsigned op,
+							      unsigned size, uint32_t a, uint32_t b)
+{
+	uint32_t r;
+	switch (op) {
+	case ALU_ADD:
+		r = a + b;
+		flags_lazy(c, LF_ADD, size, r, a, b);
+		break;
+	case ALU_OR:
+		r = a | b;
+		flags_lazy(c, LF_LOGIC, size, r, 0, 0);
+		break;
+	case ALU_ADC:
+		r = a + b + cf_get(c);
+		flags_lazy(c, LF_ADC, size, r, a, b);
+		break;
+	case ALU_SBB:
+		r = a - b - cf_get(c);
+		flags_lazy(c, LF_SBB, size, r, a, b);
+		break;
+	case ALU_AND:
+	case ALU_TEST:
+		r = a & b;
+		flags_lazy(c, LF_LOGIC, size, r, 0, 0);
+		break;
+	case ALU_XOR:
+		r = a ^ b;
+		flags_lazy(c, LF_LOGIC, size, r, 0, 0);
+		break;
+	default: /* SUB, CMP */
+		r = a - b;
+		flags_lazy(c, LF_SUB, size, r, a, b);
+		break;
+	}
+	return r;
+}
+
+static inline bool alu_writes(unsigned op)
+{
+	return op != ALU_CMP && op != ALU_TEST;
 }
 
 /* Handler declarations, by family. */
@@ -283,9 +383,25 @@ HANDLERS(DECLARE_HANDLER)
 /* Replaces i->fn by a handler specialised for i's operand forms, if there
  * is one (exec_fast.c); called once the general handler is chosen. */
 void fast_form(struct insn *i);
+/* Is fn one of the Jcc fast forms (which may jump within their block)? */
+bool fast_jcc(insn_fn fn);
+bool fast_jmp(insn_fn fn); /* the JMP rel32 fast form */
+/* If i is a CMP/TEST r32, r32/imm and j (right after it) a Jcc fast form,
+ * gives i the handler that runs both. */
+void fuse_cmp_jcc(struct insn *i, const struct insn *j);
 
-/* ALU ops in encoding order (ADD OR ADC SBB AND SUB XOR CMP), then TEST. */
-enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP, ALU_TEST, ALU_N };
+/* The same forms specialised by guest register (exec_reg.c): the handler
+ * for i, whose generic fast handler is generic, of the given kind. */
+enum reg_form_kind {
+	RF_MOV_RR, RF_IMUL_RR, RF_ALU_RR, RF_ALU_RI, RF_LD32, RF_ST32, RF_LEA32, RF_MOVZX_M,
+	RF_MOV_RI, RF_SHL_RI, RF_SHR_RI, RF_SAR_RI, RF_INC_R, RF_DEC_R, RF_PUSH_R, RF_POP_R,
+	RF_MOVZX_R, RF_ALU_RM, RF_ALU_MR, RF_CMOV_RM, RF_CMOV_RR, RF_LD_SMALL, RF_ST_SMALL,
+};
+insn_fn reg_form(const struct insn *i, insn_fn generic, enum reg_form_kind k);
+/* false: decode keeps the generic forms and fuses no CMP+Jcc (for tests
+ * that compare the two; blocks already decoded keep what they have). */
+extern bool reg_forms_on;
+
 extern const insn_fn alu32_rr_fns[ALU_N], alu32_ri_fns[ALU_N], alu32_rm_fns[ALU_N],
 	alu32_mr_fns[ALU_N], alu32_mi_fns[ALU_N];
 

@@ -6,49 +6,6 @@
  */
 #include "exec.h"
 
-static inline __attribute__((always_inline)) uint32_t alu_do(struct cpu *c, unsigned op,
-							      unsigned size, uint32_t a, uint32_t b)
-{
-	uint32_t r;
-	switch (op) {
-	case ALU_ADD:
-		r = a + b;
-		flags_lazy(c, LF_ADD, size, r, a, b);
-		break;
-	case ALU_OR:
-		r = a | b;
-		flags_lazy(c, LF_LOGIC, size, r, 0, 0);
-		break;
-	case ALU_ADC:
-		r = a + b + cf_get(c);
-		flags_lazy(c, LF_ADC, size, r, a, b);
-		break;
-	case ALU_SBB:
-		r = a - b - cf_get(c);
-		flags_lazy(c, LF_SBB, size, r, a, b);
-		break;
-	case ALU_AND:
-	case ALU_TEST:
-		r = a & b;
-		flags_lazy(c, LF_LOGIC, size, r, 0, 0);
-		break;
-	case ALU_XOR:
-		r = a ^ b;
-		flags_lazy(c, LF_LOGIC, size, r, 0, 0);
-		break;
-	default: /* SUB, CMP */
-		r = a - b;
-		flags_lazy(c, LF_SUB, size, r, a, b);
-		break;
-	}
-	return r;
-}
-
-static inline bool alu_writes(unsigned op)
-{
-	return op != ALU_CMP && op != ALU_TEST;
-}
-
 H(h_alu)
 {
 	unsigned size = i->op[0].size;
@@ -87,7 +44,7 @@ H(h_alu)
 	{                                                                            \
 		uint8_t *p;                                                          \
 		if (unlikely(!fast_mem(c, &i->op[1], 4, false, &p))) {               \
-			h_alu(c, i); /* the general case, from the start */          \
+			GENERIC(h_alu, c, i); /* the general case, from the start */          \
 			return;                                                      \
 		}                                                                    \
 		uint32_t r = alu_do(c, OP, 4, R32(c, i->op[0]), load_n(p, 4));       \
@@ -99,7 +56,7 @@ H(h_alu)
 	{                                                                            \
 		uint8_t *p;                                                          \
 		if (unlikely(!fast_mem(c, &i->op[0], 4, alu_writes(OP), &p))) {      \
-			h_alu(c, i);                                                 \
+			GENERIC(h_alu, c, i);                                                 \
 			return;                                                      \
 		}                                                                    \
 		uint32_t r = alu_do(c, OP, 4, load_n(p, 4), R32(c, i->op[1]));       \
@@ -111,7 +68,7 @@ H(h_alu)
 	{                                                                            \
 		uint8_t *p;                                                          \
 		if (unlikely(!fast_mem(c, &i->op[0], 4, alu_writes(OP), &p))) {      \
-			h_alu(c, i);                                                 \
+			GENERIC(h_alu, c, i);                                                 \
 			return;                                                      \
 		}                                                                    \
 		uint32_t r = alu_do(c, OP, 4, load_n(p, 4), i->op[1].disp);          \

@@ -10,9 +10,11 @@
 
 /* Relative targets are pre-computed at decode time as offsets from the
  * next instruction (op[0].disp). */
+/* A direct JMP need not be the last of its block (decode.c): it ends it. */
 H(h_jmp)
 {
 	jump_to(c, i, c->eip + i->len + i->op[0].disp);
+	c->blk_end = NULL;
 }
 
 H(h_jmp_ind)
