@@ -199,19 +199,26 @@ static inline void jump_to(struct cpu *c, const struct insn *i, uint32_t target)
  * can go straight to RAM: the segment cannot fail it and the TLB maps all
  * of it. The segment rules are seg_lin's. Fast handlers only
  * (exec_fast.c, exec_alu.c): decode gives them no 16-bit addressing. */
+static inline __attribute__((always_inline)) bool fast_off_hit(const struct cpu *c, uint8_t seg,
+							      uint32_t off, unsigned size,
+							      bool write, uint8_t **p)
+{
+	uint8_t f = c->seg_flat[seg];
+	uint32_t lin = off;
+	if (unlikely(!(f & (write ? SEGF_WRITE : SEGF_READ)))) {
+		if (!(f & (write ? SEGF_WRITE_ANY : SEGF_READ_ANY)) || off > ~(uint32_t)(size - 1))
+			return false;
+		lin = c->seg[seg].base + off;
+	}
+	return tlb_hit(c, lin, size, write, p);
+}
+
 static inline __attribute__((always_inline)) bool fast_mem(const struct cpu *c,
 							  const struct opnd *o, unsigned size,
 							  bool write, uint8_t **p)
 {
 	uint32_t off = o->disp + c->r.r32[o->base] + (c->r.r32[o->index] << o->scale);
-	uint8_t f = c->seg_flat[o->seg];
-	uint32_t lin = off;
-	if (unlikely(!(f & (write ? SEGF_WRITE : SEGF_READ)))) {
-		if (!(f & (write ? SEGF_WRITE_ANY : SEGF_READ_ANY)) || off > ~(uint32_t)(size - 1))
-			return false;
-		lin = c->seg[o->seg].base + off;
-	}
-	return tlb_hit(c, lin, size, write, p);
+	return fast_off_hit(c, o->seg, off, size, write, p);
 }
 
 /* The host pointer of the dword at SS:off on a 32-bit stack, under the

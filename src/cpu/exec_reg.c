@@ -39,14 +39,7 @@ static inline __attribute__((always_inline)) bool fast_mem_b(const struct cpu *c
 	uint32_t off = o->disp + GR(c, base);
 	if (has_index)
 		off += c->r.r32[o->index] << o->scale;
-	uint8_t f = c->seg_flat[o->seg];
-	uint32_t lin = off;
-	if (unlikely(!(f & (write ? SEGF_WRITE : SEGF_READ)))) {
-		if (!(f & (write ? SEGF_WRITE_ANY : SEGF_READ_ANY)) || off > ~(uint32_t)(size - 1))
-			return false;
-		lin = c->seg[o->seg].base + off;
-	}
-	return tlb_hit(c, lin, size, write, p);
+	return fast_off_hit(c, o->seg, off, size, write, p);
 }
 
 /* MOV r32, r32 */
