@@ -74,6 +74,30 @@ static bool plain_gate(struct cpu *c, uint8_t vec)
 	return (type == 0x0e || type == 0x0f) && (g1 & 0x8000);
 }
 
+/* The core's idt_deliver of vector vec through a plain gate (the return
+ * EIP ret), under a _setjmp of its own: whatever it raises restores the
+ * virtual CPU (gate_undo) and answers false, for the ordinary path to
+ * redo. An exception is marked as being delivered meanwhile, as
+ * cpu_handle_exception does (a fault now would be a double fault). */
+static bool deliver_direct(struct cpu *c, uint8_t vec, uint32_t err, bool has_err,
+			   enum event_kind kind, uint32_t ret)
+{
+	struct gate_undo u;
+	gate_save(c, &u);
+	if (_setjmp(c->jb)) {
+		gate_restore(c, &u);
+		c->delivering = -1;
+		return false;
+	}
+	if (!plain_gate(c, vec))
+		return false;
+	if (kind == EV_EXCEPTION)
+		c->delivering = vec;
+	idt_deliver(c, vec, err, has_err, kind, ret);
+	c->delivering = -1;
+	return true;
+}
+
 /* A host pointer to n bytes of guest linear memory at lin, through the
  * core's supervisor TLB (RAM only), for reading or writing; NULL on a
  * miss, a page crossing, a page not writable, dirty-tracked or holding
@@ -331,15 +355,8 @@ bool bt_gate_divzero(struct bt *t, uint8_t reg)
 		t->n.cached_gates++;
 		return true;
 	}
-	struct gate_undo u;
-	gate_save(c, &u);
-	if (_setjmp(c->jb)) {
-		gate_restore(c, &u);
+	if (!deliver_direct(c, EXC_DE, 0, false, EV_EXCEPTION, c->eip))
 		return false;
-	}
-	if (!plain_gate(c, EXC_DE))
-		return false;
-	idt_deliver(c, EXC_DE, 0, false, EV_EXCEPTION, c->eip);
 	if (c->cpl == 0)
 		divzero_fill(t);
 	return true;
@@ -353,16 +370,9 @@ bool bt_gate_int(struct bt *t, uint8_t vec, uint32_t len)
 		t->n.cached_gates++;
 		return true;
 	}
-	volatile int cpl = c->cpl; /* volatile for -Wclobbered (read only when no longjmp came) */
-	struct gate_undo u;
-	gate_save(c, &u);
-	if (_setjmp(c->jb)) {
-		gate_restore(c, &u);
+	int cpl = c->cpl;
+	if (!deliver_direct(c, vec, 0, false, EV_SOFT_INT, c->eip + len))
 		return false;
-	}
-	if (!plain_gate(c, vec))
-		return false;
-	idt_deliver(c, vec, 0, false, EV_SOFT_INT, c->eip + len);
 	c->db_inhibit = false; /* TF is clear here (native_ok): nothing to inhibit */
 	c->insns++;
 	if (cpl == 3 && c->cpl == 0)
@@ -411,18 +421,8 @@ bool bt_gate_exception(struct bt *t)
 		t->n.cached_gates++;
 		return true;
 	}
-	struct gate_undo u;
-	gate_save(c, &u);
-	if (_setjmp(c->jb)) {
-		gate_restore(c, &u);
-		c->delivering = -1;
+	if (!deliver_direct(c, (uint8_t)vec, err, has_err, EV_EXCEPTION, c->eip))
 		return false;
-	}
-	if (!plain_gate(c, (uint8_t)vec))
-		return false;
-	c->delivering = vec; /* as cpu_handle_exception: a fault now is a double fault */
-	idt_deliver(c, vec, err, has_err, EV_EXCEPTION, c->eip);
-	c->delivering = -1;
 	if (c->cpl == 0)
 		ring0_fill(t, k, (uint8_t)vec);
 	return true;
