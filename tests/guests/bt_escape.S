@@ -1493,38 +1493,28 @@ upf_warm:
 	movl $-1, %eax
 3:	ret
 
-/* int85_warm: INT 0x85 three times from ring 3, each resumed by the
- * handler; %eax: -1 if each was vector 0x80's handler (the stub's number),
- * else the vector that hit. */
+/* INT \vec three times from ring 3, each resumed by the handler; %eax:
+ * -1 if each was vector 0x80's handler (the stub's number), else the
+ * vector that hit. One INT site per use: bt keeps an answer per site. */
+.macro int_warm_body vec
+	movl $3, %ecx
+1:	movl $-1, got_vec
+	movl %esp, saved_esp
+	movl $2f, recover
+	int $\vec
+2:	movl saved_esp, %esp
+	movl got_vec, %eax
+	cmpl $0x80, %eax
+	jne 3f
+	decl %ecx
+	jnz 1b
+	movl $-1, %eax
+3:	ret
+.endm
 int85_warm:
-	movl $3, %ecx
-1:	movl $-1, got_vec
-	movl %esp, saved_esp
-	movl $2f, recover
-	int $0x85
-2:	movl saved_esp, %esp
-	movl got_vec, %eax
-	cmpl $0x80, %eax
-	jne 3f
-	decl %ecx
-	jnz 1b
-	movl $-1, %eax
-3:	ret
-/* int_warm: the same with INT 0x80 */
+	int_warm_body 0x85
 int_warm:
-	movl $3, %ecx
-1:	movl $-1, got_vec
-	movl %esp, saved_esp
-	movl $2f, recover
-	int $0x80
-2:	movl saved_esp, %esp
-	movl got_vec, %eax
-	cmpl $0x80, %eax
-	jne 3f
-	decl %ecx
-	jnz 1b
-	movl $-1, %eax
-3:	ret
+	int_warm_body 0x80
 
 /* The inline segment load tests' sites (ring 0). site_ds: DS = %ax, the
  * dword at DS:0x300000 in %ebx, DS back to 0x10. */
