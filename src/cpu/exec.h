@@ -314,6 +314,14 @@ static inline __attribute__((always_inline)) int cond_fast(const struct cpu *c, 
 	return cond_fast_sh(c, cc, op, 32 - 8 * (unsigned)c->lf_size); /* 16 or 24 */
 }
 
+/* Condition cc now: from the lazy flags, or by cond_eval when they are
+ * not lazy. */
+static inline __attribute__((always_inline)) bool cond_now(const struct cpu *c, unsigned cc)
+{
+	int t = cond_fast(c, cc);
+	return likely(t >= 0) ? t : cond_eval(c, cc);
+}
+
 /* ALU ops in encoding order (ADD OR ADC SBB AND SUB XOR CMP), then TEST. */
 enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP, ALU_TEST, ALU_N };
 

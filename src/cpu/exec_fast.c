@@ -302,14 +302,9 @@ static const insn_fn jcc32_fns[16] = {
 };
 
 /* SETcc r8, CMOVcc r32, r32 and CMOVcc r32, m32, one handler per
- * condition like Jcc. cond_eval decides only when the flags are not lazy.
+ * condition like Jcc (cond_now, exec.h).
  * CMOVcc reads its source whether or not it moves it (a fault is taken
  * either way), as h_cmovcc does. */
-static inline __attribute__((always_inline)) bool cond_now(const struct cpu *c, unsigned cc)
-{
-	int t = cond_fast(c, cc);
-	return likely(t >= 0) ? t : cond_eval(c, cc);
-}
 
 #define CC_FORMS(cc)                                                              \
 	static H(f_setcc_r_##cc)                                                  \

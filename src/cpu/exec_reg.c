@@ -276,16 +276,14 @@ ALU_RM_OP(7) ALU_RM_OP(8)
 			return;                                                       \
 		}                                                                     \
 		uint32_t v = load_n(p, 4);                                            \
-		int t = cond_fast(c, cc);                                             \
-		if (likely(t >= 0) ? t : cond_eval(c, cc))                            \
+		if (cond_now(c, cc))                                                  \
 			GR(c, d) = v;                                                 \
 		NEXT_THREADED(c, i);                                                  \
 	}                                                                             \
 	static H(cmov_rr_##cc##_##d)                                                  \
 	{                                                                             \
 		uint32_t v = c->r.r32[i->op[1].reg >> 2];                             \
-		int t = cond_fast(c, cc);                                             \
-		if (likely(t >= 0) ? t : cond_eval(c, cc))                            \
+		if (cond_now(c, cc))                                                  \
 			GR(c, d) = v;                                                 \
 		NEXT_THREADED(c, i);                                                  \
 	}
