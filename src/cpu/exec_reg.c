@@ -369,35 +369,18 @@ static const insn_fn lea32_tab[2][8][9] = { { FOR8(PM_ROW, 0, _) }, { FOR8(PM_RO
 static const insn_fn movx_m_tab[2][8][9] = { { FOR8(PM_ROW, 0, _) }, { FOR8(PM_ROW, 1, _) } };
 #undef NAME_
 
-#define P1(u_, v_, a) NAME_(a),
-#define NAME_(a) mov_ri_##a
-static const insn_fn mov_ri_tab[8] = { FOR8(P1, _, _) };
-#undef NAME_
-#define NAME_(a) shl_ri_##a
-static const insn_fn shl_ri_tab[8] = { FOR8(P1, _, _) };
-#undef NAME_
-#define NAME_(a) shr_ri_##a
-static const insn_fn shr_ri_tab[8] = { FOR8(P1, _, _) };
-#undef NAME_
-#define NAME_(a) sar_ri_##a
-static const insn_fn sar_ri_tab[8] = { FOR8(P1, _, _) };
-#undef NAME_
-#define NAME_(a) inc_r_##a
-static const insn_fn inc_r_tab[8] = { FOR8(P1, _, _) };
-#undef NAME_
-#define NAME_(a) dec_r_##a
-static const insn_fn dec_r_tab[8] = { FOR8(P1, _, _) };
-#undef NAME_
-#define NAME_(a) push_r_##a
-static const insn_fn push_r_tab[8] = { FOR8(P1, _, _) };
-#undef NAME_
-#define NAME_(a) pop_r_##a
-static const insn_fn pop_r_tab[8] = { FOR8(P1, _, _) };
-#undef NAME_
-
-#define NAME_(a) movzx_r_##a
-static const insn_fn movzx_r_tab[8] = { FOR8(P1, _, _) };
-#undef NAME_
+/* One handler per guest register: the table PFX_tab of PFX_0 .. PFX_7. */
+#define P1(pfx, u_, a) pfx##_##a,
+#define REG_TAB(pfx) static const insn_fn pfx##_tab[8] = { FOR8(P1, pfx, _) };
+REG_TAB(mov_ri)
+REG_TAB(shl_ri)
+REG_TAB(shr_ri)
+REG_TAB(sar_ri)
+REG_TAB(inc_r)
+REG_TAB(dec_r)
+REG_TAB(push_r)
+REG_TAB(pop_r)
+REG_TAB(movzx_r)
 
 #define PRM(OP, u_, a) NAME_(OP, a),
 #define PRM_OP(OP) { FOR8(PRM, OP, _) },
