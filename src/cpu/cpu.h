@@ -275,6 +275,10 @@ void tlb_drop_phys(struct cpu *c, uint32_t phys_page);
 uintptr_t tlb_fill(struct cpu *c, uint32_t lin, bool write, bool user, uint32_t *phys_out);
 uint32_t paging_translate(struct cpu *c, uint32_t lin, bool write, bool user, bool fetch,
 			  bool *writable);
+/* Is lin mapped by a global page now (paging on, CR4.PGE, non-PAE, and the
+ * G bit of its present PTE or 4 MiB PDE)? Reads the tables, sets nothing,
+ * never raises. A TLB keeps such translations across CR3 writes. */
+bool paging_global(const struct cpu *c, uint32_t lin);
 
 /* --- physical and linear memory (mem.c) --- */
 uint32_t phys_read(struct cpu *c, uint32_t pa, unsigned size);

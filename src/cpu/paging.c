@@ -8,6 +8,8 @@
  * touch host memory. Accessed/dirty updates to non-RAM tables are dropped.
  * Reserved-bit checks (PF error bit 3) are not implemented.
  */
+#include <string.h>
+
 #include "cpu.h"
 #include "decode.h"
 
@@ -17,6 +19,7 @@
 #define PTE_A 0x020u
 #define PTE_D 0x040u
 #define PDE_PS 0x080u
+#define PTE_G 0x100u
 
 void tlb_flush(struct cpu *c)
 {
@@ -109,6 +112,28 @@ uint32_t paging_translate(struct cpu *c, uint32_t lin, bool write, bool user, bo
 	*wok = d && ((perm & PTE_W) || (!user && !(c->cr0 & CR0_WP)));
 	(void)fetch;
 	return (pte & ~0xfffu) | (lin & 0xfffu);
+}
+
+/* The guest's 32-bit word at physical pa, or 0 outside RAM. */
+static uint32_t ram_u32(const struct cpu *c, uint64_t pa)
+{
+	uint32_t v = 0;
+	if (pa + 4 <= c->ram_size)
+		memcpy(&v, c->ram + pa, 4);
+	return v;
+}
+
+bool paging_global(const struct cpu *c, uint32_t lin)
+{
+	if (!(c->cr0 & CR0_PG) || !(c->cr4 & CR4_PGE) || (c->cr4 & CR4_PAE))
+		return false;
+	uint32_t pde = ram_u32(c, (uint64_t)(c->cr3 & ~0xfffu) + 4 * (lin >> 22));
+	if (!(pde & PTE_P))
+		return false;
+	if ((pde & PDE_PS) && (c->cr4 & CR4_PSE))
+		return pde & PTE_G;
+	uint32_t pte = ram_u32(c, (uint64_t)(pde & ~0xfffu) + 4 * ((lin >> 12) & 0x3ff));
+	return (pte & PTE_P) && (pte & PTE_G);
 }
 
 /*

@@ -98,22 +98,6 @@ void shadow_flush(struct shadow *s, bool keep_global)
 	s->priv.n = 0;
 }
 
-static bool pte_global(struct cpu *c, uint32_t lin)
-{
-	if (!(c->cr4 & CR4_PGE) || !(c->cr0 & CR0_PG))
-		return false;
-	uint64_t pde_pa = (c->cr3 & ~0xfffu) + ((lin >> 22) << 2);
-	if (pde_pa + 4 > c->ram_size)
-		return false;
-	uint32_t pde = load_n(c->ram + pde_pa, 4);
-	if ((pde & 0x80) && (c->cr4 & CR4_PSE))
-		return pde & 0x100;
-	uint64_t pte_pa = (pde & ~0xfffu) + (((lin >> 12) & 0x3ff) << 2);
-	if (pte_pa + 4 > c->ram_size)
-		return false;
-	return load_n(c->ram + pte_pa, 4) & 0x100;
-}
-
 static bool page_has_code(const struct shadow *s, uint64_t ppage)
 {
 	return s->code && s->code[ppage >> 12];
@@ -175,7 +159,7 @@ enum shadow_result shadow_fill(struct shadow *s, struct cpu *c, uint32_t lin, bo
 	if (native_map_prot(s->nh, lin, s->memfd, ppage, wok, lin < s->user_top || kexec) < 0)
 		return SHADOW_EMULATE;
 	uint8_t st = SHADOW_PS_MAPPED | (wok ? SHADOW_PS_WRITE : 0) |
-		     (pte_global(c, lin) ? SHADOW_PS_GLOBAL : 0) | (kexec ? SHADOW_PS_EXEC : 0);
+		     (paging_global(c, lin) ? SHADOW_PS_GLOBAL : 0) | (kexec ? SHADOW_PS_EXEC : 0);
 	if (kexec && !(s->pst[page] & SHADOW_PS_EXEC))
 		list_add(&s->kexec, page);
 	if (!(s->pst[page] & SHADOW_PS_MAPPED))

@@ -276,37 +276,15 @@ static void patch_jmp(uint32_t at, uint32_t to)
 	put32(host_ptr(at + 1), to - (at + 5));
 }
 
-/* The guest's 32-bit word at physical pa, or 0 outside RAM. */
-static uint32_t phys_u32(const struct cpu *c, uint64_t pa)
-{
-	uint32_t v = 0;
-	if (pa + 4 <= c->ram_size)
-		memcpy(&v, c->ram + pa, 4);
-	return v;
-}
-
 /* The page directory entry that maps lin under cr3 (non-PAE), or 0 when
  * that directory is not in RAM. */
 static uint32_t pde_of(const struct cpu *c, uint32_t cr3, uint32_t lin)
 {
-	return phys_u32(c, (uint64_t)(cr3 & ~0xfffu) + 4 * (lin >> 22));
-}
-
-/* Is lin mapped by a global page now (CR4.PGE, non-PAE, and the G bit of
- * its present PTE or 4 MiB PDE)? A real TLB keeps global translations
- * across CR3 writes, the same value's included: only INVLPG, or turning
- * PGE (or paging) off and on, drops them. */
-static bool page_global(const struct cpu *c, uint32_t lin)
-{
-	if (!(c->cr4 & CR4_PGE) || (c->cr4 & CR4_PAE))
-		return false;
-	uint32_t pde = pde_of(c, c->cr3, lin);
-	if (!(pde & 1))
-		return false;
-	if ((pde & 0x80) && (c->cr4 & CR4_PSE))
-		return pde & 0x100;
-	uint32_t pte = phys_u32(c, (uint64_t)(pde & ~0xfffu) + 4 * ((lin >> 12) & 0x3ff));
-	return (pte & 0x101) == 0x101;
+	uint64_t pa = (uint64_t)(cr3 & ~0xfffu) + 4 * (lin >> 22);
+	uint32_t v = 0;
+	if (pa + 4 <= c->ram_size)
+		memcpy(&v, c->ram + pa, 4);
+	return v;
 }
 
 /* Does lin keep its mapping from the directory at old_cr3 to the current
@@ -346,7 +324,7 @@ static void tables_keep(struct bt *t, uint32_t old_cr3, bool keep_pde, bool keep
 	for (size_t k = 0; k < t->nfilled; k++) {
 		uint32_t at = t->filled[k], lin = t->filled_lin[k];
 		if ((keep_pde && at < BT_TABLE_U && mapping_kept(t, old_cr3, lin)) ||
-		    (keep_global && page_global(&t->cpu, lin))) {
+		    (keep_global && paging_global(&t->cpu, lin))) {
 			t->filled[kept] = at;
 			t->filled_lin[kept++] = lin;
 			continue;
@@ -417,7 +395,7 @@ void bt_chain(struct bt *t, int exit_id, const struct bt_block *to)
 	const struct bt_exit *x = &t->exits[exit_id];
 	struct bt_chained ch = { (uint32_t)exit_id, to->lin,
 				 x->src_ppn == to->ppage && (x->src_lin >> 12) == (to->lin >> 12) };
-	if (!ch.same_page && page_global(&t->cpu, to->lin)) {
+	if (!ch.same_page && paging_global(&t->cpu, to->lin)) {
 		if (!grow((void **)&t->chained_g, &t->capchained_g, t->nchained_g,
 			  sizeof *t->chained_g))
 			return; /* could not be undone later: stay unchained */
